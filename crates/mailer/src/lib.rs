@@ -1,0 +1,1 @@
+//! mailer (placeholder: see ARCHITECTURE.md)

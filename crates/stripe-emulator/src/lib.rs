@@ -1,0 +1,1 @@
+//! stripe-emulator (placeholder: see ARCHITECTURE.md)

@@ -1,0 +1,1 @@
+//! web (placeholder: see ARCHITECTURE.md)
