@@ -1,0 +1,11 @@
+//! sea-orm entities, one per table. Their `Model`s are the records the rest of
+//! the workspace reads; queries on tenant-owned tables live in
+//! [`crate::TenantScope`] so they are always filtered by tenant.
+
+pub mod api_key;
+pub mod audit_log;
+pub mod login_failure;
+pub mod platform_setting;
+pub mod session;
+pub mod tenant;
+pub mod user;
