@@ -1,4 +1,8 @@
 //! The billing domain: ids, money, plans, entitlements, subscription state,
-//! dunning and the clock. Pure: no I/O, no HTTP, SQL, Stripe or mail.
+//! dunning and the clock. Pure: no I/O, no HTTP, SQL, Stripe or mail, so the
+//! persistence, Stripe sync and webhook layers around it stay thin and every
+//! rule here is unit- and property-tested without a database.
 
+pub mod clock;
 pub mod ids;
+pub mod money;
