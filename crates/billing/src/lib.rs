@@ -3,6 +3,8 @@
 //! persistence, Stripe sync and webhook layers around it stay thin and every
 //! rule here is unit- and property-tested without a database.
 
+pub mod catalog;
 pub mod clock;
+pub mod entitlements;
 pub mod ids;
 pub mod money;
