@@ -7,4 +7,7 @@ pub mod catalog;
 pub mod clock;
 pub mod entitlements;
 pub mod ids;
+pub mod invoice;
+pub mod mirror;
 pub mod money;
+pub mod subscription;
