@@ -14,6 +14,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// Above this many tracked accounts, idle ones are forgotten, so the map
+/// stays as small as the set of recently busy accounts.
+const PRUNE_ABOVE: usize = 1024;
+
 /// How many requests per second the adapter lets through for one account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
@@ -82,6 +86,10 @@ impl RequestBudget {
             .next_slot
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if slots.len() >= PRUNE_ABOVE {
+            // Accounts whose schedule is in the past would start from `now` anyway.
+            slots.retain(|_, slot| *slot > now);
+        }
         let slot = slots.entry(account.map(str::to_owned)).or_insert(now);
         let arrival = (*slot).max(now);
         *slot = arrival + self.interval;
@@ -141,6 +149,27 @@ mod tests {
             budget.acquire(None).await;
         }
         assert_eq!(began.elapsed(), Duration::from_millis(100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_accounts_are_forgotten_without_losing_busy_ones() {
+        let budget = RequestBudget::new(RateLimit {
+            per_second: 1,
+            burst: 1,
+        });
+        let now = Instant::now();
+        for account in 0..PRUNE_ABOVE {
+            budget.reserve(Some(&format!("acct_{account}")), now);
+        }
+        let later = now + Duration::from_secs(10);
+        budget.reserve(Some("acct_busy"), later);
+        let slots = budget.next_slot.lock().unwrap();
+        assert_eq!(
+            slots.len(),
+            1,
+            "only the account reserved after the idle ones expired"
+        );
+        assert!(slots.contains_key(&Some("acct_busy".to_owned())));
     }
 
     #[test]

@@ -457,11 +457,12 @@ impl Client {
                 )
                 .body(body.clone());
         }
+        // The URL is left out of the message: a list query may carry an email.
         let transport_error = |err: reqwest::Error| {
             if err.is_timeout() {
                 Error::Timeout(self.inner.timeout)
             } else {
-                Error::Connection(error_chain(&err))
+                Error::Connection(error_chain(&err.without_url()))
             }
         };
         let response = request.send().await.map_err(transport_error)?;

@@ -160,8 +160,10 @@ pub struct CreateCheckoutSession {
     pub customer_email: Option<String>,
     /// Required in setup mode without a customer's currency.
     pub currency: Option<String>,
-    /// Settings of the subscription to create.
+    /// Settings of the subscription to create (subscription mode).
     pub subscription_data: Option<CheckoutSubscriptionData>,
+    /// Settings of the payment intent to create (payment mode).
+    pub payment_intent_data: Option<CheckoutPaymentIntentData>,
     /// Whether promotion codes may be entered.
     pub allow_promotion_codes: Option<bool>,
     /// When the session expires (30 min to 24 h ahead), Unix seconds.
@@ -193,6 +195,19 @@ pub struct CheckoutSubscriptionData {
     /// Shown to the customer.
     pub description: Option<String>,
     /// Our own keys on the created subscription.
+    pub metadata: Metadata,
+}
+
+/// `payment_intent_data[...]`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckoutPaymentIntentData {
+    /// The platform's fee in minor units (direct charges on a connected account).
+    pub application_fee_amount: Option<i64>,
+    /// Shown in the Dashboard.
+    pub description: Option<String>,
+    /// `off_session` to save the card for later charges.
+    pub setup_future_usage: Option<String>,
+    /// Our own keys on the created payment intent.
     pub metadata: Metadata,
 }
 
