@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod clock;
+pub mod dunning;
 pub mod entitlements;
 pub mod ids;
 pub mod invoice;
