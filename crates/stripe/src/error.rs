@@ -77,14 +77,16 @@ pub enum ApiErrorKind {
 }
 
 impl ApiErrorKind {
-    fn from_response(status: u16, error_type: Option<&str>) -> Self {
+    fn from_response(status: u16, error_type: Option<&str>, code: Option<&str>) -> Self {
         match (status, error_type) {
+            (429, _) => Self::RateLimit,
+            // Rate limits used to be 400s with code `rate_limit`.
+            (400, _) if code == Some("rate_limit") => Self::RateLimit,
             (_, Some("idempotency_error")) => Self::Idempotency,
             (_, Some("card_error")) | (402, _) => Self::Card,
             (401, _) => Self::Authentication,
             (403, _) => Self::Permission,
             (404, _) => Self::NotFound,
-            (429, _) => Self::RateLimit,
             (400..=499, Some("invalid_request_error")) | (400, _) => Self::InvalidRequest,
             _ => Self::Api,
         }
@@ -141,7 +143,11 @@ impl ApiError {
             .map(|envelope| envelope.error)
             .unwrap_or_default();
         Self {
-            kind: ApiErrorKind::from_response(status, details.error_type.as_deref()),
+            kind: ApiErrorKind::from_response(
+                status,
+                details.error_type.as_deref(),
+                details.code.as_deref(),
+            ),
             status,
             code: details.code,
             decline_code: details.decline_code,
@@ -235,6 +241,12 @@ mod tests {
         assert_eq!(kind(409, "api_error"), ApiErrorKind::Api);
         assert_eq!(kind(429, "invalid_request_error"), ApiErrorKind::RateLimit);
         assert_eq!(kind(500, "api_error"), ApiErrorKind::Api);
+        let legacy_rate_limit =
+            br#"{"error":{"type":"invalid_request_error","code":"rate_limit"}}"#;
+        assert_eq!(
+            ApiError::from_response(400, legacy_rate_limit, None).kind,
+            ApiErrorKind::RateLimit
+        );
     }
 
     #[test]

@@ -183,6 +183,36 @@ mod tests {
         assert_eq!(encoded, "");
     }
 
+    /// The same parameters as encoded by stripe-python 16.1.0
+    /// (`urlencode(list(_api_encode(params)))`, then `%5B`/`%5D` back to brackets).
+    #[test]
+    fn matches_what_stripe_python_sends_token_for_token() {
+        let python = "mode=subscription&line_items[0][price]=price_1&line_items[0][quantity]=2\
+            &line_items[1][price]=price_2&metadata[order_id]=42&metadata[a%26b]=x+y\
+            &subscription_data[application_fee_percent]=12.50&subscription_data[metadata][tenant]=t1\
+            &expand[0]=subscription&expand[1]=customer\
+            &success_url=https%3A%2F%2Fx.test%2Fok%3Fsession_id%3D%7BCHECKOUT_SESSION_ID%7D\
+            &allow_promotion_codes=true&description=";
+        let ours = encode_value(&json!({
+            "mode": "subscription",
+            "line_items": [{"price": "price_1", "quantity": 2}, {"price": "price_2"}],
+            "metadata": {"order_id": "42", "a&b": "x y"},
+            "subscription_data": {"application_fee_percent": "12.50", "metadata": {"tenant": "t1"}},
+            "expand": ["subscription", "customer"],
+            "success_url": "https://x.test/ok?session_id={CHECKOUT_SESSION_ID}",
+            "allow_promotion_codes": true,
+            "description": "",
+            "email": null,
+        }))
+        .unwrap();
+        let tokens = |encoded: &str| {
+            let mut tokens: Vec<String> = encoded.split('&').map(str::to_owned).collect();
+            tokens.sort();
+            tokens
+        };
+        assert_eq!(tokens(&ours), tokens(python));
+    }
+
     #[test]
     fn non_object_parameters_are_rejected() {
         assert!(matches!(
