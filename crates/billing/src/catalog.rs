@@ -25,6 +25,7 @@
 
 use std::collections::HashSet;
 
+use chrono::{DateTime, Days, Months, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::entitlements::{FeatureGrant, LookupKey};
@@ -148,6 +149,21 @@ impl Interval {
 
     pub fn count(self) -> u16 {
         self.count
+    }
+
+    /// The start of the `n`-th period of a subscription anchored at
+    /// `anchor` (`n = 0` is the anchor itself), or `None` past the end of
+    /// time. Counted from the anchor rather than from the previous period,
+    /// as Stripe's billing cycle anchor does: monthly from January 31 gives
+    /// February 28 (or 29), then March 31, never drifting to the 28th.
+    pub fn period_start(self, anchor: DateTime<Utc>, n: u32) -> Option<DateTime<Utc>> {
+        let periods = n.checked_mul(self.count.into())?;
+        match self.unit {
+            IntervalUnit::Day => anchor.checked_add_days(Days::new(periods.into())),
+            IntervalUnit::Week => anchor.checked_add_days(Days::new(u64::from(periods) * 7)),
+            IntervalUnit::Month => anchor.checked_add_months(Months::new(periods)),
+            IntervalUnit::Year => anchor.checked_add_months(Months::new(periods.checked_mul(12)?)),
+        }
     }
 }
 
@@ -503,6 +519,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::entitlements::{Feature, FeatureKind, GrantValue, LimitReset};
     use crate::ids::FeatureId;
+    use chrono::TimeZone;
     use proptest::prelude::*;
 
     pub(crate) fn price(model: PriceModel) -> Result<Price, CatalogError> {
@@ -656,6 +673,33 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn periods_follow_the_anchor_without_drifting() {
+        let at = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 9, 30, 0).unwrap();
+        let monthly = Interval::monthly();
+        let anchor = at(2026, 1, 31);
+        assert_eq!(monthly.period_start(anchor, 0), Some(anchor));
+        assert_eq!(monthly.period_start(anchor, 1), Some(at(2026, 2, 28)));
+        assert_eq!(monthly.period_start(anchor, 2), Some(at(2026, 3, 31)));
+        assert_eq!(monthly.period_start(anchor, 13), Some(at(2027, 2, 28)));
+        let leap_day = at(2028, 2, 29);
+        assert_eq!(
+            Interval::yearly().period_start(leap_day, 1),
+            Some(at(2029, 2, 28))
+        );
+        assert_eq!(
+            Interval::yearly().period_start(leap_day, 4),
+            Some(at(2032, 2, 29))
+        );
+        let quarterly = Interval::new(IntervalUnit::Month, 3).unwrap();
+        assert_eq!(quarterly.period_start(anchor, 1), Some(at(2026, 4, 30)));
+        let fortnightly = Interval::new(IntervalUnit::Week, 2).unwrap();
+        assert_eq!(fortnightly.period_start(anchor, 2), Some(at(2026, 2, 28)));
+        let daily = Interval::new(IntervalUnit::Day, 1).unwrap();
+        assert_eq!(daily.period_start(anchor, 1), Some(at(2026, 2, 1)));
+        assert_eq!(Interval::yearly().period_start(anchor, u32::MAX), None);
+    }
+
+    #[test]
     fn deserializing_revalidates() {
         let good = tiered(TierMode::Volume);
         let json = serde_json::to_value(&good).unwrap();
@@ -766,6 +810,15 @@ pub(crate) mod tests {
                 let tiered = price(PriceModel::Tiered { mode, tiers: single.clone() }).unwrap();
                 prop_assert_eq!(tiered.amount_for(quantity), seats.amount_for(quantity));
             }
+        }
+
+        #[test]
+        fn periods_are_strictly_increasing(unit in prop::sample::select(vec![IntervalUnit::Day, IntervalUnit::Week, IntervalUnit::Month, IntervalUnit::Year]), count in 1u16..4, n in 0u32..200, anchor_days in 0u64..3000) {
+            let interval = Interval::new(unit, count).unwrap();
+            let anchor = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + Days::new(anchor_days);
+            let this = interval.period_start(anchor, n).unwrap();
+            let next = interval.period_start(anchor, n + 1).unwrap();
+            prop_assert!(next > this);
         }
 
         #[test]

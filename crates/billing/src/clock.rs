@@ -18,6 +18,9 @@ pub trait Clock: Send + Sync + fmt::Debug {
     fn now(&self) -> DateTime<Utc>;
 }
 
+/// The clock as components hold it: one instance shared by the whole process.
+pub type SharedClock = Arc<dyn Clock>;
+
 /// The wall clock, used with real Stripe.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
@@ -149,7 +152,7 @@ mod tests {
 
     #[test]
     fn usable_as_a_shared_trait_object() {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let clock: SharedClock = Arc::new(SystemClock);
         let before = Utc::now();
         assert!(clock.now() >= before);
     }

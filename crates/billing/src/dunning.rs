@@ -614,7 +614,7 @@ impl Chase<'_> {
 mod tests {
     use super::*;
     use crate::entitlements::GrantValue;
-    use crate::entitlements::tests::{grant, now, plan_id};
+    use crate::entitlements::tests::{grant, now, plan, plan_id};
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
@@ -843,6 +843,43 @@ mod tests {
         }
         let (next, _) = state.on(&policy, failed("in_2", day(30), false));
         assert!(matches!(next, DunningState::Chasing { invoice, .. } if invoice == "in_2"));
+    }
+
+    #[test]
+    fn the_standing_drives_the_entitlement_computation() {
+        use crate::entitlements::{LiveSubscription, Source, diff, effective_entitlements};
+        let pro = plan(
+            1,
+            vec![
+                grant("seats", GrantValue::Limit(10)),
+                grant("sso", GrantValue::Enabled),
+            ],
+        );
+        let policy = policy();
+        let entitlements_in = |state: &DunningState| {
+            let subscription = LiveSubscription {
+                plan: &pro,
+                standing: state.standing(&policy),
+            };
+            effective_entitlements(&[subscription], &[], now())
+        };
+        let before = entitlements_in(&DunningState::Idle);
+        let (chasing, _) = DunningState::Idle.on(&policy, failed("in_1", now(), false));
+        let degraded = entitlements_in(&chasing);
+        assert_eq!(degraded.len(), 1, "only the reduced set remains");
+        let seats = degraded.values().next().unwrap();
+        assert_eq!(
+            (seats.limit, &seats.source),
+            (Some(1), &Source::Dunning(plan_id(1)))
+        );
+        assert_eq!(diff(&before, &degraded).len(), 2);
+
+        let paid = DunningEvent::Paid {
+            invoice: "in_1".to_owned(),
+            at: day(2),
+        };
+        let (recovered, _) = chasing.on(&policy, paid);
+        assert_eq!(entitlements_in(&recovered), before);
     }
 
     #[test]

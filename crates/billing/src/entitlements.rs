@@ -352,6 +352,14 @@ pub struct Entitlement {
     pub source: Source,
 }
 
+impl Entitlement {
+    /// Whether one more unit may be used when `used` are in use already
+    /// (for flags pass 0): the check merchants' code makes.
+    pub fn permits_one_more(&self, used: i64) -> bool {
+        self.allowed && self.limit.is_none_or(|limit| used < limit)
+    }
+}
+
 /// A customer's effective entitlements, by feature.
 pub type Entitlements = BTreeMap<LookupKey, Entitlement>;
 
@@ -718,6 +726,21 @@ pub(crate) mod tests {
                 source: Source::Override
             }
         );
+    }
+
+    #[test]
+    fn checks_compare_usage_with_the_limit() {
+        let seats = entitled(Some(3), Source::Override);
+        assert!(seats.permits_one_more(2));
+        assert!(!seats.permits_one_more(3));
+        assert!(entitled(None, Source::Override).permits_one_more(i64::MAX));
+        let revoked = Entitlement {
+            allowed: false,
+            limit: None,
+            source: Source::Override,
+        };
+        assert!(!revoked.permits_one_more(0));
+        assert!(!entitled(Some(0), Source::Override).permits_one_more(0));
     }
 
     #[test]

@@ -105,6 +105,14 @@ pub enum Applied<S> {
 }
 
 impl<S> Applied<S> {
+    /// The record to store, if the observation changed it.
+    pub fn into_record(self) -> Option<Observed<S>> {
+        match self {
+            Applied::Created(record) | Applied::Updated { record, .. } => Some(record),
+            Applied::Ignored(_) => None,
+        }
+    }
+
     /// Whether the caller should refetch the object from Stripe.
     pub fn needs_refetch(&self) -> bool {
         matches!(
@@ -254,10 +262,8 @@ pub(crate) mod tests {
     /// Folds `apply` over the observations, as the store would.
     pub(crate) fn replay<S: Mirrored + Debug>(observations: &[Observed<S>]) -> Option<Observed<S>> {
         observations.iter().cloned().fold(None, |record, incoming| {
-            match apply(record.as_ref(), incoming).expect("same object") {
-                Applied::Created(record) | Applied::Updated { record, .. } => Some(record),
-                Applied::Ignored(_) => record,
-            }
+            let applied = apply(record.as_ref(), incoming).expect("same object");
+            applied.into_record().or(record)
         })
     }
 
