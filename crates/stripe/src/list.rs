@@ -121,7 +121,7 @@ pub struct ListParams {
 /// Parameters of a plain retrieve: which fields to expand.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Expand {
-    /// Dotted paths of fields to expand (e.g. `latest_invoice.payment_intent`).
+    /// Dotted paths of fields to expand (e.g. `latest_invoice.customer`).
     pub expand: Vec<String>,
 }
 

@@ -556,21 +556,20 @@ async fn the_budget_queues_a_burst_per_account_instead_of_failing() {
     };
 
     let began = Instant::now();
-    let other_account = fetch("acct_b").await.unwrap();
-    let finished = futures::future::try_join_all((0..4).map(|_| fetch("acct_a")))
+    let burst = futures::future::try_join_all((0..4).map(|_| fetch("acct_a")));
+    let (burst, other_account) = futures::future::try_join(burst, fetch("acct_b"))
         .await
         .unwrap();
 
-    assert!(
-        other_account - began < Duration::from_millis(90),
-        "another account is not held back"
-    );
-    let slowest = finished.iter().max().unwrap().duration_since(began);
+    let slowest = burst.iter().max().unwrap().duration_since(began);
     assert!(
         slowest >= Duration::from_millis(300),
         "4 requests at 10/s take 300 ms, took {slowest:?}"
     );
-    assert!(slowest < Duration::from_secs(3), "{slowest:?}");
+    assert!(
+        other_account.duration_since(began) < slowest,
+        "another account is not queued behind the burst"
+    );
 }
 
 #[tokio::test]

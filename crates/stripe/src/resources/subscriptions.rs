@@ -116,7 +116,7 @@ pub struct Subscription {
     pub billing_cycle_anchor: i64,
     /// Three-letter ISO currency.
     pub currency: String,
-    /// The most recent invoice (expand it to see the payment intent).
+    /// The most recent invoice (expand it to read its status and amounts).
     pub latest_invoice: Option<Expandable<Invoice>>,
     /// Payment method for renewals, overriding the customer's default.
     pub default_payment_method: Option<Expandable<PaymentMethod>>,
@@ -249,7 +249,7 @@ pub struct CreateSubscription {
     pub application_fee_percent: Option<Percent>,
     /// Our own keys.
     pub metadata: Metadata,
-    /// Fields to expand (e.g. `latest_invoice.payment_intent`).
+    /// Fields to expand (e.g. `latest_invoice`).
     pub expand: Vec<String>,
 }
 
