@@ -3,8 +3,9 @@
 //!
 //! A tenant's [`DunningPolicy`] says, counting from the *first* failure of an
 //! invoice:
-//! - when Billforge retries the payment (day offsets, strictly ascending, all
-//!   within the grace period, at most [`MAX_RETRIES`]);
+//! - when Billforge retries the payment (day offsets, strictly ascending, at
+//!   most [`MAX_RETRIES`], all before the grace period ends so the last retry
+//!   never races the final action);
 //! - how long the grace period lasts, and whether entitlements continue in
 //!   full or degrade to a reduced feature set meanwhile (see
 //!   [`crate::entitlements`] for how degradation applies);
@@ -19,8 +20,10 @@
 //! [`preview`] lays the policy out as a timeline; [`DunningState::on`] is
 //! the pure state machine the engine drives with events (payment failed,
 //! retry due, retry failed, paid, grace ended) and whose [`Action`]s it
-//! carries out. Every event is checked against the state, so a job that
-//! fires twice or late does nothing the second time.
+//! carries out. All retries and the grace end are scheduled when dunning
+//! starts, so a lost retry outcome cannot stall the schedule. Every event is
+//! checked against the state, so a job that fires twice, early or late does
+//! nothing out of place.
 //!
 //! One overdue invoice is chased at a time per subscription: a different
 //! invoice failing while one is chased is ignored by the state machine (the
@@ -285,9 +288,11 @@ pub enum DunningState {
         invoice: String,
         /// When it first failed; the whole schedule counts from here.
         first_failed_at: DateTime<Utc>,
-        /// How many of Billforge's retries were started.
+        /// The number of the latest of Billforge's retries started (0 for
+        /// none); a retry job with a number not above it is a duplicate.
         retries_started: u8,
-        /// How many of them were reported failed (reminders go once each).
+        /// The number of the latest retry reported failed, so each
+        /// reminder goes once.
         retries_failed: u8,
     },
     /// The invoice was paid during dunning.
@@ -464,11 +469,13 @@ fn start(
             after: ReminderStep::FirstFailure,
         });
     }
-    if let Some(retry_at) = policy.retry_at(at, 1) {
-        actions.push(Action::ScheduleRetry {
-            number: 1,
-            at: retry_at,
-        });
+    for number in 1..=policy.retries() {
+        if let Some(retry_at) = policy.retry_at(at, number) {
+            actions.push(Action::ScheduleRetry {
+                number,
+                at: retry_at,
+            });
+        }
     }
     actions.push(Action::ScheduleGraceEnd {
         at: policy.grace_ends_at(at),
@@ -508,7 +515,7 @@ impl Chase<'_> {
                 (self.into_state(), actions)
             }
             DunningEvent::RetryDue { number, at }
-                if number == self.retries_started + 1
+                if number > self.retries_started
                     && self
                         .policy
                         .retry_at(self.first_failed_at, number)
@@ -529,7 +536,7 @@ impl Chase<'_> {
                 number,
                 requires_authentication,
                 ..
-            } if number == self.retries_started && number == self.retries_failed + 1 => {
+            } if number == self.retries_started && number > self.retries_failed => {
                 self.retry_failed(number, requires_authentication)
             }
             DunningEvent::Paid { invoice, at } if invoice == self.invoice => {
@@ -585,12 +592,6 @@ impl Chase<'_> {
             actions.push(Action::SendReminder {
                 invoice: self.invoice.clone(),
                 after: step,
-            });
-        }
-        if let Some(at) = self.policy.retry_at(self.first_failed_at, number + 1) {
-            actions.push(Action::ScheduleRetry {
-                number: number + 1,
-                at,
             });
         }
         let next = Chase {
@@ -781,6 +782,14 @@ mod tests {
                     number: 1,
                     at: day(3)
                 },
+                Action::ScheduleRetry {
+                    number: 2,
+                    at: day(5)
+                },
+                Action::ScheduleRetry {
+                    number: 3,
+                    at: day(7)
+                },
                 Action::ScheduleGraceEnd { at: day(10) },
             ]
         );
@@ -804,12 +813,9 @@ mod tests {
             }]
         );
         let (state, actions) = state.on(&policy, retry_failed(1, 3));
-        assert_eq!(
-            actions,
-            vec![Action::ScheduleRetry {
-                number: 2,
-                at: day(5)
-            }]
+        assert!(
+            actions.is_empty(),
+            "no reminder is configured after retry 1"
         );
 
         let paid = DunningEvent::Paid {
@@ -914,7 +920,7 @@ mod tests {
             },
             DunningEvent::RetryDue {
                 number: 2,
-                at: day(5),
+                at: day(4),
             },
             retry_failed(1, 3),
             DunningEvent::GraceEnded { at: day(9) },
@@ -943,6 +949,36 @@ mod tests {
             },
         );
         assert_eq!((again, actions), (state, vec![]));
+    }
+
+    #[test]
+    fn a_lost_retry_outcome_does_not_stall_the_schedule() {
+        let policy = policy();
+        let (state, _) = DunningState::Idle.on(&policy, failed("in_1", now(), false));
+        let due = |number, days| DunningEvent::RetryDue {
+            number,
+            at: day(days),
+        };
+        let (state, _) = state.on(&policy, due(1, 3));
+        // Retry 1's outcome never arrives; retry 2 still runs on time.
+        let (state, actions) = state.on(&policy, due(2, 5));
+        assert!(matches!(
+            actions.as_slice(),
+            [Action::RetryPayment { number: 2, .. }]
+        ));
+        let (state, actions) = state.on(&policy, retry_failed(1, 5));
+        assert!(actions.is_empty(), "retry 1 is no longer the latest");
+        let (state, actions) = state.on(&policy, due(1, 6));
+        assert!(actions.is_empty(), "a late job for an earlier retry");
+        let (state, _) = state.on(&policy, due(3, 7));
+        let (_, actions) = state.on(&policy, retry_failed(3, 7));
+        assert_eq!(
+            actions,
+            vec![Action::SendReminder {
+                invoice: "in_1".to_owned(),
+                after: ReminderStep::Retry(3)
+            }]
+        );
     }
 
     #[test]
