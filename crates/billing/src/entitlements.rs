@@ -467,6 +467,18 @@ pub fn effective_entitlements(
     entitlements
 }
 
+/// When the stored entitlements go stale by themselves: the earliest moment
+/// after `now` at which an active override expires. The storage layer
+/// schedules a recomputation then; every other cause of change (a
+/// subscription, plan or dunning update) triggers one explicitly.
+pub fn next_expiry(overrides: &[CustomerOverride], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    overrides
+        .iter()
+        .filter_map(|o| o.until)
+        .filter(|until| *until > now)
+        .min()
+}
+
 /// How one feature's entitlement changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntitlementChange {
@@ -711,6 +723,19 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_next_expiry_is_the_earliest_future_until() {
+        let until = |days| Some(now() + TimeDelta::days(days));
+        let overrides = [
+            overriding("seats", OverrideAction::Revoke, until(-1)),
+            overriding("seats", OverrideAction::Revoke, None),
+            overriding("sso", OverrideAction::Revoke, until(5)),
+            overriding("sso", OverrideAction::Revoke, until(2)),
+        ];
+        assert_eq!(next_expiry(&overrides, now()), until(2));
+        assert_eq!(next_expiry(&overrides[..2], now()), None);
+    }
+
+    #[test]
     fn revoke_beats_plans_and_other_overrides() {
         let pro = plan(1, vec![grant("seats", GrantValue::Limit(50))]);
         let overrides = [
@@ -941,6 +966,23 @@ pub(crate) mod tests {
                 effective_entitlements(&subscriptions, &overrides, now()),
                 effective_entitlements(&subscriptions, &active, now())
             );
+        }
+
+        #[test]
+        fn nothing_changes_before_the_next_expiry(
+            plans in plans_strategy(),
+            reduced in grants_strategy(),
+            overrides in prop::collection::vec(override_strategy(), 0..6),
+            minutes_later in 0i64..(5 * 24 * 60),
+        ) {
+            let subscriptions = subscriptions(&plans, &reduced);
+            let later = now() + TimeDelta::minutes(minutes_later);
+            if next_expiry(&overrides, now()).is_none_or(|expiry| later < expiry) {
+                prop_assert_eq!(
+                    effective_entitlements(&subscriptions, &overrides, later),
+                    effective_entitlements(&subscriptions, &overrides, now())
+                );
+            }
         }
 
         #[test]
