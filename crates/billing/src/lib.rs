@@ -2,6 +2,29 @@
 //! dunning and the clock. Pure: no I/O, no HTTP, SQL, Stripe or mail, so the
 //! persistence, Stripe sync and webhook layers around it stay thin and every
 //! rule here is unit- and property-tested without a database.
+//!
+//! How the outer layers use it:
+//! - **Catalog**: forms parse amounts with [`money::Money::parse_major`] and
+//!   build a [`catalog::Plan`] from a [`catalog::PlanSpec`]; an invalid plan
+//!   cannot exist, so the Stripe sync only ever sends valid prices. Changing
+//!   an amount is [`catalog::Plan::supersede_price`] (grandfathering).
+//! - **Webhooks and API responses**: the Stripe adapter turns an object into
+//!   a domain state ([`subscription::SubscriptionState`],
+//!   [`invoice::InvoiceState`], [`payment`] states) wrapped in
+//!   [`mirror::Observed`] with its time; [`mirror::apply`] says whether to
+//!   store it, so duplicates and any arrival order converge.
+//! - **Entitlements**: after anything that can change them (a stored
+//!   subscription changed, a plan's grants, an override, a dunning state),
+//!   the store calls [`entitlements::effective_entitlements`] with the
+//!   customer's live subscriptions (status
+//!   [`subscription::SubscriptionStatus::grants_entitlements`]) and their
+//!   [`dunning::DunningState::standing`], stores the result, and emits
+//!   [`entitlements::diff`] as a domain event when it is not empty;
+//!   [`entitlements::next_expiry`] says when to recompute by itself.
+//! - **Dunning**: the engine keeps a [`dunning::DunningState`] per
+//!   subscription, feeds it events and carries out the returned
+//!   [`dunning::Action`]s; [`dunning::preview`] shows merchants the plan.
+//! - **Time**: everything takes a [`clock::SharedClock`].
 
 pub mod catalog;
 pub mod clock;
@@ -11,4 +34,5 @@ pub mod ids;
 pub mod invoice;
 pub mod mirror;
 pub mod money;
+pub mod payment;
 pub mod subscription;
