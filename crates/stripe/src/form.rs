@@ -213,6 +213,24 @@ mod tests {
         assert_eq!(tokens(&ours), tokens(python));
     }
 
+    proptest::proptest! {
+        /// Whatever the characters, each metadata pair decodes back to
+        /// `metadata[<key>]` = value, and nothing else is produced.
+        #[test]
+        fn any_metadata_survives_encoding(
+            metadata in proptest::collection::btree_map(".{1,12}", ".{0,12}", 0..6)
+        ) {
+            let encoded = encode_value(&json!({ "metadata": metadata })).unwrap();
+            let expected: Vec<(String, String)> = metadata
+                .iter()
+                .map(|(key, value)| (format!("metadata[{key}]"), value.clone()))
+                .collect();
+            let mut expected = expected;
+            expected.sort();
+            proptest::prop_assert_eq!(decoded(&encoded), expected);
+        }
+    }
+
     #[test]
     fn non_object_parameters_are_rejected() {
         assert!(matches!(
