@@ -7,8 +7,11 @@
 //!   much or too little.
 //! - The minor-unit exponent is the one Stripe's API uses for `amount` fields:
 //!   0 for zero-decimal currencies (JPY, KRW, …), 3 for three-decimal ones
-//!   (KWD, BHD, …), 2 for everything else. Stripe keeps ISK and UGX on two
-//!   decimals in the API for backward compatibility, so they are 2 here too.
+//!   (KWD, BHD, …), 2 for everything else. The zero-decimal list is Stripe's
+//!   (it includes UGX). ISK is effectively zero-decimal but Stripe keeps it
+//!   on two decimals in the API for backward compatibility (amounts must be
+//!   multiples of 100), so it is 2 here too. Stripe also wants three-decimal
+//!   amounts to end in 0 when charging; that is the Stripe adapter's concern.
 //! - Arithmetic is checked: mixing currencies or overflowing `i64` is an error,
 //!   not a wrong number.
 //! - Display is deliberately simple and honest: English digit grouping, a
@@ -42,8 +45,8 @@ pub enum MoneyError {
 
 /// Codes with a minor-unit exponent other than 2, as Stripe's API treats them.
 const ZERO_DECIMAL: &[&str] = &[
-    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "vnd", "vuv", "xaf",
-    "xof", "xpf",
+    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+    "xaf", "xof", "xpf",
 ];
 const THREE_DECIMAL: &[&str] = &["bhd", "jod", "kwd", "omr", "tnd"];
 
@@ -309,6 +312,7 @@ mod tests {
         assert_eq!(currency("kwd").exponent(), 3);
         assert_eq!(currency("bhd").exponent(), 3);
         assert_eq!(currency("isk").exponent(), 2);
+        assert_eq!(currency("ugx").exponent(), 0);
     }
 
     #[test]
