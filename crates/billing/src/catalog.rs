@@ -604,6 +604,35 @@ pub(crate) mod tests {
         assert_eq!(amount(&price, 12), 5 * 1000 + 500 + 5 * 800 + 2 * 600 + 100);
     }
 
+    /// The example of Stripe's tiered-pricing guide: fonts at $7 (1–5),
+    /// $6.50 (6–10) and $6 (11+).
+    #[test]
+    fn matches_stripes_documented_example() {
+        let fonts = |mode| {
+            price(PriceModel::Tiered {
+                mode,
+                tiers: vec![
+                    tier(Some(5), 700, 0),
+                    tier(Some(10), 650, 0),
+                    tier(None, 600, 0),
+                ],
+            })
+            .unwrap()
+        };
+        let volume = fonts(TierMode::Volume);
+        for (quantity, total) in [(1, 700), (5, 3500), (6, 3900), (20, 12_000), (25, 15_000)] {
+            assert_eq!(amount(&volume, quantity), total, "volume, {quantity} fonts");
+        }
+        let graduated = fonts(TierMode::Graduated);
+        for (quantity, total) in [(5, 3500), (6, 4150), (20, 3500 + 3250 + 6000)] {
+            assert_eq!(
+                amount(&graduated, quantity),
+                total,
+                "graduated, {quantity} fonts"
+            );
+        }
+    }
+
     #[test]
     fn tier_rules() {
         let tiered = |tiers| {
