@@ -1,1 +1,21 @@
-//! mailer (placeholder: see ARCHITECTURE.md)
+//! Email from merchants to their customers, and from the platform to
+//! merchants: what each message says ([`message`]), how it looks
+//! ([`render`], templates in `templates/email/`), and how it leaves
+//! ([`compose`], [`smtp`]).
+//!
+//! The flow the outbox worker follows: a domain event becomes a [`Mail`];
+//! [`OutgoingEmail::prepare`] renders and addresses it once (that is what the
+//! outbox stores, keyed by [`MailKind::dedupe_key`]); [`SmtpSender::send`]
+//! delivers it and reports whether a failure is worth retrying.
+
+pub mod branding;
+pub mod compose;
+pub mod message;
+pub mod render;
+pub mod smtp;
+
+pub use branding::{AccentColour, Branding, BrandingError, Link, Recipient, parse_address};
+pub use compose::{DEDUPE_KEY_HEADER, OutgoingEmail};
+pub use message::{Audience, Mail, MailKind, Price, UnknownMailKind};
+pub use render::{RenderError, RenderedEmail, render};
+pub use smtp::{FailureClass, Security, SendError, SmtpConfig, SmtpSender, SmtpUrlError};
