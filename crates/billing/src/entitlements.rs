@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::Plan;
 use crate::ids::{FeatureId, PlanId};
+use crate::subscription::SubscriptionState;
 
 /// Why a feature key, grant or override was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -325,6 +326,43 @@ pub struct LiveSubscription<'a> {
     pub plan: &'a Plan,
     /// How dunning currently affects it.
     pub standing: Standing<'a>,
+}
+
+/// The mirrored subscriptions of one customer that grant entitlements, as
+/// [`effective_entitlements`] takes them.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerSubscriptions<'a> {
+    /// One entry per item of a subscription whose status grants
+    /// entitlements, with the plan of the item's price.
+    pub live: Vec<LiveSubscription<'a>>,
+    /// Stripe prices of live subscriptions that no plan of the catalog has
+    /// (e.g. created in the Stripe dashboard); they grant nothing, and the
+    /// caller should report them to the merchant.
+    pub unknown_prices: Vec<&'a str>,
+}
+
+impl<'a> CustomerSubscriptions<'a> {
+    /// Picks the subscriptions that grant entitlements (trialing, active,
+    /// past due) and resolves each item's price to its plan with
+    /// `plan_for_price` (a catalog lookup by Stripe price id).
+    pub fn resolve(
+        subscriptions: impl IntoIterator<Item = (&'a SubscriptionState, Standing<'a>)>,
+        plan_for_price: impl Fn(&str) -> Option<&'a Plan>,
+    ) -> Self {
+        let mut resolved = Self::default();
+        for (subscription, standing) in subscriptions {
+            if !subscription.status.grants_entitlements() {
+                continue;
+            }
+            for item in &subscription.items {
+                match plan_for_price(&item.stripe_price_id) {
+                    Some(plan) => resolved.live.push(LiveSubscription { plan, standing }),
+                    None => resolved.unknown_prices.push(&item.stripe_price_id),
+                }
+            }
+        }
+        resolved
+    }
 }
 
 /// Where an entitlement comes from, for merchants asking "why".
@@ -751,6 +789,44 @@ pub(crate) mod tests {
                 source: Source::Override
             }
         );
+    }
+
+    #[test]
+    fn only_live_subscriptions_resolve_to_their_plans() {
+        use crate::subscription::{SubscriptionItem, SubscriptionStatus};
+        let basic = basic_plan();
+        let item = |price: &str| SubscriptionItem {
+            stripe_item_id: format!("si_{price}"),
+            stripe_price_id: price.to_owned(),
+            quantity: 1,
+            current_period_start: now(),
+            current_period_end: now() + TimeDelta::days(30),
+        };
+        let subscription = |status, prices: &[&str]| SubscriptionState {
+            stripe_id: "sub_1".to_owned(),
+            stripe_customer_id: "cus_1".to_owned(),
+            status,
+            items: prices.iter().map(|price| item(price)).collect(),
+            trial_end: None,
+            cancel_at_period_end: false,
+            cancel_at: None,
+            canceled_at: None,
+            ended_at: None,
+        };
+        let past_due = subscription(
+            SubscriptionStatus::PastDue,
+            &["price_basic", "price_legacy"],
+        );
+        let canceled = subscription(SubscriptionStatus::Canceled, &["price_basic"]);
+        let resolved = CustomerSubscriptions::resolve(
+            [(&past_due, Standing::Good), (&canceled, Standing::Good)],
+            |price| (price == "price_basic").then_some(&basic),
+        );
+        assert_eq!(resolved.live.len(), 1);
+        assert_eq!(resolved.live[0].plan.id(), basic.id());
+        assert_eq!(resolved.unknown_prices, ["price_legacy"]);
+        let entitlements = effective_entitlements(&resolved.live, &[], now());
+        assert_eq!(entitlements[&key_of("seats")].limit, Some(5));
     }
 
     #[test]

@@ -15,10 +15,10 @@
 //!   store it, so duplicates and any arrival order converge.
 //! - **Entitlements**: after anything that can change them (a stored
 //!   subscription changed, a plan's grants, an override, a dunning state),
-//!   the store calls [`entitlements::effective_entitlements`] with the
-//!   customer's live subscriptions (status
-//!   [`subscription::SubscriptionStatus::grants_entitlements`]) and their
-//!   [`dunning::DunningState::standing`], stores the result, and emits
+//!   the store resolves the customer's mirrored subscriptions, each with its
+//!   [`dunning::DunningState::standing`], to plans with
+//!   [`entitlements::CustomerSubscriptions::resolve`], calls
+//!   [`entitlements::effective_entitlements`], stores the result, and emits
 //!   [`entitlements::diff`] as a domain event when it is not empty;
 //!   [`entitlements::next_expiry`] says when to recompute by itself.
 //! - **Dunning**: the engine keeps a [`dunning::DunningState`] per
