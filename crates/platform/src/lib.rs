@@ -1,1 +1,117 @@
-//! platform (placeholder: see ARCHITECTURE.md)
+//! Application services shared by the web pages and the JSON API, and the
+//! shared application state ([`Platform`]).
+//!
+//! Architecture invariant: handlers in `web` and `api` call these services;
+//! they never touch the database themselves. Services reach tenant-owned rows
+//! only through `store::TenantScope`.
+
+pub mod accounts;
+pub mod admin;
+pub mod api_keys;
+mod error;
+mod request_id;
+mod settings;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use store::Store;
+
+/// The stored records services return, re-exported so `web` and `api` need
+/// not depend on `store`.
+pub mod records {
+    pub use store::{
+        ActorKind, ApiKey, ApiKeyMode, AuditEvent, Session, Tenant, TenantStatus, User, UserRole,
+    };
+}
+
+pub use error::{PlatformError, PlatformResult};
+pub use request_id::RequestId;
+pub use settings::{LogFormat, Secret, Settings, ThrottlePolicy};
+
+/// The key under which a generated `SECRET_KEY` is kept in the database.
+const SECRET_KEY_SETTING: &str = "secret_key";
+
+/// The running platform: configuration, database and derived secrets. Cheap
+/// to clone; one per process, shared by every request and worker.
+#[derive(Clone)]
+pub struct Platform {
+    /// Shared state behind one pointer.
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The configuration the process started with.
+    settings: Settings,
+    /// The database.
+    store: Store,
+    /// CSRF token issuer, keyed by `SECRET_KEY`.
+    csrf: tokens::CsrfTokens,
+    /// A valid argon2 hash of a random password, verified against when the
+    /// email is unknown so timing does not reveal which accounts exist.
+    dummy_password_hash: String,
+}
+
+impl Platform {
+    /// Connects, migrates and resolves the secret key: everything a process
+    /// needs before serving.
+    pub async fn start(settings: Settings) -> PlatformResult<Self> {
+        let store = Store::connect(settings.database_url.expose()).await?;
+        store.migrate().await?;
+        let secret_key = match &settings.secret_key {
+            Some(key) => key.clone(),
+            None => Secret::new(
+                store
+                    .setting_or_insert(SECRET_KEY_SETTING, &tokens::random_token(), Utc::now())
+                    .await?,
+            ),
+        };
+        let dummy_password_hash =
+            accounts::hash_password(&Secret::new(tokens::random_token())).await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                csrf: tokens::CsrfTokens::new(secret_key),
+                dummy_password_hash,
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The database (services, readiness, background maintenance).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// CSRF tokens for forms.
+    pub fn csrf(&self) -> &tokens::CsrfTokens {
+        &self.inner.csrf
+    }
+
+    /// The current time, read in one place so a test clock can replace it.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    fn dummy_password_hash(&self) -> &str {
+        &self.inner.dummy_password_hash
+    }
+
+    /// Deletes expired sessions and old login failures; run periodically by
+    /// the background worker.
+    pub async fn run_maintenance(&self) -> PlatformResult<()> {
+        let now = self.now();
+        let window = chrono::TimeDelta::from_std(self.settings().login_throttle.window)
+            .unwrap_or(chrono::TimeDelta::MAX);
+        let sessions = self.store().prune_expired_sessions(now).await?;
+        let failures = self.store().prune_login_failures(now - window).await?;
+        tracing::debug!(sessions, failures, "maintenance pruned expired rows");
+        Ok(())
+    }
+}

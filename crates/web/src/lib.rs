@@ -1,1 +1,67 @@
-//! web (placeholder: see ARCHITECTURE.md)
+//! Server-rendered pages (askama): merchant sign-up, login and dashboard, and
+//! the platform admin console.
+//!
+//! Architecture invariant: every state-changing form is read through
+//! [`CsrfForm`], which rejects a missing or wrong CSRF token before the
+//! handler runs; every page that needs a login takes [`MerchantUser`] or
+//! [`AdminUser`], which redirect anonymous visitors to the right login page.
+
+mod admin;
+mod auth;
+mod browser;
+mod dashboard;
+mod error;
+mod views;
+
+use actix_web::{HttpResponse, web};
+
+pub use browser::{AdminUser, Browser, CsrfForm, MerchantUser};
+pub use error::WebError;
+
+/// The stylesheet, compiled in so the binary is self-contained.
+const STYLESHEET: &str = include_str!("../../../templates/static/app.css");
+
+/// Mounts every page.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(auth::home))
+        .route("/static/app.css", web::get().to(stylesheet))
+        .route("/signup", web::get().to(auth::sign_up_page))
+        .route("/signup", web::post().to(auth::sign_up))
+        .route("/login", web::get().to(auth::merchant_login_page))
+        .route("/login", web::post().to(auth::merchant_login))
+        .route("/admin/login", web::get().to(auth::admin_login_page))
+        .route("/admin/login", web::post().to(auth::admin_login))
+        .route("/logout", web::post().to(auth::log_out))
+        .route("/dashboard", web::get().to(dashboard::overview))
+        .route(
+            "/dashboard/api_keys",
+            web::post().to(dashboard::create_api_key),
+        )
+        .route(
+            "/dashboard/api_keys/{id}/revoke",
+            web::post().to(dashboard::revoke_api_key),
+        )
+        .route("/dashboard/audit", web::get().to(dashboard::audit_log))
+        .route("/admin", web::get().to(admin::tenants))
+        .route(
+            "/admin/tenants/{id}/suspend",
+            web::post().to(admin::suspend_tenant),
+        )
+        .route(
+            "/admin/tenants/{id}/reactivate",
+            web::post().to(admin::reactivate_tenant),
+        )
+        .route("/admin/audit", web::get().to(admin::audit_log));
+}
+
+/// The friendly 404 page, for the app's default service.
+pub async fn not_found_page(browser: Browser) -> Result<HttpResponse, WebError> {
+    Err(WebError::NotFound.with_browser(&browser))
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("cache-control", "public, max-age=3600"))
+        .body(STYLESHEET)
+}

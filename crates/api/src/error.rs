@@ -1,0 +1,97 @@
+//! API errors: `{"error": {"code", "message", "request_id"}}` with stable codes.
+
+use actix_web::error::JsonPayloadError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use platform::{PlatformError, RequestId};
+use serde::Serialize;
+
+/// An error answered to an API client.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// HTTP status.
+    status: StatusCode,
+    /// Stable machine-readable code.
+    code: &'static str,
+    /// Human-readable explanation, safe to show (never internal details).
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<PlatformError> for ApiError {
+    fn from(err: PlatformError) -> Self {
+        if matches!(err, PlatformError::Store(_) | PlatformError::Internal(_)) {
+            tracing::error!(error = ?err, "API request failed");
+        }
+        let status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self::new(status, err.code(), err.to_string())
+    }
+}
+
+impl From<JsonPayloadError> for ApiError {
+    fn from(err: JsonPayloadError) -> Self {
+        match err {
+            JsonPayloadError::Overflow { limit }
+            | JsonPayloadError::OverflowKnownLength { limit, .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the request body is larger than the limit of {limit} bytes"),
+            ),
+            JsonPayloadError::ContentType => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ),
+            JsonPayloadError::Deserialize(err) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("the request body is not valid JSON for this endpoint: {err}"),
+            ),
+            other => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("the request body could not be read: {other}"),
+            ),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: Body<'a>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: &'a str,
+    request_id: Option<String>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let request_id = RequestId::current().map(|id| id.to_string());
+        HttpResponse::build(self.status).json(Envelope {
+            error: Body {
+                code: self.code,
+                message: &self.message,
+                request_id,
+            },
+        })
+    }
+}

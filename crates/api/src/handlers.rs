@@ -1,0 +1,204 @@
+//! `/v1` handlers: thin translations between JSON and platform services.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use platform::records::{ActorKind, ApiKey, ApiKeyMode, AuditEvent, Tenant, TenantStatus};
+use platform::{Platform, RequestId};
+use serde::{Deserialize, Serialize};
+
+use crate::{ApiError, Caller};
+
+type ApiResult = Result<HttpResponse, ApiError>;
+
+/// A list response, Stripe style, so pagination can be added compatibly.
+#[derive(Serialize)]
+struct List<T> {
+    /// Always `list`.
+    object: &'static str,
+    /// The items, newest first.
+    data: Vec<T>,
+}
+
+impl<T> List<T> {
+    fn of(data: Vec<T>) -> Self {
+        Self {
+            object: "list",
+            data,
+        }
+    }
+}
+
+/// The caller's tenant as the API shows it.
+#[derive(Serialize)]
+struct TenantView {
+    id: String,
+    object: &'static str,
+    slug: String,
+    name: String,
+    status: TenantStatus,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Tenant> for TenantView {
+    fn from(tenant: Tenant) -> Self {
+        Self {
+            id: tenant.id,
+            object: "tenant",
+            slug: tenant.slug,
+            name: tenant.name,
+            status: tenant.status,
+            created_at: tenant.created_at,
+        }
+    }
+}
+
+/// An API key as the API shows it: never the secret, except once at creation.
+#[derive(Serialize)]
+struct ApiKeyView {
+    id: String,
+    object: &'static str,
+    name: String,
+    prefix: String,
+    mode: ApiKeyMode,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+impl From<ApiKey> for ApiKeyView {
+    fn from(key: ApiKey) -> Self {
+        Self {
+            id: key.id,
+            object: "api_key",
+            name: key.name,
+            prefix: key.prefix,
+            mode: key.mode,
+            created_at: key.created_at,
+            last_used_at: key.last_used_at,
+            revoked_at: key.revoked_at,
+            secret: None,
+        }
+    }
+}
+
+/// An audit entry as the API shows it.
+#[derive(Serialize)]
+struct AuditEventView {
+    id: String,
+    object: &'static str,
+    actor_kind: ActorKind,
+    actor_id: String,
+    action: String,
+    target_type: String,
+    target_id: String,
+    request_id: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<AuditEvent> for AuditEventView {
+    fn from(event: AuditEvent) -> Self {
+        Self {
+            id: event.id,
+            object: "audit_event",
+            actor_kind: event.actor_kind,
+            actor_id: event.actor_id,
+            action: event.action,
+            target_type: event.target_type,
+            target_id: event.target_id,
+            request_id: event.request_id,
+            created_at: event.created_at,
+        }
+    }
+}
+
+/// `POST /v1/api_keys` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateApiKey {
+    /// Label for the new key.
+    name: String,
+}
+
+/// `GET /v1/tenant`: who am I.
+pub(crate) async fn tenant(Caller(caller): Caller) -> ApiResult {
+    Ok(HttpResponse::Ok().json(TenantView::from(caller.tenant)))
+}
+
+/// `GET /v1/api_keys`.
+pub(crate) async fn list_api_keys(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+) -> ApiResult {
+    let keys = platform.api_keys(&caller.tenant_id()).await?;
+    Ok(HttpResponse::Ok().json(List::of(keys.into_iter().map(ApiKeyView::from).collect())))
+}
+
+/// `POST /v1/api_keys`: the response carries the secret, once.
+pub(crate) async fn create_api_key(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    body: web::Json<CreateApiKey>,
+) -> ApiResult {
+    let created = platform
+        .create_api_key(
+            &caller.tenant_id(),
+            &body.name,
+            None,
+            caller.actor(),
+            &RequestId::current_or_new(),
+        )
+        .await?;
+    let mut view = ApiKeyView::from(created.record);
+    view.secret = Some(created.secret.expose().to_owned());
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// `GET /v1/api_keys/{id}`.
+pub(crate) async fn get_api_key(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+) -> ApiResult {
+    let key = platform.api_key(&caller.tenant_id(), &id).await?;
+    Ok(HttpResponse::Ok().json(ApiKeyView::from(key)))
+}
+
+/// `DELETE /v1/api_keys/{id}`: revokes.
+pub(crate) async fn revoke_api_key(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+) -> ApiResult {
+    let key = platform
+        .revoke_api_key(
+            &caller.tenant_id(),
+            &id,
+            caller.actor(),
+            &RequestId::current_or_new(),
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(ApiKeyView::from(key)))
+}
+
+/// `GET /v1/audit_events`.
+pub(crate) async fn list_audit_events(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+) -> ApiResult {
+    let events = platform.audit_events(&caller.tenant_id()).await?;
+    Ok(HttpResponse::Ok().json(List::of(
+        events.into_iter().map(AuditEventView::from).collect(),
+    )))
+}
+
+/// Any other `/v1` path.
+pub(crate) async fn no_such_route(req: HttpRequest) -> ApiResult {
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        format!("there is no endpoint {} {}", req.method(), req.path()),
+    ))
+}

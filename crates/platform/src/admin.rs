@@ -1,0 +1,60 @@
+//! The platform admin console's services: tenants and the audit log.
+
+use billing::ids::TenantId;
+use store::{AuditEvent, Tenant, TenantStatus, UserRole};
+
+use crate::accounts::SignedIn;
+use crate::{Platform, PlatformError, PlatformResult, RequestId};
+
+/// How many audit entries a page shows.
+pub const AUDIT_PAGE_SIZE: u64 = 200;
+
+impl Platform {
+    /// Every tenant (admins only).
+    pub async fn admin_tenants(&self, admin: &SignedIn) -> PlatformResult<Vec<Tenant>> {
+        require_admin(admin)?;
+        Ok(self.store().tenants().await?)
+    }
+
+    /// Suspends or reactivates a tenant (admins only).
+    pub async fn admin_set_tenant_status(
+        &self,
+        admin: &SignedIn,
+        raw_tenant_id: &str,
+        status: TenantStatus,
+        request_id: &RequestId,
+    ) -> PlatformResult<Tenant> {
+        require_admin(admin)?;
+        let tenant_id =
+            TenantId::parse(raw_tenant_id).map_err(|_| PlatformError::NotFound("tenant"))?;
+        let ctx = self.audit_context(admin.actor()?, request_id);
+        self.store()
+            .set_tenant_status(&tenant_id, status, &ctx)
+            .await?
+            .ok_or(PlatformError::NotFound("tenant"))
+    }
+
+    /// The platform-wide audit log (admins only).
+    pub async fn admin_audit_events(&self, admin: &SignedIn) -> PlatformResult<Vec<AuditEvent>> {
+        require_admin(admin)?;
+        Ok(self.store().audit_events_all(AUDIT_PAGE_SIZE).await?)
+    }
+
+    /// One tenant's audit log.
+    pub async fn audit_events(&self, tenant_id: &TenantId) -> PlatformResult<Vec<AuditEvent>> {
+        Ok(self
+            .store()
+            .scoped(tenant_id)
+            .audit_events(AUDIT_PAGE_SIZE)
+            .await?)
+    }
+}
+
+/// Admin services check the role themselves, so a page forgetting to is harmless.
+fn require_admin(signed_in: &SignedIn) -> PlatformResult<()> {
+    if signed_in.user.role == UserRole::Admin {
+        Ok(())
+    } else {
+        Err(PlatformError::Forbidden)
+    }
+}

@@ -1,0 +1,92 @@
+//! What can go wrong in a platform service, with stable codes that the API
+//! returns and pages translate into friendly messages.
+
+use store::StoreError;
+
+/// A service failure. `code()` is part of the public API: never rename one.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    /// Input failed validation; `field` names the offending input.
+    #[error("{message}")]
+    Invalid {
+        /// The form or JSON field at fault.
+        field: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The email is already registered.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// The tenant slug is already used.
+    #[error("this URL name is already taken")]
+    SlugTaken,
+    /// Wrong email or password (deliberately not saying which).
+    #[error("the email or password is incorrect")]
+    InvalidCredentials,
+    /// Too many failed logins recently.
+    #[error("too many failed login attempts; try again in {retry_after_secs} seconds")]
+    Throttled {
+        /// When the caller may try again.
+        retry_after_secs: u64,
+    },
+    /// Missing, unknown or revoked API key.
+    #[error("the API key is missing, unknown or revoked")]
+    InvalidApiKey,
+    /// The tenant was suspended by a platform admin.
+    #[error("this account is suspended; contact the platform's support")]
+    TenantSuspended,
+    /// Logged in, but not allowed here.
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    /// No such object for this caller (including other tenants' objects).
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// A storage failure; details are logged, not shown.
+    #[error("internal error")]
+    Store(#[from] StoreError),
+    /// Any other unexpected failure; details are logged, not shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl PlatformError {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid { .. } => "invalid_request",
+            Self::EmailTaken => "email_taken",
+            Self::SlugTaken => "slug_taken",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Throttled { .. } => "too_many_attempts",
+            Self::InvalidApiKey => "invalid_api_key",
+            Self::TenantSuspended => "tenant_suspended",
+            Self::Forbidden => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::Store(_) | Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The HTTP status both web and api use for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Invalid { .. } => 400,
+            Self::EmailTaken | Self::SlugTaken => 409,
+            Self::InvalidCredentials | Self::InvalidApiKey => 401,
+            Self::Throttled { .. } => 429,
+            Self::TenantSuspended | Self::Forbidden => 403,
+            Self::NotFound(_) => 404,
+            Self::Store(_) | Self::Internal(_) => 500,
+        }
+    }
+
+    /// Shorthand for a validation failure.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// Shorthand for service results.
+pub type PlatformResult<T> = Result<T, PlatformError>;

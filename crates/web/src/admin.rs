@@ -1,0 +1,79 @@
+//! The platform admin console: tenants (suspend / reactivate) and audit log.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use platform::RequestId;
+use platform::records::TenantStatus;
+
+use crate::browser::{AdminUser, CsrfForm, TokenOnly};
+use crate::error::WebError;
+use crate::views::{AdminTenantsPage, AuditPage};
+
+type PageResult = Result<HttpResponse, WebError>;
+
+/// `GET /admin`.
+pub(crate) async fn tenants(admin: AdminUser) -> PageResult {
+    let browser = &admin.browser;
+    let signed_in = browser.require_admin()?;
+    let tenants = browser
+        .platform()
+        .admin_tenants(signed_in)
+        .await
+        .map_err(|err| WebError::from(err).with_browser(browser))?;
+    browser.page(
+        StatusCode::OK,
+        &AdminTenantsPage {
+            layout: browser.layout(),
+            tenants,
+        },
+    )
+}
+
+async fn set_status(
+    form: CsrfForm<TokenOnly>,
+    tenant_id: &str,
+    status: TenantStatus,
+) -> PageResult {
+    let browser = &form.browser;
+    let signed_in = browser.require_admin()?;
+    browser
+        .platform()
+        .admin_set_tenant_status(signed_in, tenant_id, status, &RequestId::current_or_new())
+        .await
+        .map_err(|err| WebError::from(err).with_browser(browser))?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("location", "/admin"))
+        .finish())
+}
+
+/// `POST /admin/tenants/{id}/suspend`: the tenant's API keys start getting 403.
+pub(crate) async fn suspend_tenant(form: CsrfForm<TokenOnly>, id: web::Path<String>) -> PageResult {
+    set_status(form, &id, TenantStatus::Suspended).await
+}
+
+/// `POST /admin/tenants/{id}/reactivate`.
+pub(crate) async fn reactivate_tenant(
+    form: CsrfForm<TokenOnly>,
+    id: web::Path<String>,
+) -> PageResult {
+    set_status(form, &id, TenantStatus::Active).await
+}
+
+/// `GET /admin/audit`: every tenant's entries.
+pub(crate) async fn audit_log(admin: AdminUser) -> PageResult {
+    let browser = &admin.browser;
+    let signed_in = browser.require_admin()?;
+    let events = browser
+        .platform()
+        .admin_audit_events(signed_in)
+        .await
+        .map_err(|err| WebError::from(err).with_browser(browser))?;
+    browser.page(
+        StatusCode::OK,
+        &AuditPage {
+            layout: browser.layout(),
+            events,
+            show_tenant: true,
+        },
+    )
+}

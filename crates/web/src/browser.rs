@@ -1,0 +1,282 @@
+//! Who is at the other end of a page request: cookies, session, CSRF.
+//!
+//! Two cookies, both `HttpOnly`, `SameSite=Lax`, and `Secure` when the site is
+//! served over https: `bf_session` holds a random session token (the database
+//! keeps only its hash); `bf_csrf` identifies a browser before it logs in.
+//! Form tokens are an HMAC of the session token, or of `bf_csrf` before
+//! login, so a token is only valid in the browser it was issued to.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
+use askama::Template;
+use billing::ids::TenantId;
+use platform::accounts::SignedIn;
+use platform::records::UserRole;
+use platform::{Platform, PlatformError, Secret, tokens};
+use serde::de::DeserializeOwned;
+
+use crate::error::WebError;
+use crate::views::Layout;
+
+/// Session cookie name.
+const SESSION_COOKIE: &str = "bf_session";
+/// Pre-login browser cookie name.
+const BROWSER_COOKIE: &str = "bf_csrf";
+
+type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, WebError>>>>;
+
+/// The visitor of a page: platform handle, cookies, and the session if any.
+pub struct Browser {
+    /// Shared platform state.
+    platform: web::Data<Platform>,
+    /// The session cookie's value, if sent (valid or not).
+    session_token: Option<String>,
+    /// The pre-login cookie's value (sent, or freshly made).
+    browser_token: String,
+    /// Whether `browser_token` was made for this response and must be set.
+    browser_token_is_new: bool,
+    /// The live session behind `session_token`, if any.
+    pub signed_in: Option<SignedIn>,
+    /// The client address, for login throttling.
+    pub client_ip: String,
+}
+
+impl Browser {
+    /// The platform.
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    /// What form tokens are bound to.
+    fn csrf_binding(&self) -> &str {
+        self.session_token.as_deref().unwrap_or(&self.browser_token)
+    }
+
+    /// Whether a submitted form token belongs to this browser.
+    fn verify_csrf(&self, token: &str) -> bool {
+        self.platform.csrf().verify(self.csrf_binding(), token)
+    }
+
+    /// Navigation and CSRF token for pages shown to this browser.
+    pub fn layout(&self) -> Layout {
+        Layout {
+            csrf_token: self.platform.csrf().token_for(self.csrf_binding()),
+            signed_in_as: self.signed_in.as_ref().map(|s| s.user.email.clone()),
+            is_admin: self
+                .signed_in
+                .as_ref()
+                .is_some_and(|s| s.user.role == UserRole::Admin),
+        }
+    }
+
+    /// Renders a page with `status`, setting the pre-login cookie if new.
+    pub fn page(
+        &self,
+        status: actix_web::http::StatusCode,
+        template: &impl Template,
+    ) -> Result<HttpResponse, WebError> {
+        let html = template.render()?;
+        let mut response = HttpResponse::build(status);
+        if self.browser_token_is_new {
+            response.cookie(self.cookie(BROWSER_COOKIE, self.browser_token.clone(), None));
+        }
+        Ok(response.content_type("text/html; charset=utf-8").body(html))
+    }
+
+    /// A redirect (303) that also starts a session.
+    pub fn redirect_with_session(&self, to: &str, session_token: &Secret) -> HttpResponse {
+        let max_age = CookieDuration::seconds(
+            i64::try_from(self.platform.settings().session_ttl.as_secs()).unwrap_or(i64::MAX),
+        );
+        HttpResponse::SeeOther()
+            .insert_header((actix_web::http::header::LOCATION, to))
+            .cookie(self.cookie(
+                SESSION_COOKIE,
+                session_token.expose().to_owned(),
+                Some(max_age),
+            ))
+            .finish()
+    }
+
+    /// A redirect (303) that ends the session in the browser too.
+    pub fn redirect_clearing_session(&self, to: &str) -> HttpResponse {
+        let mut removal = self.cookie(SESSION_COOKIE, String::new(), None);
+        removal.make_removal();
+        HttpResponse::SeeOther()
+            .insert_header((actix_web::http::header::LOCATION, to))
+            .cookie(removal)
+            .finish()
+    }
+
+    fn cookie(
+        &self,
+        name: &'static str,
+        value: String,
+        max_age: Option<CookieDuration>,
+    ) -> Cookie<'static> {
+        let mut cookie = Cookie::build(name, value)
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.platform.settings().secure_cookies())
+            .finish();
+        if let Some(max_age) = max_age {
+            cookie.set_max_age(max_age);
+        }
+        cookie
+    }
+
+    /// The merchant user, or a redirect to the merchant login.
+    pub fn require_merchant(&self) -> Result<(&SignedIn, TenantId), WebError> {
+        match &self.signed_in {
+            Some(user) if user.user.role != UserRole::Admin => {
+                let tenant_id = user.tenant_id().ok_or_else(|| {
+                    PlatformError::Internal("merchant user without tenant".into())
+                })?;
+                Ok((user, tenant_id))
+            }
+            _ => Err(WebError::LoginRequired("/login")),
+        }
+    }
+
+    /// The platform admin, or a redirect to the admin login.
+    pub fn require_admin(&self) -> Result<&SignedIn, WebError> {
+        match &self.signed_in {
+            Some(user) if user.user.role == UserRole::Admin => Ok(user),
+            _ => Err(WebError::LoginRequired("/admin/login")),
+        }
+    }
+}
+
+impl FromRequest for Browser {
+    type Error = WebError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let platform = req.app_data::<web::Data<Platform>>().cloned();
+        let session_token = req
+            .cookie(SESSION_COOKIE)
+            .map(|c| c.value().to_owned())
+            .filter(|v| !v.is_empty());
+        let sent_browser_token = req
+            .cookie(BROWSER_COOKIE)
+            .map(|c| c.value().to_owned())
+            .filter(|v| !v.is_empty());
+        let client_ip = req
+            .peer_addr()
+            .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string());
+        Box::pin(async move {
+            let platform =
+                platform.ok_or_else(|| PlatformError::Internal("platform state missing".into()))?;
+            let signed_in = match &session_token {
+                Some(token) => platform.session(token).await?,
+                None => None,
+            };
+            let browser_token_is_new = sent_browser_token.is_none();
+            Ok(Browser {
+                platform,
+                session_token,
+                browser_token: sent_browser_token.unwrap_or_else(tokens::random_token),
+                browser_token_is_new,
+                signed_in,
+                client_ip,
+            })
+        })
+    }
+}
+
+/// A page that needs a logged-in merchant user.
+pub struct MerchantUser {
+    /// The visitor.
+    pub browser: Browser,
+    /// Their tenant: every service call is scoped to it.
+    pub tenant_id: TenantId,
+}
+
+impl FromRequest for MerchantUser {
+    type Error = WebError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let browser = Browser::from_request(req, payload);
+        Box::pin(async move {
+            let browser = browser.await?;
+            let (_, tenant_id) = browser.require_merchant()?;
+            Ok(MerchantUser { browser, tenant_id })
+        })
+    }
+}
+
+/// A page that needs a logged-in platform admin.
+pub struct AdminUser {
+    /// The visitor (an admin).
+    pub browser: Browser,
+}
+
+impl FromRequest for AdminUser {
+    type Error = WebError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let browser = Browser::from_request(req, payload);
+        Box::pin(async move {
+            let browser = browser.await?;
+            browser.require_admin()?;
+            Ok(AdminUser { browser })
+        })
+    }
+}
+
+/// A form that carries a CSRF token.
+pub trait CsrfProtected {
+    /// The submitted token (empty when missing).
+    fn csrf_token(&self) -> &str;
+}
+
+/// A form that only carries the CSRF token (logout, revoke, suspend…).
+#[derive(serde::Deserialize)]
+pub struct TokenOnly {
+    /// The submitted CSRF token.
+    #[serde(default)]
+    csrf_token: String,
+}
+
+impl CsrfProtected for TokenOnly {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// A url-encoded form whose CSRF token has been checked against the browser.
+/// Handlers of state-changing forms take this instead of `web::Form`.
+pub struct CsrfForm<T> {
+    /// The decoded form.
+    pub form: T,
+    /// Who sent it.
+    pub browser: Browser,
+}
+
+impl<T: DeserializeOwned + CsrfProtected + 'static> FromRequest for CsrfForm<T> {
+    type Error = WebError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let form = web::Form::<T>::from_request(req, payload);
+        let browser = Browser::from_request(req, payload);
+        Box::pin(async move {
+            let browser = browser.await?;
+            let form = match form.await {
+                Ok(form) => form.into_inner(),
+                Err(err) => return Err(WebError::BadForm(err.to_string()).with_browser(&browser)),
+            };
+            if !browser.verify_csrf(form.csrf_token()) {
+                tracing::warn!("form rejected: CSRF token missing or wrong");
+                return Err(WebError::Csrf.with_browser(&browser));
+            }
+            Ok(CsrfForm { form, browser })
+        })
+    }
+}

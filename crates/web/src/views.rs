@@ -1,0 +1,114 @@
+//! askama templates (in the repository's `templates/`) and their data.
+
+use askama::Template;
+use platform::records::{ApiKey, AuditEvent, Tenant};
+
+/// What the shared layout needs on every page.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// CSRF token for the layout's own form (logout) and the page's forms.
+    pub csrf_token: String,
+    /// The logged-in user's email, for the navigation.
+    pub signed_in_as: Option<String>,
+    /// Whether to show the admin console's navigation.
+    pub is_admin: bool,
+}
+
+impl Layout {
+    /// Navigation for a visitor we know nothing about (error pages).
+    pub fn anonymous() -> Self {
+        Self::default()
+    }
+}
+
+/// `/`.
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct HomePage {
+    /// Shared layout.
+    pub layout: Layout,
+}
+
+/// `/signup`, also re-shown with an error and the typed values.
+#[derive(Template, Default)]
+#[template(path = "signup.html")]
+pub struct SignUpPage {
+    /// Shared layout.
+    pub layout: Layout,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+    /// Typed business name, kept across a failed attempt.
+    pub business_name: String,
+    /// Typed URL name, kept across a failed attempt.
+    pub slug: String,
+    /// Typed email, kept across a failed attempt (never the password).
+    pub email: String,
+}
+
+/// `/login` and `/admin/login`.
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    /// Shared layout.
+    pub layout: Layout,
+    /// Page heading (merchant or admin).
+    pub heading: &'static str,
+    /// Where the form posts.
+    pub action: &'static str,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+    /// Typed email, kept across a failed attempt.
+    pub email: String,
+}
+
+/// `/dashboard`.
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+pub struct DashboardPage {
+    /// Shared layout.
+    pub layout: Layout,
+    /// The merchant.
+    pub tenant: Tenant,
+    /// The merchant's keys, newest first.
+    pub api_keys: Vec<ApiKey>,
+    /// A key just created: its only appearance.
+    pub new_key: Option<String>,
+    /// Why creating a key failed.
+    pub error: Option<String>,
+}
+
+/// `/dashboard/audit` and `/admin/audit`.
+#[derive(Template)]
+#[template(path = "audit.html")]
+pub struct AuditPage {
+    /// Shared layout.
+    pub layout: Layout,
+    /// Entries, newest first.
+    pub events: Vec<AuditEvent>,
+    /// Admins see every tenant's entries, so show the column.
+    pub show_tenant: bool,
+}
+
+/// `/admin`.
+#[derive(Template)]
+#[template(path = "admin_tenants.html")]
+pub struct AdminTenantsPage {
+    /// Shared layout.
+    pub layout: Layout,
+    /// Every tenant.
+    pub tenants: Vec<Tenant>,
+}
+
+/// Any error.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    /// Shared layout.
+    pub layout: Layout,
+    /// Short heading.
+    pub title: &'static str,
+    /// What happened and what to do.
+    pub message: String,
+    /// Quoted for support.
+    pub request_id: Option<String>,
+}
