@@ -24,10 +24,13 @@
 //! - **Dunning**: the engine keeps a [`dunning::DunningState`] per
 //!   subscription, feeds it events and carries out the returned
 //!   [`dunning::Action`]s; [`dunning::preview`] shows merchants the plan.
+//! - **Connect**: `account.*` events move a tenant's
+//!   [`connect::ConnectStatus`]; only an active tenant can sell.
 //! - **Time**: everything takes a [`clock::SharedClock`].
 
 pub mod catalog;
 pub mod clock;
+pub mod connect;
 pub mod dunning;
 pub mod entitlements;
 pub mod ids;
