@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 
 use mail_parser::{MessageParser, MimeHeaders};
 use mailer::{
-    DEDUPE_KEY_HEADER, FailureClass, MailKind, OutgoingEmail, SmtpConfig, SmtpSender, render,
+    DEDUPE_KEY_HEADER, Delivery, FailureClass, MailKind, OutgoingEmail, SmtpConfig, SmtpSender,
+    Transport, render,
 };
 use support::samples::{branding, branding_named, every_mail, recipient};
 use support::smtp_receiver::{Received, SmtpReceiver};
@@ -194,6 +195,18 @@ async fn credentials_from_the_url_are_used_to_log_in() {
         .await
         .unwrap();
     assert_eq!(receiver.logins(), ["mailer:p@ss"]);
+}
+
+#[tokio::test]
+async fn the_transport_sends_with_a_url_and_captures_without() {
+    let receiver = SmtpReceiver::start().await;
+    let email = prepare(&every_mail()[0], "evt_transport");
+    let smtp =
+        Transport::from_smtp_url(Some(&receiver.url(None)), SENDER.parse().unwrap()).unwrap();
+    assert_eq!(smtp.deliver(&email).await, Ok(Delivery::Sent));
+    let capture = Transport::from_smtp_url(None, SENDER.parse().unwrap()).unwrap();
+    assert_eq!(capture.deliver(&email).await, Ok(Delivery::Captured));
+    assert_eq!(receiver.received().len(), 1, "captured mail is not sent");
 }
 
 #[test]
