@@ -34,7 +34,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Plan;
-use crate::ids::{FeatureId, PlanId};
+use crate::ids::{CustomerId, FeatureId, PlanId, TenantId};
 use crate::subscription::SubscriptionState;
 
 /// Why a feature key, grant or override was rejected.
@@ -562,6 +562,40 @@ pub fn diff(old: &Entitlements, new: &Entitlements) -> Vec<EntitlementChange> {
         .collect()
 }
 
+/// The domain event emitted when a customer's effective entitlements
+/// change, consumed by the mailer and outbound webhooks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntitlementsChanged {
+    /// The tenant the customer belongs to (events are tenant-scoped).
+    pub tenant_id: TenantId,
+    /// Whose entitlements changed.
+    pub customer_id: CustomerId,
+    /// When the change took effect (the clock's time at recomputation).
+    pub at: DateTime<Utc>,
+    /// What changed, never empty.
+    pub changes: Vec<EntitlementChange>,
+}
+
+impl EntitlementsChanged {
+    /// The event for going from `old` to `new`, or `None` when nothing
+    /// changed (so no event is emitted).
+    pub fn between(
+        tenant_id: TenantId,
+        customer_id: CustomerId,
+        old: &Entitlements,
+        new: &Entitlements,
+        at: DateTime<Utc>,
+    ) -> Option<Self> {
+        let changes = diff(old, new);
+        (!changes.is_empty()).then_some(Self {
+            tenant_id,
+            customer_id,
+            at,
+            changes,
+        })
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -914,6 +948,30 @@ pub(crate) mod tests {
         let negative =
             serde_json::json!({"lookup_key": "seats", "value": {"kind": "limit", "value": -4}});
         assert!(serde_json::from_value::<FeatureGrant>(negative).is_err());
+    }
+
+    #[test]
+    fn an_event_only_when_something_changed() {
+        let before = effective_entitlements(&[good(&basic_plan())], &[], now());
+        let tenant = TenantId::generate();
+        let customer = CustomerId::generate();
+        let same =
+            EntitlementsChanged::between(tenant.clone(), customer.clone(), &before, &before, now());
+        assert_eq!(same, None);
+        let event = EntitlementsChanged::between(
+            tenant,
+            customer.clone(),
+            &before,
+            &Entitlements::new(),
+            now(),
+        )
+        .expect("everything was lost");
+        assert_eq!(event.changes.len(), 2);
+        assert!(event.changes.iter().all(EntitlementChange::is_loss));
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["customer_id"], customer.as_str());
+        assert_eq!(json["changes"][0]["lookup_key"], "seats");
+        assert_eq!(json["changes"][0]["after"], serde_json::Value::Null);
     }
 
     #[test]

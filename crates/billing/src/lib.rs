@@ -19,7 +19,8 @@
 //!   [`dunning::DunningState::standing`], to plans with
 //!   [`entitlements::CustomerSubscriptions::resolve`], calls
 //!   [`entitlements::effective_entitlements`], stores the result, and emits
-//!   [`entitlements::diff`] as a domain event when it is not empty;
+//!   [`entitlements::EntitlementsChanged::between`] the old and new result
+//!   as a domain event when there is one;
 //!   [`entitlements::next_expiry`] says when to recompute by itself.
 //! - **Dunning**: the engine keeps a [`dunning::DunningState`] per
 //!   subscription, feeds it events and carries out the returned
