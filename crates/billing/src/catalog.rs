@@ -826,6 +826,21 @@ pub(crate) mod tests {
 
     proptest! {
         #[test]
+        fn stored_prices_read_back_identical(tiers in tiers_strategy(), graduated in any::<bool>(), count in 1u16..13) {
+            let mode = if graduated { TierMode::Graduated } else { TierMode::Volume };
+            let original = Price::try_from(PriceSpec {
+                id: PriceId::generate(),
+                currency: Currency::JPY,
+                interval: Interval::new(IntervalUnit::Month, count).unwrap(),
+                model: PriceModel::Tiered { mode, tiers },
+                archived: graduated,
+            })
+            .unwrap();
+            let json = serde_json::to_string(&original).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Price>(&json).unwrap(), original);
+        }
+
+        #[test]
         fn graduated_grows_with_quantity(tiers in tiers_strategy(), quantity in 0u64..500) {
             let price = price(PriceModel::Tiered { mode: TierMode::Graduated, tiers }).unwrap();
             prop_assert!(amount(&price, quantity + 1) >= amount(&price, quantity));

@@ -1106,6 +1106,12 @@ mod tests {
         }
 
         #[test]
+        fn stored_policies_read_back_identical(policy in policy_strategy()) {
+            let json = serde_json::to_string(&policy).unwrap();
+            prop_assert_eq!(serde_json::from_str::<DunningPolicy>(&json).unwrap(), policy);
+        }
+
+        #[test]
         fn the_preview_is_in_time_order_and_ends_with_the_final_action(policy in policy_strategy()) {
             let timeline = preview(&policy, now());
             prop_assert!(timeline.windows(2).all(|pair| pair[0].at <= pair[1].at));
