@@ -20,10 +20,11 @@
 //! idempotent, so any arrival order, with any duplicates, converges to the
 //! same record; the property tests of each mirrored type check exactly that.
 //! When step 5 decided, the true order is unknown: [`Applied`] says so, and
-//! the caller should refetch the object (the refetched state is newer than
-//! both and settles it).
+//! the caller should refetch the object. A refetched state is the truth as of
+//! now, newer than anything already stored, so [`Observed::refetched`] dates
+//! it after the stored record even if our clock lags Stripe's by a little.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A Stripe object state that can be mirrored.
@@ -61,6 +62,15 @@ type Evidence = (bool, u64, DateTime<Utc>, u8);
 
 impl<S: Mirrored> Observed<S> {
     pub fn new(state: S, observed_at: DateTime<Utc>) -> Self {
+        Self { state, observed_at }
+    }
+
+    /// A state just retrieved from Stripe at `now`: dated at `now`, or one
+    /// second after the stored record if that is later (Stripe's timestamps
+    /// have one-second resolution and its clock may run ahead of ours).
+    pub fn refetched(state: S, now: DateTime<Utc>, stored: Option<&Observed<S>>) -> Self {
+        let after_stored = stored.map(|record| record.observed_at + TimeDelta::seconds(1));
+        let observed_at = after_stored.map_or(now, |after| after.max(now));
         Self { state, observed_at }
     }
 

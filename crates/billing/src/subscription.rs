@@ -257,6 +257,27 @@ mod tests {
     }
 
     #[test]
+    fn a_refetch_settles_a_tie_even_with_a_lagging_clock() {
+        let active = seen(SubscriptionStatus::Active, 10);
+        let mut ending = active.clone();
+        ending.state.cancel_at_period_end = true;
+        let stored = apply(Some(&active), ending.clone())
+            .unwrap()
+            .into_record()
+            .unwrap_or(active);
+        let mut truth = state(SubscriptionStatus::Active);
+        truth.cancel_at_period_end = false;
+        let lagging_now = at(8);
+        let fetched = Observed::refetched(truth.clone(), lagging_now, Some(&stored));
+        assert_eq!(fetched.observed_at, at(11));
+        let outcome = apply(Some(&stored), fetched).unwrap();
+        assert!(!outcome.needs_refetch());
+        assert_eq!(outcome.into_record().map(|r| r.state), Some(truth));
+        let first = Observed::refetched(state(SubscriptionStatus::Active), at(50), None);
+        assert_eq!(first.observed_at, at(50));
+    }
+
+    #[test]
     fn another_subscription_is_refused() {
         let mine = seen(SubscriptionStatus::Active, 1);
         let mut other = seen(SubscriptionStatus::Active, 2);
