@@ -109,7 +109,9 @@ pub struct Interval {
 /// The unchecked shape of an [`Interval`], for deserialization.
 #[derive(Deserialize)]
 struct IntervalFields {
+    /// As [`Interval::unit`].
     unit: IntervalUnit,
+    /// As [`Interval::count`], not yet range-checked.
     count: u16,
 }
 

@@ -18,10 +18,11 @@
 use serde::{Deserialize, Serialize};
 
 /// Where a tenant's Stripe connection stands.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "status", content = "account", rename_all = "snake_case")]
 pub enum ConnectStatus {
     /// No Stripe account yet.
+    #[default]
     NotConnected,
     /// The account (`acct_…`) exists; charges are not enabled yet.
     Onboarding(String),

@@ -225,13 +225,22 @@ pub enum TimelineEvent {
     /// Entitlements drop to the reduced set for the grace period.
     EntitlementsDegraded,
     /// Billforge retries the payment.
-    Retry { number: u8 },
+    Retry {
+        /// Which retry (1-based).
+        number: u8,
+    },
     /// A reminder email, sent if the preceding attempt failed.
-    Reminder { after: ReminderStep },
+    Reminder {
+        /// Which failure it follows.
+        after: ReminderStep,
+    },
     /// The grace period is over.
     GraceEnds,
     /// The final action, taken if the invoice is still unpaid.
-    FinalAction { action: FinalAction },
+    FinalAction {
+        /// What is done.
+        action: FinalAction,
+    },
 }
 
 /// A timeline entry and when it happens.
@@ -277,10 +286,11 @@ pub fn preview(policy: &DunningPolicy, first_failure_at: DateTime<Utc>) -> Vec<T
 }
 
 /// Where dunning of one subscription stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum DunningState {
     /// Nothing overdue.
+    #[default]
     Idle,
     /// Chasing an unpaid invoice.
     Chasing {
@@ -362,27 +372,46 @@ pub enum DunningEvent {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
     /// Run a `RetryDue` at `at`.
-    ScheduleRetry { number: u8, at: DateTime<Utc> },
+    ScheduleRetry {
+        /// Which retry (1-based).
+        number: u8,
+        /// When it is due.
+        at: DateTime<Utc>,
+    },
     /// Run a `GraceEnded` at `at`.
-    ScheduleGraceEnd { at: DateTime<Utc> },
+    ScheduleGraceEnd {
+        /// When the grace period ends.
+        at: DateTime<Utc>,
+    },
     /// `POST /v1/invoices/{invoice}/pay` with this idempotency key.
     RetryPayment {
+        /// The Stripe invoice to pay.
         invoice: String,
+        /// Which retry, reported back in `RetryFailed`.
         number: u8,
+        /// Derived from invoice and retry, so a replayed job cannot charge
+        /// twice.
         idempotency_key: String,
     },
     /// Email the customer a reminder to update their payment method.
     SendReminder {
+        /// The overdue invoice (its hosted page goes in the email).
         invoice: String,
+        /// Which failure the reminder follows.
         after: ReminderStep,
     },
     /// Email the customer the invoice's hosted page to authenticate.
-    SendAuthenticationLink { invoice: String },
+    SendAuthenticationLink {
+        /// The invoice whose payment needs authentication.
+        invoice: String,
+    },
     /// The subscription's standing changed: recompute entitlements.
     RecomputeEntitlements,
     /// Carry out the policy's final action.
     TakeFinalAction {
+        /// The invoice that stayed unpaid.
         invoice: String,
+        /// What to do.
         action: FinalAction,
     },
 }

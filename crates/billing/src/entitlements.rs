@@ -190,7 +190,9 @@ pub struct FeatureGrant {
 /// The unchecked shape of a [`FeatureGrant`], for deserialization.
 #[derive(Deserialize)]
 struct GrantFields {
+    /// As [`FeatureGrant::lookup_key`].
     lookup_key: LookupKey,
+    /// As [`FeatureGrant::value`], not yet checked for a negative limit.
     value: GrantValue,
 }
 
