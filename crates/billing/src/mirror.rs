@@ -20,9 +20,16 @@
 //! idempotent, so any arrival order, with any duplicates, converges to the
 //! same record; the property tests of each mirrored type check exactly that.
 //! When step 5 decided, the true order is unknown: [`Applied`] says so, and
-//! the caller should refetch the object. A refetched state is the truth as of
-//! now, newer than anything already stored, so [`Observed::refetched`] dates
-//! it after the stored record even if our clock lags Stripe's by a little.
+//! the caller should refetch the object. A refetched state (and likewise the
+//! object in the response to our own API call) is the truth as of now, newer
+//! than anything already stored, so [`Observed::refetched`] dates it after
+//! the stored record even if our clock lags Stripe's by a little.
+//!
+//! Known limit: an event that was already in flight when an API response
+//! arrived is ordered by comparing Stripe's `created` with our clock. Stripe
+//! floors `created` to the second, so with a clock kept by NTP the response
+//! wins; a clock running a second or more behind Stripe's could let such an
+//! event win until the next update or refetch.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -51,8 +58,8 @@ pub trait Mirrored: Clone + Ord {
 pub struct Observed<S> {
     /// The object as observed, in domain terms.
     pub state: S,
-    /// When the state was true: the event's `created` for webhooks, the
-    /// receiving time for API responses and refetches.
+    /// When the state was true: the event's `created` for webhooks; for API
+    /// responses and refetches, see [`Observed::refetched`].
     pub observed_at: DateTime<Utc>,
 }
 
