@@ -9,8 +9,9 @@
 //!   cannot exist, so the Stripe sync only ever sends valid prices. Changing
 //!   an amount is [`catalog::Plan::supersede_price`] (grandfathering).
 //! - **Webhooks and API responses**: the Stripe adapter turns an object into
-//!   a domain state ([`subscription::SubscriptionState`],
-//!   [`invoice::InvoiceState`], [`payment`] states) wrapped in
+//!   a domain state ([`customer::CustomerState`],
+//!   [`subscription::SubscriptionState`], [`invoice::InvoiceState`],
+//!   [`payment`] states) wrapped in
 //!   [`mirror::Observed`] with its time; [`mirror::apply`] says whether to
 //!   store it, so duplicates and any arrival order converge.
 //! - **Entitlements**: after anything that can change them (a stored
@@ -32,6 +33,7 @@
 pub mod catalog;
 pub mod clock;
 pub mod connect;
+pub mod customer;
 pub mod dunning;
 pub mod entitlements;
 pub mod ids;
