@@ -1,1 +1,190 @@
-//! stripe-emulator (placeholder: see ARCHITECTURE.md)
+//! An offline Stripe over real HTTP: the part of Stripe Billforge uses, faithful
+//! enough that code written for Stripe (Billforge's adapter, the official client
+//! libraries) works against it unchanged.
+//!
+//! - API: `/v1/…` with Stripe's wire format (form bodies with bracketed nesting,
+//!   `Authorization: Bearer sk_test_…`, `Stripe-Account`, `Idempotency-Key`,
+//!   `expand[]`, list pagination, Stripe's error shapes). Objects are built from
+//!   Stripe's own example objects, so their keys match Stripe's.
+//! - Hosted pages: `/checkout/{session}`, `/billing_portal/{session}`,
+//!   `/connect/onboarding/{token}` (plain HTML forms).
+//! - Emulator-only endpoints (no auth):
+//!   - `GET /_emulator/clock` → `{"now": unix, "offset": seconds}`;
+//!   - `POST /_emulator/clock/advance` with `seconds=N` or `to=UNIX` moves the
+//!     global clock forward, running renewals, trial ends, payment retries and
+//!     expiries in time order and sending their webhooks as it goes;
+//!   - `POST /_emulator/reset` forgets everything.
+//!
+//! Start it with [`start`]; port 0 picks a free port (tests).
+
+mod billing;
+mod checkout;
+mod clock;
+mod error;
+mod form;
+mod hosted;
+mod params;
+mod payments;
+mod persist;
+mod resources;
+mod server;
+mod state;
+mod store;
+mod webhooks;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, web};
+use parking_lot::Mutex;
+use tokio::task::JoinHandle;
+
+pub use state::{API_VERSION, FinalAction};
+pub use store::template_kinds;
+pub use webhooks::RetryPolicy;
+
+/// How to run the emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Where the state snapshot lives; `None` keeps everything in memory.
+    pub data_dir: Option<PathBuf>,
+    /// Delays between payment retries of a failed renewal (its length is the retry count).
+    pub retry_delays: Vec<Duration>,
+    /// What happens to a subscription when the last retry fails.
+    pub final_action: FinalAction,
+    /// Backoff of failing webhook deliveries.
+    pub webhook_retry: RetryPolicy,
+    /// HTTP worker threads.
+    pub workers: usize,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        let dunning = state::Dunning::default();
+        EmulatorConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 12111)),
+            data_dir: None,
+            retry_delays: dunning
+                .retry_delays_secs
+                .iter()
+                .map(|secs| Duration::from_secs(*secs as u64))
+                .collect(),
+            final_action: dunning.final_action,
+            webhook_retry: RetryPolicy::default(),
+            workers: 2,
+        }
+    }
+}
+
+/// A running emulator.
+pub struct RunningEmulator {
+    /// `http://host:port` of the server.
+    base_url: String,
+    /// Stops the HTTP server.
+    server: actix_web::dev::ServerHandle,
+    /// Shared state (reset, final snapshot).
+    shared: Arc<Shared>,
+    /// Background tasks (server, webhook sender, snapshot writer), aborted on stop.
+    tasks: Vec<JoinHandle<()>>,
+    /// Snapshot directory, flushed on stop.
+    data_dir: Option<PathBuf>,
+}
+
+use server::Shared;
+
+impl RunningEmulator {
+    /// Base URL to point Stripe clients at (`http://127.0.0.1:12111`).
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    /// Forgets every object, event and scheduled job (tests).
+    pub fn reset(&self) {
+        let mut state = self.shared.state.lock();
+        let dunning = state.dunning.clone();
+        *state = state::State::default();
+        state.dunning = dunning;
+    }
+
+    /// Stops the server and writes the final snapshot.
+    pub async fn stop(self) {
+        self.server.stop(true).await;
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Some(dir) = &self.data_dir {
+            self.shared
+                .dirty
+                .store(true, std::sync::atomic::Ordering::Release);
+            if let Err(error) = persist::flush(&self.shared, dir) {
+                tracing::warn!(%error, "could not write the final emulator snapshot");
+            }
+        }
+    }
+}
+
+/// Starts the emulator in the current Tokio runtime.
+pub async fn start(config: EmulatorConfig) -> std::io::Result<RunningEmulator> {
+    let mut state = match &config.data_dir {
+        Some(dir) => persist::load(dir)?,
+        None => state::State::default(),
+    };
+    state.dunning = state::Dunning {
+        retry_delays_secs: config
+            .retry_delays
+            .iter()
+            .map(|delay| delay.as_secs() as i64)
+            .collect(),
+        final_action: config.final_action,
+    };
+    let listener = std::net::TcpListener::bind(config.bind)?;
+    let address = listener.local_addr()?;
+    let base_url = format!("http://{address}");
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        state: Mutex::new(state),
+        base_url: base_url.clone(),
+        deliveries: sender.clone(),
+        dirty: AtomicBool::new(false),
+    });
+    let data = web::Data::new(shared.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(1 << 20))
+            .service(web::scope("/v1").default_service(web::to(server::api)))
+            .service(web::scope("/_emulator").default_service(web::to(server::emulator)))
+            .default_service(web::to(server::pages))
+    })
+    .workers(config.workers.max(1))
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    let mut tasks = vec![
+        tokio::spawn(async move {
+            if let Err(error) = server.await {
+                tracing::error!(%error, "stripe emulator server stopped");
+            }
+        }),
+        tokio::spawn(webhooks::run_sender(receiver, sender, config.webhook_retry)),
+    ];
+    if let Some(dir) = &config.data_dir {
+        tasks.push(tokio::spawn(persist::run_writer(
+            shared.clone(),
+            dir.clone(),
+        )));
+    }
+    Ok(RunningEmulator {
+        base_url,
+        server: handle,
+        shared,
+        tasks,
+        data_dir: config.data_dir,
+    })
+}

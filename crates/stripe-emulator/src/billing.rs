@@ -1,0 +1,1618 @@
+//! Subscriptions and invoices: creation, renewal, prorations, dunning and the
+//! invoice actions (`pay`, `void`, `mark_uncollectible`, preview).
+
+use chrono::{DateTime, Months, TimeDelta};
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::params::Params;
+use crate::payments::{self, ChargeSpec, Outcome};
+use crate::resources::resolve_payment_method;
+use crate::server::{Call, list};
+use crate::state::{Action, FinalAction, State};
+use crate::store::{Scope, new_id, template};
+
+/// Seconds before a trial's end at which `customer.subscription.trial_will_end` fires.
+const TRIAL_WARNING_SECS: i64 = 3 * 86_400;
+/// An `incomplete` subscription expires after this long without payment.
+const INCOMPLETE_EXPIRY_SECS: i64 = 23 * 3600;
+
+/// Routes subscriptions and invoices, then the payment resources.
+pub fn route(
+    state: &mut State,
+    call: &Call,
+    get: bool,
+    post: bool,
+    delete: bool,
+    path: &[&str],
+) -> ApiResult<Option<Value>> {
+    let value = match path {
+        ["subscriptions"] if post => create_subscription(state, call)?,
+        ["subscriptions"] if get => list_subscriptions(state, call)?,
+        ["subscriptions", id] if get => state.store.fetch(&call.scope, "subscription", id, "id")?,
+        ["subscriptions", id] if post => update_subscription(state, call, id)?,
+        ["subscriptions", id] if delete => {
+            call.params
+                .allow(&["invoice_now", "prorate", "cancellation_details"])?;
+            let sub = state.store.fetch(&call.scope, "subscription", id, "id")?;
+            if sub["status"] == "canceled" {
+                return Err(ApiError::state(format!(
+                    "A canceled subscription can only update its cancellation_details and metadata. ({id})"
+                )));
+            }
+            enter_subscription_time(state, &call.scope, &sub);
+            cancel_now(state, &call.scope, id, "cancellation_requested")?
+        }
+        ["subscriptions", id, "resume"] if post => resume_subscription(state, call, id)?,
+        ["subscription_items"] if get => {
+            let sub = call.params.req_str("subscription")?;
+            let sub = state
+                .store
+                .fetch(&call.scope, "subscription", sub, "subscription")?;
+            call.params
+                .allow(&["subscription", "limit", "starting_after", "ending_before"])?;
+            sub["items"].clone()
+        }
+        ["invoices"] if get => {
+            let params = &call.params;
+            let customer = params.str("customer")?.map(str::to_owned);
+            let subscription = params.str("subscription")?.map(str::to_owned);
+            let status = params.str("status")?.map(str::to_owned);
+            list(
+                state,
+                call,
+                "invoice",
+                "/v1/invoices",
+                &[
+                    "customer",
+                    "subscription",
+                    "status",
+                    "collection_method",
+                    "due_date",
+                ],
+                |invoice| {
+                    customer
+                        .as_ref()
+                        .is_none_or(|customer| invoice["customer"] == customer.as_str())
+                        && subscription
+                            .as_ref()
+                            .is_none_or(|sub| invoice_subscription(invoice) == Some(sub.as_str()))
+                        && status
+                            .as_ref()
+                            .is_none_or(|status| invoice["status"] == status.as_str())
+                },
+            )?
+        }
+        ["invoices", "create_preview"] if post => preview_invoice(state, call)?,
+        ["invoices", "upcoming"] if get => preview_invoice(state, call)?,
+        ["invoices", id] if get => state.store.fetch(&call.scope, "invoice", id, "invoice")?,
+        ["invoices", id, "lines"] if get => {
+            state.store.fetch(&call.scope, "invoice", id, "invoice")?["lines"].clone()
+        }
+        ["invoices", id, "finalize"] if post => {
+            call.params.allow(&["auto_advance"])?;
+            let invoice = state.store.fetch(&call.scope, "invoice", id, "invoice")?;
+            if invoice["status"] != "draft" {
+                return Err(ApiError::state(
+                    "This invoice is already finalized, you can't re-finalize a non-draft invoice.",
+                ));
+            }
+            finalize_invoice(state, &call.scope, id)?
+        }
+        ["invoices", id, "pay"] if post => pay_invoice_now(state, call, id)?,
+        ["invoices", id, "void"] if post => {
+            close_invoice(state, call, id, "void", "invoice.voided", "voided_at")?
+        }
+        ["invoices", id, "mark_uncollectible"] if post => close_invoice(
+            state,
+            call,
+            id,
+            "uncollectible",
+            "invoice.marked_uncollectible",
+            "marked_uncollectible_at",
+        )?,
+        ["invoiceitems"] if get => {
+            let customer = call.params.str("customer")?.map(str::to_owned);
+            let pending = call.params.bool("pending")?;
+            list(
+                state,
+                call,
+                "invoiceitem",
+                "/v1/invoiceitems",
+                &["customer", "pending", "invoice"],
+                |item| {
+                    customer
+                        .as_ref()
+                        .is_none_or(|customer| item["customer"] == customer.as_str())
+                        && pending.is_none_or(|pending| item["invoice"].is_null() == pending)
+                },
+            )?
+        }
+        _ => return payments::route(state, call, get, post, path),
+    };
+    Ok(Some(value))
+}
+
+/// The subscription an invoice bills (`parent.subscription_details.subscription`).
+pub fn invoice_subscription(invoice: &Value) -> Option<&str> {
+    invoice["parent"]["subscription_details"]["subscription"].as_str()
+}
+
+/// The amount of `quantity` units of a price: per-unit, or tiered volume/graduated.
+pub fn price_amount(price: &Value, quantity: i64) -> i64 {
+    if price["billing_scheme"] != "tiered" {
+        return price["unit_amount"].as_i64().unwrap_or_default() * quantity;
+    }
+    let tiers = price["tiers"].as_array().cloned().unwrap_or_default();
+    let tier_cost = |tier: &Value, units: i64| {
+        tier["unit_amount"].as_i64().unwrap_or_default() * units
+            + tier["flat_amount"].as_i64().unwrap_or_default()
+    };
+    if price["tiers_mode"] == "volume" {
+        return tiers
+            .iter()
+            .find(|tier| tier["up_to"].as_i64().is_none_or(|up_to| quantity <= up_to))
+            .map_or(0, |tier| tier_cost(tier, quantity));
+    }
+    let mut total = 0;
+    let mut floor = 0;
+    for tier in &tiers {
+        if quantity <= floor {
+            break;
+        }
+        let ceiling = tier["up_to"].as_i64().unwrap_or(i64::MAX);
+        total += tier_cost(tier, quantity.min(ceiling) - floor);
+        floor = ceiling;
+    }
+    total
+}
+
+/// End of the billing period that starts at or after `after`, counted from the anchor
+/// so month lengths do not drift (Jan 31 → Feb 28 → Mar 31).
+pub fn period_end(anchor: i64, recurring: &Value, after: i64) -> i64 {
+    let interval = recurring["interval"].as_str().unwrap_or("month");
+    let count = recurring["interval_count"].as_i64().unwrap_or(1).max(1);
+    let start = DateTime::from_timestamp(anchor, 0).unwrap_or_default();
+    for step in 1..10_000 {
+        let periods = step * count;
+        let end = match interval {
+            "day" => start.checked_add_signed(TimeDelta::days(periods)),
+            "week" => start.checked_add_signed(TimeDelta::weeks(periods)),
+            "year" => start.checked_add_months(Months::new(12 * periods as u32)),
+            _ => start.checked_add_months(Months::new(periods as u32)),
+        };
+        match end {
+            Some(end) if end.timestamp() > after => return end.timestamp(),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    after + 30 * 86_400
+}
+
+fn enter_subscription_time(state: &mut State, scope: &Scope, sub: &Value) {
+    if let Some(customer) = sub["customer"].as_str() {
+        state.enter_customer_time(scope, customer);
+    }
+}
+
+fn item_period(sub: &Value) -> (i64, i64) {
+    let item = &sub["items"]["data"][0];
+    (
+        item["current_period_start"].as_i64().unwrap_or_default(),
+        item["current_period_end"].as_i64().unwrap_or_default(),
+    )
+}
+
+fn set_period(sub: &mut Value, start: i64, end: i64) {
+    if let Some(items) = sub["items"]["data"].as_array_mut() {
+        for item in items {
+            item["current_period_start"] = json!(start);
+            item["current_period_end"] = json!(end);
+        }
+    }
+}
+
+fn subscription_clock(state: &State, scope: &Scope, sub: &Value) -> Option<String> {
+    sub["customer"]
+        .as_str()
+        .and_then(|customer| state.customer_clock(scope, customer))
+}
+
+fn subscription_item(
+    sub_id: &str,
+    price: &Value,
+    quantity: i64,
+    now: i64,
+    metadata: Value,
+) -> Value {
+    let mut item = template("subscription_item", &new_id("si"), now);
+    item["price"] = price.clone();
+    item["quantity"] = json!(quantity);
+    item["subscription"] = json!(sub_id);
+    item["metadata"] = metadata;
+    item
+}
+
+/// Reads `items[i][price|quantity|metadata]`, checking prices are recurring in one currency.
+fn read_items(
+    state: &State,
+    scope: &Scope,
+    items: &[Params],
+    currency: &mut Option<String>,
+) -> ApiResult<Vec<(Value, i64, Value)>> {
+    let mut read = Vec::new();
+    for item in items {
+        item.allow(&[
+            "id",
+            "price",
+            "quantity",
+            "metadata",
+            "deleted",
+            "clear_usage",
+            "tax_rates",
+            "discounts",
+        ])?;
+        let price_id = item.req_str("price")?;
+        let price = state
+            .store
+            .fetch(scope, "price", price_id, &item.name("price"))?;
+        check_recurring(&price, currency, &item.name("price"))?;
+        let quantity = item.int("quantity")?.unwrap_or(1);
+        if quantity < 0 {
+            return Err(ApiError::invalid(
+                &item.name("quantity"),
+                "Invalid quantity: must be at least 0",
+            ));
+        }
+        let mut metadata = json!({});
+        item.apply_metadata(&mut metadata)?;
+        read.push((price, quantity, metadata));
+    }
+    Ok(read)
+}
+
+fn check_recurring(price: &Value, currency: &mut Option<String>, param: &str) -> ApiResult<()> {
+    if price["type"] != "recurring" {
+        return Err(ApiError::invalid(
+            param,
+            format!(
+                "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`. ({})",
+                price["id"].as_str().unwrap_or_default()
+            ),
+        ));
+    }
+    let price_currency = price["currency"].as_str().unwrap_or_default().to_owned();
+    match currency {
+        Some(currency) if *currency != price_currency => Err(ApiError::invalid(
+            param,
+            "All prices on a subscription must have the same currency.",
+        )),
+        _ => {
+            *currency = Some(price_currency);
+            Ok(())
+        }
+    }
+}
+
+/// Everything needed to start a subscription (from the API or from Checkout).
+#[derive(Debug, Clone, Default)]
+pub struct NewSubscription {
+    /// Customer billed.
+    pub customer: String,
+    /// (price, quantity, metadata) per item.
+    pub items: Vec<(Value, i64, Value)>,
+    /// Subscription metadata.
+    pub metadata: Value,
+    /// Trial end, when trialing.
+    pub trial_end: Option<i64>,
+    /// Payment method to bill instead of the customer's default.
+    pub default_payment_method: Option<String>,
+    /// Platform fee percentage on a connected account.
+    pub application_fee_percent: Option<f64>,
+    /// Whether the customer is present for the first payment.
+    pub on_session: bool,
+    /// Stripe's `payment_behavior`.
+    pub payment_behavior: &'static str,
+    /// `cancel_at_period_end` at creation.
+    pub cancel_at_period_end: bool,
+    /// What happens when a trial ends without a payment method.
+    pub missing_payment_method: &'static str,
+    /// `send_invoice` subscriptions are not charged automatically.
+    pub collection_method: &'static str,
+    /// Free-text description.
+    pub description: Option<String>,
+}
+
+fn create_subscription(state: &mut State, call: &Call) -> ApiResult<Value> {
+    let params = &call.params;
+    params.allow(&[
+        "customer",
+        "items",
+        "metadata",
+        "trial_period_days",
+        "trial_end",
+        "default_payment_method",
+        "application_fee_percent",
+        "payment_behavior",
+        "cancel_at_period_end",
+        "collection_method",
+        "days_until_due",
+        "proration_behavior",
+        "trial_settings",
+        "description",
+        "off_session",
+        "payment_settings",
+        "trial_from_plan",
+        "billing_cycle_anchor",
+        "automatic_tax",
+        "currency",
+    ])?;
+    let customer = params.req_str("customer")?.to_owned();
+    state
+        .store
+        .fetch(&call.scope, "customer", &customer, "customer")?;
+    state.enter_customer_time(&call.scope, &customer);
+    let items = params.hashes("items")?;
+    if items.is_empty() {
+        return Err(ApiError::missing_param("items"));
+    }
+    let mut currency = None;
+    let items = read_items(state, &call.scope, &items, &mut currency)?;
+    let now = state.now();
+    let trial_end = match (params.int("trial_period_days")?, params.str("trial_end")?) {
+        (Some(days), _) if days > 0 => Some(now + days * 86_400),
+        (_, Some("now")) => None,
+        (_, Some(_)) => {
+            let end = params.req_int("trial_end")?;
+            if end <= now {
+                return Err(ApiError::invalid(
+                    "trial_end",
+                    "Invalid timestamp: must be in the future",
+                ));
+            }
+            Some(end)
+        }
+        _ => None,
+    };
+    let default_payment_method = match params.str("default_payment_method")? {
+        Some(pm) => Some(
+            resolve_payment_method(state, &call.scope, pm, "default_payment_method")?["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let fee = params.decimal("application_fee_percent")?;
+    check_fee_percent(fee, &call.scope, "application_fee_percent")?;
+    let mut metadata = json!({});
+    params.apply_metadata(&mut metadata)?;
+    let missing = params
+        .hash("trial_settings")?
+        .and_then(|settings| settings.hash("end_behavior").ok().flatten())
+        .map(|behavior| {
+            behavior.one_of(
+                "missing_payment_method",
+                &["cancel", "pause", "create_invoice"],
+            )
+        })
+        .transpose()?
+        .flatten()
+        .unwrap_or("create_invoice");
+    let spec = NewSubscription {
+        customer,
+        items,
+        metadata,
+        trial_end,
+        default_payment_method,
+        application_fee_percent: fee,
+        on_session: !params.bool("off_session")?.unwrap_or(false),
+        payment_behavior: params
+            .one_of(
+                "payment_behavior",
+                &[
+                    "allow_incomplete",
+                    "default_incomplete",
+                    "error_if_incomplete",
+                    "pending_if_incomplete",
+                ],
+            )?
+            .unwrap_or("allow_incomplete"),
+        cancel_at_period_end: params.bool("cancel_at_period_end")?.unwrap_or(false),
+        missing_payment_method: missing,
+        collection_method: params
+            .one_of(
+                "collection_method",
+                &["charge_automatically", "send_invoice"],
+            )?
+            .unwrap_or("charge_automatically"),
+        description: params.str("description")?.map(str::to_owned),
+    };
+    start_subscription(state, &call.scope, spec)
+}
+
+/// Checks `application_fee_percent` (0–100, connected accounts only).
+pub fn check_fee_percent(fee: Option<f64>, scope: &Scope, param: &str) -> ApiResult<()> {
+    match fee {
+        Some(_) if scope.is_none() => Err(ApiError::invalid(
+            param,
+            "application_fee_percent can only be set on subscriptions of a connected account (use the Stripe-Account header).",
+        )),
+        Some(percent) if !(0.0..=100.0).contains(&percent) => Err(ApiError::invalid(
+            param,
+            "application_fee_percent must be between 0 and 100.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The payment method a subscription's invoices are charged to.
+fn billing_payment_method(state: &State, scope: &Scope, sub: &Value) -> Option<String> {
+    sub["default_payment_method"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| {
+            let customer = sub["customer"].as_str()?;
+            state.store.get(scope, customer)?["invoice_settings"]["default_payment_method"]
+                .as_str()
+                .map(str::to_owned)
+        })
+}
+
+/// Creates a subscription, its first invoice, and charges it (shared by the API and Checkout).
+pub fn start_subscription(
+    state: &mut State,
+    scope: &Scope,
+    spec: NewSubscription,
+) -> ApiResult<Value> {
+    let now = state.now();
+    let id = new_id("sub");
+    let clock = state.customer_clock(scope, &spec.customer);
+    let recurring = spec.items[0].0["recurring"].clone();
+    let first_end = spec
+        .trial_end
+        .unwrap_or_else(|| period_end(now, &recurring, now));
+    if spec.payment_behavior == "error_if_incomplete" && spec.trial_end.is_none() {
+        let probe = json!({"customer": spec.customer, "default_payment_method": spec.default_payment_method});
+        let pm = billing_payment_method(state, scope, &probe);
+        if let Some(error) = payments::card_failure(state, pm.as_deref(), spec.on_session) {
+            return Err(error);
+        }
+    }
+    let mut sub = template("subscription", &id, now);
+    sub["customer"] = json!(spec.customer);
+    sub["currency"] = spec.items[0].0["currency"].clone();
+    sub["billing_cycle_anchor"] = json!(first_end.min(if spec.trial_end.is_some() {
+        first_end
+    } else {
+        now
+    }));
+    sub["start_date"] = json!(now);
+    sub["status"] = json!("incomplete");
+    sub["metadata"] = spec.metadata.clone();
+    sub["default_payment_method"] = json!(spec.default_payment_method);
+    sub["application_fee_percent"] = json!(spec.application_fee_percent);
+    sub["cancel_at_period_end"] = json!(spec.cancel_at_period_end);
+    sub["cancel_at"] = if spec.cancel_at_period_end {
+        json!(first_end)
+    } else {
+        Value::Null
+    };
+    sub["collection_method"] = json!(spec.collection_method);
+    sub["days_until_due"] = if spec.collection_method == "send_invoice" {
+        json!(30)
+    } else {
+        Value::Null
+    };
+    sub["description"] = json!(spec.description);
+    sub["test_clock"] = json!(clock);
+    sub["trial_settings"] =
+        json!({"end_behavior": {"missing_payment_method": spec.missing_payment_method}});
+    let items: Vec<Value> = spec
+        .items
+        .iter()
+        .map(|(price, quantity, metadata)| {
+            subscription_item(&id, price, *quantity, now, metadata.clone())
+        })
+        .collect();
+    sub["items"] = json!({"object": "list", "data": items, "has_more": false, "total_count": spec.items.len(), "url": format!("/v1/subscription_items?subscription={id}")});
+    set_period(&mut sub, now, first_end);
+    if let Some(trial_end) = spec.trial_end {
+        sub["status"] = json!("trialing");
+        sub["trial_start"] = json!(now);
+        sub["trial_end"] = json!(trial_end);
+        sub["billing_cycle_anchor"] = json!(trial_end);
+    }
+    state.store.insert(scope, sub.clone());
+    state.emit(scope, "customer.subscription.created", &sub, None);
+    let lines = subscription_lines(&sub, now, first_end, spec.trial_end.is_some());
+    let invoice = create_invoice(state, scope, &sub, lines, "subscription_create", (now, now))?;
+    let invoice_id = invoice["id"].as_str().unwrap_or_default().to_owned();
+    let mut latest = state.store.fetch(scope, "subscription", &id, "id")?;
+    latest["latest_invoice"] = json!(invoice_id);
+    state.store.put(scope, latest);
+    finalize_invoice(state, scope, &invoice_id)?;
+    if spec.trial_end.is_some() {
+        if first_end - TRIAL_WARNING_SECS > now {
+            state.schedule(
+                clock.clone(),
+                first_end - TRIAL_WARNING_SECS,
+                scope,
+                Action::TrialWillEnd {
+                    subscription: id.clone(),
+                },
+            );
+        }
+    } else if spec.payment_behavior != "default_incomplete"
+        && spec.collection_method == "charge_automatically"
+    {
+        let outcome = attempt_invoice(state, scope, &invoice_id, None, spec.on_session);
+        if !matches!(outcome, Outcome::Succeeded) {
+            state.schedule(
+                clock.clone(),
+                now + INCOMPLETE_EXPIRY_SECS,
+                scope,
+                Action::ExpireIncomplete {
+                    subscription: id.clone(),
+                },
+            );
+        }
+    }
+    state.schedule(
+        clock,
+        first_end,
+        scope,
+        Action::PeriodEnd {
+            subscription: id.clone(),
+        },
+    );
+    state.store.fetch(scope, "subscription", &id, "id")
+}
+
+/// One invoice line to bill.
+struct Line {
+    amount: i64,
+    description: String,
+    price: Value,
+    quantity: i64,
+    period: (i64, i64),
+    proration: bool,
+    subscription_item: Option<String>,
+    invoice_item: Option<String>,
+}
+
+fn money(amount: i64, currency: &Value) -> String {
+    let symbol = if currency == "usd" { "$" } else { "" };
+    format!("{symbol}{}.{:02}", amount / 100, (amount % 100).abs())
+}
+
+fn subscription_lines(sub: &Value, start: i64, end: i64, trial: bool) -> Vec<Line> {
+    sub["items"]["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|item| {
+            let price = item["price"].clone();
+            let quantity = item["quantity"].as_i64().unwrap_or(1);
+            let amount = if trial {
+                0
+            } else {
+                price_amount(&price, quantity)
+            };
+            let name = price["nickname"].as_str().unwrap_or("plan").to_owned();
+            let description = if trial {
+                format!("Trial period for {name}")
+            } else {
+                format!(
+                    "{quantity} × {name} (at {} / {})",
+                    money(
+                        price["unit_amount"].as_i64().unwrap_or_default(),
+                        &price["currency"]
+                    ),
+                    price["recurring"]["interval"].as_str().unwrap_or("month")
+                )
+            };
+            Line {
+                amount,
+                description,
+                price,
+                quantity,
+                period: (start, end),
+                proration: false,
+                subscription_item: item["id"].as_str().map(str::to_owned),
+                invoice_item: None,
+            }
+        })
+        .collect()
+}
+
+/// Pending invoice items of a subscription become lines of its next invoice.
+fn take_pending_items(
+    state: &mut State,
+    scope: &Scope,
+    sub_id: &str,
+    invoice_id: &str,
+) -> Vec<Line> {
+    let pending: Vec<Value> = state
+        .store
+        .iter_kind(scope, "invoiceitem")
+        .filter(|item| item["invoice"].is_null() && item["subscription"] == sub_id)
+        .cloned()
+        .collect();
+    let mut lines = Vec::new();
+    for mut item in pending.into_iter().rev() {
+        item["invoice"] = json!(invoice_id);
+        state.store.put(scope, item.clone());
+        lines.push(Line {
+            amount: item["amount"].as_i64().unwrap_or_default(),
+            description: item["description"].as_str().unwrap_or_default().to_owned(),
+            price: item["price"].clone(),
+            quantity: item["quantity"].as_i64().unwrap_or(1),
+            period: (
+                item["period"]["start"].as_i64().unwrap_or_default(),
+                item["period"]["end"].as_i64().unwrap_or_default(),
+            ),
+            proration: item["proration"].as_bool().unwrap_or(false),
+            subscription_item: item["subscription_item"].as_str().map(str::to_owned),
+            invoice_item: item["id"].as_str().map(str::to_owned),
+        });
+    }
+    lines
+}
+
+fn render_line(line: &Line, invoice_id: &str, sub_id: &str, currency: &Value) -> Value {
+    let mut rendered = template("line_item", &new_id("il"), 0);
+    rendered["amount"] = json!(line.amount);
+    rendered["subtotal"] = json!(line.amount);
+    rendered["currency"] = currency.clone();
+    rendered["description"] = json!(line.description);
+    rendered["invoice"] = json!(invoice_id);
+    rendered["period"] = json!({"start": line.period.0, "end": line.period.1});
+    rendered["quantity"] = json!(line.quantity);
+    rendered["subscription"] = json!(sub_id);
+    rendered["pricing"] = json!({
+        "type": "price_details",
+        "price_details": {"price": line.price["id"], "product": line.price["product"]},
+        "unit_amount_decimal": line.price["unit_amount_decimal"],
+    });
+    let credited = if line.proration {
+        json!({"credited_items": null})
+    } else {
+        Value::Null
+    };
+    rendered["parent"] = match &line.invoice_item {
+        Some(invoice_item) => json!({
+            "type": "invoice_item_details",
+            "invoice_item_details": {"invoice_item": invoice_item, "proration": line.proration, "proration_details": credited, "subscription": sub_id},
+            "subscription_item_details": null,
+        }),
+        None => json!({
+            "type": "subscription_item_details",
+            "invoice_item_details": null,
+            "subscription_item_details": {"invoice_item": null, "proration": line.proration, "proration_details": credited, "subscription": sub_id, "subscription_item": line.subscription_item},
+        }),
+    };
+    rendered
+}
+
+fn build_invoice(
+    state: &State,
+    scope: &Scope,
+    sub: &Value,
+    lines: &[Line],
+    reason: &str,
+    period: (i64, i64),
+    invoice_id: &str,
+) -> Value {
+    let now = state.now();
+    let sub_id = sub["id"].as_str().unwrap_or_default();
+    let currency = sub["currency"].clone();
+    let customer_id = sub["customer"].as_str().unwrap_or_default();
+    let customer = state
+        .store
+        .get(scope, customer_id)
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut invoice = template("invoice", invoice_id, now);
+    let total: i64 = lines.iter().map(|line| line.amount).sum();
+    let data: Vec<Value> = lines
+        .iter()
+        .map(|line| render_line(line, invoice_id, sub_id, &currency))
+        .collect();
+    invoice["customer"] = json!(customer_id);
+    invoice["customer_email"] = customer["email"].clone();
+    invoice["customer_name"] = customer["name"].clone();
+    invoice["currency"] = currency;
+    invoice["lines"] = json!({"object": "list", "data": data, "has_more": false, "total_count": lines.len(), "url": format!("/v1/invoices/{invoice_id}/lines")});
+    for key in [
+        "subtotal",
+        "subtotal_excluding_tax",
+        "total",
+        "total_excluding_tax",
+    ] {
+        invoice[key] = json!(total);
+    }
+    invoice["amount_due"] = json!(total.max(0));
+    invoice["amount_remaining"] = json!(total.max(0));
+    invoice["amount_paid"] = json!(0);
+    invoice["billing_reason"] = json!(reason);
+    invoice["collection_method"] = sub["collection_method"].clone();
+    invoice["period_start"] = json!(period.0);
+    invoice["period_end"] = json!(period.1);
+    invoice["parent"] = json!({"type": "subscription_details", "quote_details": null, "subscription_details": {"subscription": sub_id, "metadata": sub["metadata"]}});
+    invoice["subscription"] = Value::Null;
+    invoice["status"] = json!("draft");
+    invoice["auto_advance"] = json!(true);
+    invoice["test_clock"] = sub["test_clock"].clone();
+    invoice["account_country"] = json!("US");
+    invoice["payment_intent"] = Value::Null;
+    invoice["application_fee_amount"] = Value::Null;
+    invoice["status_transitions"] = json!({"finalized_at": null, "marked_uncollectible_at": null, "paid_at": null, "voided_at": null});
+    if let Some(percent) = sub["application_fee_percent"].as_f64() {
+        invoice["application_fee_amount"] = json!((total as f64 * percent / 100.0).round() as i64);
+    }
+    invoice
+}
+
+fn create_invoice(
+    state: &mut State,
+    scope: &Scope,
+    sub: &Value,
+    mut lines: Vec<Line>,
+    reason: &str,
+    period: (i64, i64),
+) -> ApiResult<Value> {
+    let invoice_id = new_id("in");
+    let sub_id = sub["id"].as_str().unwrap_or_default();
+    lines.extend(take_pending_items(state, scope, sub_id, &invoice_id));
+    let invoice = build_invoice(state, scope, sub, &lines, reason, period, &invoice_id);
+    state.store.insert(scope, invoice.clone());
+    state.emit(scope, "invoice.created", &invoice, None);
+    Ok(invoice)
+}
+
+/// Finalizes a draft: `open` with a number (or `paid` straight away when nothing is due).
+pub fn finalize_invoice(state: &mut State, scope: &Scope, id: &str) -> ApiResult<Value> {
+    let mut invoice = state.store.fetch(scope, "invoice", id, "invoice")?;
+    let now = state.now();
+    let customer = invoice["customer"].as_str().unwrap_or_default().to_owned();
+    let mut number = 1;
+    if let Some(mut record) = state.store.get(scope, &customer).cloned() {
+        number = record["next_invoice_sequence"].as_i64().unwrap_or(1);
+        record["next_invoice_sequence"] = json!(number + 1);
+        invoice["number"] = json!(format!(
+            "{}-{number:04}",
+            record["invoice_prefix"].as_str().unwrap_or("EMU")
+        ));
+        state.store.put(scope, record);
+    }
+    let _ = number;
+    invoice["status"] = json!("open");
+    invoice["effective_at"] = json!(now);
+    invoice["status_transitions"]["finalized_at"] = json!(now);
+    invoice["hosted_invoice_url"] = json!(format!("https://invoice.stripe.com/i/emulator/{id}"));
+    state.store.put(scope, invoice.clone());
+    state.emit(scope, "invoice.finalized", &invoice, None);
+    if invoice["amount_due"] == 0 {
+        mark_paid(state, scope, invoice.clone(), None);
+        return state.store.fetch(scope, "invoice", id, "invoice");
+    }
+    Ok(invoice)
+}
+
+fn mark_paid(state: &mut State, scope: &Scope, mut invoice: Value, intent: Option<&Value>) {
+    let now = state.now();
+    invoice["status"] = json!("paid");
+    invoice["amount_paid"] = invoice["amount_due"].clone();
+    invoice["amount_remaining"] = json!(0);
+    invoice["attempted"] = json!(true);
+    invoice["next_payment_attempt"] = Value::Null;
+    invoice["auto_advance"] = json!(false);
+    invoice["status_transitions"]["paid_at"] = json!(now);
+    state.store.put(scope, invoice.clone());
+    state.emit(scope, "invoice.paid", &invoice, None);
+    state.emit(scope, "invoice.payment_succeeded", &invoice, None);
+    if let Some(intent) = intent {
+        state.emit(scope, "payment_intent.succeeded", intent, None);
+    }
+    if let Some(sub_id) = invoice_subscription(&invoice)
+        && let Some(before) = state.store.get(scope, sub_id).cloned()
+        && matches!(
+            before["status"].as_str(),
+            Some("incomplete" | "past_due" | "unpaid")
+        )
+    {
+        let mut sub = before.clone();
+        sub["status"] = json!("active");
+        state.save_updated(scope, "customer.subscription.updated", &before, sub);
+    }
+}
+
+/// Charges an open invoice once. Updates `attempt_count` and the subscription on the way.
+fn attempt_invoice(
+    state: &mut State,
+    scope: &Scope,
+    id: &str,
+    payment_method: Option<String>,
+    on_session: bool,
+) -> Outcome {
+    let Ok(mut invoice) = state.store.fetch(scope, "invoice", id, "invoice") else {
+        return Outcome::Failed(ApiError::no_such("invoice", id, "invoice"));
+    };
+    let sub = invoice_subscription(&invoice)
+        .and_then(|sub| state.store.get(scope, sub))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let pm = payment_method.or_else(|| billing_payment_method(state, scope, &json!({"customer": invoice["customer"], "default_payment_method": sub["default_payment_method"]})));
+    let spec = ChargeSpec {
+        amount: invoice["amount_remaining"].as_i64().unwrap_or_default(),
+        currency: invoice["currency"].as_str().unwrap_or("usd").to_owned(),
+        customer: invoice["customer"].as_str().map(str::to_owned),
+        payment_method: pm,
+        description: Some(if invoice["billing_reason"] == "subscription_create" {
+            "Subscription creation".into()
+        } else {
+            "Subscription update".into()
+        }),
+        invoice: Some(id.to_owned()),
+        on_session,
+        application_fee_amount: invoice["application_fee_amount"]
+            .as_i64()
+            .filter(|_| scope.is_some()),
+        metadata: json!({}),
+    };
+    let (intent, outcome) = payments::charge(state, scope, &spec);
+    invoice["payment_intent"] = intent["id"].clone();
+    invoice["attempt_count"] = json!(invoice["attempt_count"].as_i64().unwrap_or_default() + 1);
+    invoice["attempted"] = json!(true);
+    match &outcome {
+        Outcome::Succeeded => mark_paid(state, scope, invoice, Some(&intent)),
+        Outcome::RequiresAction => {
+            state.store.put(scope, invoice.clone());
+            state.emit(scope, "invoice.payment_action_required", &invoice, None);
+        }
+        Outcome::Failed(_) => {
+            state.store.put(scope, invoice.clone());
+        }
+    }
+    outcome
+}
+
+/// Emits `invoice.payment_failed` after scheduling the next retry (or none).
+fn record_failure(state: &mut State, scope: &Scope, id: &str, clock: Option<String>) -> bool {
+    let Ok(mut invoice) = state.store.fetch(scope, "invoice", id, "invoice") else {
+        return false;
+    };
+    let attempts = invoice["attempt_count"].as_i64().unwrap_or(1).max(1) as usize;
+    let retry = state
+        .dunning
+        .retry_delays_secs
+        .get(attempts - 1)
+        .map(|delay| state.now() + delay);
+    invoice["next_payment_attempt"] = json!(retry);
+    state.store.put(scope, invoice.clone());
+    state.emit(scope, "invoice.payment_failed", &invoice, None);
+    if let Some(at) = retry {
+        state.schedule(
+            clock,
+            at,
+            scope,
+            Action::RetryInvoice {
+                invoice: id.to_owned(),
+            },
+        );
+    }
+    retry.is_some()
+}
+
+fn pay_invoice_now(state: &mut State, call: &Call, id: &str) -> ApiResult<Value> {
+    call.params.allow(&[
+        "paid_out_of_band",
+        "payment_method",
+        "off_session",
+        "forgive",
+        "source",
+        "mandate",
+    ])?;
+    let invoice = state.store.fetch(&call.scope, "invoice", id, "invoice")?;
+    if let Some(customer) = invoice["customer"].as_str() {
+        state.enter_customer_time(&call.scope, customer);
+    }
+    match invoice["status"].as_str() {
+        Some("draft") => {
+            finalize_invoice(state, &call.scope, id)?;
+        }
+        Some("open") => {}
+        _ => return Err(ApiError::state("Invoice is already paid")),
+    }
+    let invoice = state.store.fetch(&call.scope, "invoice", id, "invoice")?;
+    if invoice["status"] == "paid" {
+        return Ok(invoice);
+    }
+    if call.params.bool("paid_out_of_band")?.unwrap_or(false) {
+        mark_paid(state, &call.scope, invoice, None);
+        return state.store.fetch(&call.scope, "invoice", id, "invoice");
+    }
+    let pm = match call.params.str("payment_method")? {
+        Some(pm) => Some(
+            resolve_payment_method(state, &call.scope, pm, "payment_method")?["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let on_session = !call.params.bool("off_session")?.unwrap_or(true);
+    match attempt_invoice(state, &call.scope, id, pm, on_session) {
+        Outcome::Failed(error) => {
+            let mut invoice = state.store.fetch(&call.scope, "invoice", id, "invoice")?;
+            invoice["next_payment_attempt"] = Value::Null;
+            state.store.put(&call.scope, invoice.clone());
+            state.emit(&call.scope, "invoice.payment_failed", &invoice, None);
+            Err(error)
+        }
+        _ => state.store.fetch(&call.scope, "invoice", id, "invoice"),
+    }
+}
+
+fn close_invoice(
+    state: &mut State,
+    call: &Call,
+    id: &str,
+    status: &str,
+    event: &str,
+    transition: &str,
+) -> ApiResult<Value> {
+    call.params.allow(&[])?;
+    let mut invoice = state.store.fetch(&call.scope, "invoice", id, "invoice")?;
+    if invoice["status"] != "open" {
+        return Err(ApiError::state(format!(
+            "You can only {} an open invoice; this invoice is {}.",
+            if status == "void" {
+                "void"
+            } else {
+                "mark as uncollectible"
+            },
+            invoice["status"].as_str().unwrap_or_default()
+        )));
+    }
+    invoice["status"] = json!(status);
+    invoice["next_payment_attempt"] = Value::Null;
+    invoice["auto_advance"] = json!(false);
+    invoice["status_transitions"][transition] = json!(state.now());
+    state.store.put(&call.scope, invoice.clone());
+    state.emit(&call.scope, event, &invoice, None);
+    Ok(invoice)
+}
+
+fn list_subscriptions(state: &State, call: &Call) -> ApiResult<Value> {
+    let params = &call.params;
+    let customer = params.str("customer")?.map(str::to_owned);
+    let price = params.str("price")?.map(str::to_owned);
+    let status = params.str("status")?.map(str::to_owned);
+    list(
+        state,
+        call,
+        "subscription",
+        "/v1/subscriptions",
+        &[
+            "customer",
+            "price",
+            "status",
+            "collection_method",
+            "test_clock",
+            "current_period_end",
+            "current_period_start",
+        ],
+        |sub| {
+            let status_ok = match status.as_deref() {
+                None => !matches!(
+                    sub["status"].as_str(),
+                    Some("canceled" | "incomplete_expired")
+                ),
+                Some("all") => true,
+                Some(status) => sub["status"] == status,
+            };
+            status_ok
+                && customer
+                    .as_ref()
+                    .is_none_or(|customer| sub["customer"] == customer.as_str())
+                && price.as_ref().is_none_or(|price| {
+                    sub["items"]["data"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|item| item["price"]["id"] == price.as_str())
+                })
+        },
+    )
+}
+
+fn update_subscription(state: &mut State, call: &Call, id: &str) -> ApiResult<Value> {
+    let params = &call.params;
+    params.allow(&[
+        "items",
+        "proration_behavior",
+        "cancel_at_period_end",
+        "default_payment_method",
+        "metadata",
+        "trial_end",
+        "payment_behavior",
+        "description",
+        "application_fee_percent",
+        "proration_date",
+        "cancellation_details",
+        "off_session",
+        "collection_method",
+        "days_until_due",
+        "billing_cycle_anchor",
+    ])?;
+    let before = state.store.fetch(&call.scope, "subscription", id, "id")?;
+    if matches!(
+        before["status"].as_str(),
+        Some("canceled" | "incomplete_expired")
+    ) {
+        return Err(ApiError::state(format!(
+            "A canceled subscription can only update its cancellation_details and metadata. ({id})"
+        )));
+    }
+    enter_subscription_time(state, &call.scope, &before);
+    let now = state.now();
+    let mut sub = before.clone();
+    let (start, end) = item_period(&sub);
+    if let Some(cancel) = params.bool("cancel_at_period_end")? {
+        sub["cancel_at_period_end"] = json!(cancel);
+        sub["cancel_at"] = if cancel { json!(end) } else { Value::Null };
+        sub["canceled_at"] = if cancel { json!(now) } else { Value::Null };
+        sub["cancellation_details"]["reason"] = if cancel {
+            json!("cancellation_requested")
+        } else {
+            Value::Null
+        };
+    }
+    if params.has("default_payment_method") {
+        sub["default_payment_method"] = match params.str("default_payment_method")? {
+            Some(pm) => {
+                resolve_payment_method(state, &call.scope, pm, "default_payment_method")?["id"]
+                    .clone()
+            }
+            None => Value::Null,
+        };
+    }
+    if let Some(description) = params.str("description")? {
+        sub["description"] = json!(description);
+    }
+    if params.has("application_fee_percent") {
+        let fee = params.decimal("application_fee_percent")?;
+        check_fee_percent(fee, &call.scope, "application_fee_percent")?;
+        sub["application_fee_percent"] = json!(fee);
+    }
+    params.apply_metadata(&mut sub["metadata"])?;
+    let behavior = params
+        .one_of(
+            "proration_behavior",
+            &["create_prorations", "always_invoice", "none"],
+        )?
+        .unwrap_or("create_prorations");
+    let proration_time = params
+        .int("proration_date")?
+        .unwrap_or(now)
+        .clamp(start, end);
+    let changes = apply_item_changes(state, &call.scope, &mut sub, &params.hashes("items")?, now)?;
+    let mut prorations = Vec::new();
+    if sub["status"] != "trialing" && behavior != "none" {
+        for (old, new) in changes {
+            prorations.extend(proration_lines(&old, &new, (start, end), proration_time));
+        }
+    }
+    let ends_trial = params.str("trial_end")? == Some("now") && sub["status"] == "trialing";
+    state.save_updated(
+        &call.scope,
+        "customer.subscription.updated",
+        &before,
+        sub.clone(),
+    );
+    for line in &prorations {
+        create_invoice_item(state, &call.scope, &sub, line);
+    }
+    if ends_trial {
+        renew(state, &call.scope, id, now, true)?;
+    } else if behavior == "always_invoice" && !prorations.is_empty() {
+        let invoice = create_invoice(
+            state,
+            &call.scope,
+            &sub,
+            Vec::new(),
+            "subscription_update",
+            (proration_time, end),
+        )?;
+        let invoice_id = invoice["id"].as_str().unwrap_or_default().to_owned();
+        set_latest_invoice(state, &call.scope, id, &invoice_id);
+        let invoice = finalize_invoice(state, &call.scope, &invoice_id)?;
+        if invoice["status"] == "open"
+            && invoice["amount_due"].as_i64().unwrap_or_default() > 0
+            && let Outcome::Failed(_) =
+                attempt_invoice(state, &call.scope, &invoice_id, None, false)
+        {
+            let clock = subscription_clock(state, &call.scope, &sub);
+            record_failure(state, &call.scope, &invoice_id, clock);
+        }
+    }
+    state.store.fetch(&call.scope, "subscription", id, "id")
+}
+
+fn set_latest_invoice(state: &mut State, scope: &Scope, sub_id: &str, invoice_id: &str) {
+    if let Some(sub) = state.store.get_mut(scope, sub_id) {
+        sub["latest_invoice"] = json!(invoice_id);
+    }
+}
+
+/// Applies `items[…]` to the subscription; returns (old item, new item) per changed item.
+fn apply_item_changes(
+    state: &State,
+    scope: &Scope,
+    sub: &mut Value,
+    items: &[Params],
+    now: i64,
+) -> ApiResult<Vec<(Value, Value)>> {
+    let mut changes = Vec::new();
+    let mut currency = sub["currency"].as_str().map(str::to_owned);
+    let sub_id = sub["id"].as_str().unwrap_or_default().to_owned();
+    let (start, end) = item_period(sub);
+    for item in items {
+        item.allow(&[
+            "id",
+            "price",
+            "quantity",
+            "metadata",
+            "deleted",
+            "clear_usage",
+            "tax_rates",
+            "discounts",
+        ])?;
+        let data = sub["items"]["data"]
+            .as_array_mut()
+            .ok_or_else(|| ApiError::state("subscription has no items"))?;
+        let price = match item.str("price")? {
+            Some(price) => {
+                let price = state
+                    .store
+                    .fetch(scope, "price", price, &item.name("price"))?;
+                check_recurring(&price, &mut currency, &item.name("price"))?;
+                Some(price)
+            }
+            None => None,
+        };
+        let quantity = item.int("quantity")?;
+        match item.str("id")? {
+            Some(item_id) => {
+                let position = data
+                    .iter()
+                    .position(|existing| existing["id"] == item_id)
+                    .ok_or_else(|| {
+                        ApiError::no_such("subscription_item", item_id, &item.name("id"))
+                    })?;
+                let old = data[position].clone();
+                if item.bool("deleted")?.unwrap_or(false) {
+                    data.remove(position);
+                    let mut gone = old.clone();
+                    gone["quantity"] = json!(0);
+                    changes.push((old, gone));
+                    continue;
+                }
+                let mut new = old.clone();
+                if let Some(price) = price {
+                    new["price"] = price;
+                }
+                if let Some(quantity) = quantity {
+                    new["quantity"] = json!(quantity);
+                }
+                item.apply_metadata(&mut new["metadata"])?;
+                data[position] = new.clone();
+                if old["price"]["id"] != new["price"]["id"] || old["quantity"] != new["quantity"] {
+                    changes.push((old, new));
+                }
+            }
+            None => {
+                let price = price.ok_or_else(|| ApiError::missing_param(&item.name("price")))?;
+                let mut metadata = json!({});
+                item.apply_metadata(&mut metadata)?;
+                let mut new =
+                    subscription_item(&sub_id, &price, quantity.unwrap_or(1), now, metadata);
+                new["current_period_start"] = json!(start);
+                new["current_period_end"] = json!(end);
+                let mut none = new.clone();
+                none["quantity"] = json!(0);
+                data.push(new.clone());
+                changes.push((none, new));
+            }
+        }
+    }
+    let count = sub["items"]["data"].as_array().map_or(0, Vec::len);
+    sub["items"]["total_count"] = json!(count);
+    if count == 0 {
+        return Err(ApiError::invalid(
+            "items",
+            "A subscription must have at least one item.",
+        ));
+    }
+    Ok(changes)
+}
+
+/// Stripe's proration: credit the unused time of the old item, charge the remaining
+/// time of the new one, each rounded to the minor unit.
+fn proration_lines(old: &Value, new: &Value, period: (i64, i64), at: i64) -> Vec<Line> {
+    let length = (period.1 - period.0).max(1) as f64;
+    let remaining = (period.1 - at).max(0) as f64;
+    let share = |item: &Value| {
+        let amount = price_amount(
+            &item["price"],
+            item["quantity"].as_i64().unwrap_or_default(),
+        );
+        (amount as f64 * remaining / length).round() as i64
+    };
+    let when = DateTime::from_timestamp(at, 0)
+        .map(|at| at.format("%d %b %Y").to_string())
+        .unwrap_or_default();
+    let mut lines = Vec::new();
+    let name = |item: &Value| {
+        item["price"]["nickname"]
+            .as_str()
+            .unwrap_or("plan")
+            .to_owned()
+    };
+    if old["quantity"].as_i64().unwrap_or_default() > 0 {
+        lines.push(Line {
+            amount: -share(old),
+            description: format!(
+                "Unused time on {} × {} after {when}",
+                old["quantity"],
+                name(old)
+            ),
+            price: old["price"].clone(),
+            quantity: old["quantity"].as_i64().unwrap_or_default(),
+            period: (at, period.1),
+            proration: true,
+            subscription_item: old["id"].as_str().map(str::to_owned),
+            invoice_item: None,
+        });
+    }
+    if new["quantity"].as_i64().unwrap_or_default() > 0 {
+        lines.push(Line {
+            amount: share(new),
+            description: format!(
+                "Remaining time on {} × {} after {when}",
+                new["quantity"],
+                name(new)
+            ),
+            price: new["price"].clone(),
+            quantity: new["quantity"].as_i64().unwrap_or_default(),
+            period: (at, period.1),
+            proration: true,
+            subscription_item: new["id"].as_str().map(str::to_owned),
+            invoice_item: None,
+        });
+    }
+    lines
+}
+
+fn create_invoice_item(state: &mut State, scope: &Scope, sub: &Value, line: &Line) {
+    let now = state.now();
+    let id = new_id("ii");
+    let mut item = template("invoiceitem", &id, now);
+    item["amount"] = json!(line.amount);
+    item["net_amount"] = json!(line.amount);
+    item["currency"] = sub["currency"].clone();
+    item["customer"] = sub["customer"].clone();
+    item["date"] = json!(now);
+    item["description"] = json!(line.description);
+    item["period"] = json!({"start": line.period.0, "end": line.period.1});
+    item["proration"] = json!(line.proration);
+    item["quantity"] = json!(line.quantity);
+    item["price"] = line.price.clone();
+    item["subscription"] = sub["id"].clone();
+    item["subscription_item"] = json!(line.subscription_item);
+    item["test_clock"] = sub["test_clock"].clone();
+    item["parent"] = json!({"type": "subscription_details", "subscription_details": {"subscription": sub["id"], "subscription_item": line.subscription_item}});
+    item["pricing"] = json!({"type": "price_details", "price_details": {"price": line.price["id"], "product": line.price["product"]}, "unit_amount_decimal": line.price["unit_amount_decimal"]});
+    state.store.insert(scope, item.clone());
+    state.emit(scope, "invoiceitem.created", &item, None);
+}
+
+/// Cancels immediately and emits `customer.subscription.deleted`.
+pub fn cancel_now(state: &mut State, scope: &Scope, id: &str, reason: &str) -> ApiResult<Value> {
+    let mut sub = state.store.fetch(scope, "subscription", id, "id")?;
+    let now = state.now();
+    sub["status"] = json!("canceled");
+    sub["canceled_at"] = json!(sub["canceled_at"].as_i64().unwrap_or(now));
+    sub["ended_at"] = json!(now);
+    sub["cancel_at"] = Value::Null;
+    sub["cancel_at_period_end"] = json!(false);
+    sub["cancellation_details"]["reason"] = json!(reason);
+    state.store.put(scope, sub.clone());
+    state.emit(scope, "customer.subscription.deleted", &sub, None);
+    Ok(sub)
+}
+
+/// Cancels every live subscription of a deleted customer.
+pub fn cancel_customer_subscriptions(state: &mut State, scope: &Scope, customer: &str) {
+    let live: Vec<String> = state
+        .store
+        .iter_kind(scope, "subscription")
+        .filter(|sub| {
+            sub["customer"] == customer
+                && !matches!(
+                    sub["status"].as_str(),
+                    Some("canceled" | "incomplete_expired")
+                )
+        })
+        .filter_map(|sub| sub["id"].as_str().map(str::to_owned))
+        .collect();
+    for id in live {
+        let _ = cancel_now(state, scope, &id, "cancellation_requested");
+    }
+}
+
+fn resume_subscription(state: &mut State, call: &Call, id: &str) -> ApiResult<Value> {
+    call.params.allow(&[
+        "billing_cycle_anchor",
+        "proration_behavior",
+        "proration_date",
+    ])?;
+    let before = state.store.fetch(&call.scope, "subscription", id, "id")?;
+    if before["status"] != "paused" {
+        return Err(ApiError::state("Only paused subscriptions can be resumed."));
+    }
+    enter_subscription_time(state, &call.scope, &before);
+    let now = state.now();
+    let mut sub = before.clone();
+    sub["status"] = json!("active");
+    state.store.put(&call.scope, sub.clone());
+    state.emit(&call.scope, "customer.subscription.resumed", &sub, None);
+    sub["billing_cycle_anchor"] = json!(now);
+    state.store.put(&call.scope, sub);
+    let (_, end) = item_period(&before);
+    renew(state, &call.scope, id, end.min(now), true)?;
+    state.store.fetch(&call.scope, "subscription", id, "id")
+}
+
+/// A period (or trial) ended: cancel at period end, pause, or invoice the next period.
+pub fn renew(state: &mut State, scope: &Scope, id: &str, at: i64, forced: bool) -> ApiResult<()> {
+    let before = state.store.fetch(scope, "subscription", id, "id")?;
+    let (_, end) = item_period(&before);
+    let live = matches!(
+        before["status"].as_str(),
+        Some("active" | "trialing" | "past_due" | "unpaid" | "paused")
+    );
+    if !live || (!forced && end != at) {
+        return Ok(());
+    }
+    if before["cancel_at_period_end"] == true {
+        cancel_now(state, scope, id, "cancellation_requested")?;
+        return Ok(());
+    }
+    let was_trialing = before["status"] == "trialing";
+    let pm = billing_payment_method(state, scope, &before);
+    if was_trialing && pm.is_none() {
+        match before["trial_settings"]["end_behavior"]["missing_payment_method"].as_str() {
+            Some("cancel") => {
+                cancel_now(state, scope, id, "cancellation_requested")?;
+                return Ok(());
+            }
+            Some("pause") => {
+                let mut sub = before.clone();
+                sub["status"] = json!("paused");
+                state.store.put(scope, sub.clone());
+                state.emit(scope, "customer.subscription.paused", &sub, None);
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+    let anchor = before["billing_cycle_anchor"].as_i64().unwrap_or(at);
+    let anchor = if forced { at } else { anchor };
+    let recurring = before["items"]["data"][0]["price"]["recurring"].clone();
+    let next_end = period_end(anchor, &recurring, at);
+    let mut sub = before.clone();
+    set_period(&mut sub, at, next_end);
+    sub["billing_cycle_anchor"] = json!(anchor);
+    if was_trialing {
+        sub["status"] = json!("active");
+        if forced {
+            sub["trial_end"] = json!(at);
+        }
+    }
+    state.save_updated(scope, "customer.subscription.updated", &before, sub.clone());
+    let clock = subscription_clock(state, scope, &sub);
+    let reason = if was_trialing || forced {
+        "subscription_create"
+    } else {
+        "subscription_cycle"
+    };
+    let reason = if was_trialing || !forced {
+        reason
+    } else {
+        "subscription_update"
+    };
+    let lines = subscription_lines(&sub, at, next_end, false);
+    let invoice = create_invoice(
+        state,
+        scope,
+        &sub,
+        lines,
+        if was_trialing {
+            "subscription_cycle"
+        } else {
+            reason
+        },
+        (at, next_end),
+    )?;
+    let invoice_id = invoice["id"].as_str().unwrap_or_default().to_owned();
+    set_latest_invoice(state, scope, id, &invoice_id);
+    let invoice = finalize_invoice(state, scope, &invoice_id)?;
+    state.schedule(
+        clock.clone(),
+        next_end,
+        scope,
+        Action::PeriodEnd {
+            subscription: id.to_owned(),
+        },
+    );
+    if invoice["status"] != "open"
+        || sub["collection_method"] != "charge_automatically"
+        || sub["status"] == "unpaid"
+    {
+        return Ok(());
+    }
+    if let Outcome::Failed(_) = attempt_invoice(state, scope, &invoice_id, None, false) {
+        record_failure(state, scope, &invoice_id, clock);
+        set_status(state, scope, id, "past_due");
+    }
+    Ok(())
+}
+
+fn set_status(state: &mut State, scope: &Scope, id: &str, status: &str) {
+    if let Some(before) = state.store.get(scope, id).cloned()
+        && before["status"] != status
+    {
+        let mut sub = before.clone();
+        sub["status"] = json!(status);
+        state.save_updated(scope, "customer.subscription.updated", &before, sub);
+    }
+}
+
+/// A scheduled retry of an open renewal invoice.
+pub fn retry_invoice(state: &mut State, scope: &Scope, id: &str, at: i64) -> ApiResult<()> {
+    let invoice = state.store.fetch(scope, "invoice", id, "invoice")?;
+    if invoice["status"] != "open" || invoice["next_payment_attempt"].as_i64() != Some(at) {
+        return Ok(());
+    }
+    let sub_id = invoice_subscription(&invoice).map(str::to_owned);
+    let sub = sub_id
+        .as_ref()
+        .and_then(|sub| state.store.get(scope, sub))
+        .cloned()
+        .unwrap_or(Value::Null);
+    if matches!(
+        sub["status"].as_str(),
+        Some("canceled" | "incomplete_expired")
+    ) {
+        return Ok(());
+    }
+    if let Outcome::Failed(_) = attempt_invoice(state, scope, id, None, false) {
+        let clock = subscription_clock(state, scope, &sub);
+        let retrying = record_failure(state, scope, id, clock);
+        if let (false, Some(sub_id)) = (retrying, sub_id) {
+            match state.dunning.final_action {
+                FinalAction::Cancel => {
+                    cancel_now(state, scope, &sub_id, "payment_failed")?;
+                }
+                FinalAction::MarkUnpaid => set_status(state, scope, &sub_id, "unpaid"),
+                FinalAction::LeavePastDue => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends `customer.subscription.trial_will_end` if the trial still ends as planned.
+pub fn trial_will_end(state: &mut State, scope: &Scope, id: &str, at: i64) -> ApiResult<()> {
+    let sub = state.store.fetch(scope, "subscription", id, "id")?;
+    if sub["status"] == "trialing" && sub["trial_end"].as_i64() == Some(at + TRIAL_WARNING_SECS) {
+        state.emit(scope, "customer.subscription.trial_will_end", &sub, None);
+    }
+    Ok(())
+}
+
+/// An unpaid `incomplete` subscription expires; its first invoice is voided.
+pub fn expire_incomplete(state: &mut State, scope: &Scope, id: &str) -> ApiResult<()> {
+    let before = state.store.fetch(scope, "subscription", id, "id")?;
+    if before["status"] != "incomplete" {
+        return Ok(());
+    }
+    let mut sub = before.clone();
+    sub["status"] = json!("incomplete_expired");
+    sub["ended_at"] = json!(state.now());
+    state.save_updated(scope, "customer.subscription.updated", &before, sub.clone());
+    if let Some(invoice) = sub["latest_invoice"].as_str()
+        && let Some(mut open) = state
+            .store
+            .get(scope, invoice)
+            .cloned()
+            .filter(|invoice| invoice["status"] == "open")
+    {
+        open["status"] = json!("void");
+        open["status_transitions"]["voided_at"] = json!(state.now());
+        state.store.put(scope, open.clone());
+        state.emit(scope, "invoice.voided", &open, None);
+    }
+    state.emit(scope, "customer.subscription.deleted", &sub, None);
+    Ok(())
+}
+
+/// `POST /v1/invoices/create_preview`: the next invoice of a subscription, with pending prorations.
+fn preview_invoice(state: &mut State, call: &Call) -> ApiResult<Value> {
+    let params = &call.params;
+    params.allow(&[
+        "customer",
+        "subscription",
+        "subscription_details",
+        "automatic_tax",
+        "preview_mode",
+    ])?;
+    let sub_id = params
+        .str("subscription")?
+        .ok_or_else(|| ApiError::missing_param("subscription"))?;
+    let sub = state
+        .store
+        .fetch(&call.scope, "subscription", sub_id, "subscription")?;
+    if let Some(customer) = params.str("customer")?
+        && sub["customer"] != customer
+    {
+        return Err(ApiError::invalid(
+            "subscription",
+            "The subscription does not belong to that customer.",
+        ));
+    }
+    enter_subscription_time(state, &call.scope, &sub);
+    let (_, end) = item_period(&sub);
+    let recurring = sub["items"]["data"][0]["price"]["recurring"].clone();
+    let anchor = sub["billing_cycle_anchor"].as_i64().unwrap_or(end);
+    let next_end = period_end(anchor, &recurring, end);
+    let mut lines = subscription_lines(&sub, end, next_end, false);
+    let pending: Vec<Value> = state
+        .store
+        .iter_kind(&call.scope, "invoiceitem")
+        .filter(|item| item["invoice"].is_null() && item["subscription"] == sub_id)
+        .cloned()
+        .collect();
+    for item in pending.iter().rev() {
+        lines.push(Line {
+            amount: item["amount"].as_i64().unwrap_or_default(),
+            description: item["description"].as_str().unwrap_or_default().to_owned(),
+            price: item["price"].clone(),
+            quantity: item["quantity"].as_i64().unwrap_or(1),
+            period: (
+                item["period"]["start"].as_i64().unwrap_or_default(),
+                item["period"]["end"].as_i64().unwrap_or_default(),
+            ),
+            proration: item["proration"].as_bool().unwrap_or(false),
+            subscription_item: item["subscription_item"].as_str().map(str::to_owned),
+            invoice_item: item["id"].as_str().map(str::to_owned),
+        });
+    }
+    let id = format!("upcoming_{}", new_id("in"));
+    let mut invoice = build_invoice(
+        state,
+        &call.scope,
+        &sub,
+        &lines,
+        "upcoming",
+        (end, next_end),
+        &id,
+    );
+    invoice["created"] = json!(end);
+    invoice["next_payment_attempt"] = json!(end);
+    Ok(invoice)
+}

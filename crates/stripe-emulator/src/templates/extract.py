@@ -1,0 +1,41 @@
+"""Regenerates templates.json from Stripe's fixtures3.json.
+
+Each emitted object starts from Stripe's own example so its key set matches
+Stripe's by construction; the example's placeholder values are reset here to
+the neutral values a freshly created object carries.
+Run: python3 extract.py ../../../../../shared/stripe/fixtures3.json > templates.json
+"""
+import json
+import sys
+
+KINDS = {
+    "customer": {"discount": None, "currency": None},
+    "product": {"default_price": None, "description": None, "package_dimensions": None, "type": "service"},
+    "price": {"transform_quantity": None, "custom_unit_amount": None},
+    "account": {"email": None, "type": "custom"},
+    "account_link": {},
+    "payment_method": {"metadata": {}, "billing_details": {"address": {"city": None, "country": None, "line1": None, "line2": None, "postal_code": None, "state": None}, "email": None, "name": None, "phone": None, "tax_id": None}},
+    "setup_intent": {"last_setup_error": None, "next_action": None, "payment_method_configuration_details": None},
+    "payment_intent": {"last_payment_error": None, "next_action": None, "canceled_at": None, "payment_method_configuration_details": None, "processing": None, "shipping": None, "transfer_data": None, "automatic_payment_methods": None, "managed_payments": None},
+    "checkout.session": {"after_expiration": None, "shipping_address_collection": None, "shipping_cost": None, "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0}, "custom_text": {"after_submit": None, "shipping_address": None, "submit": None, "terms_of_service_acceptance": None}, "payment_method_configuration_details": None, "collected_information": None, "currency_conversion": None, "customer_details": None, "adaptive_pricing": {"enabled": False}, "managed_payments": None, "invoice_creation": None},
+    "subscription": {"cancel_at": None, "canceled_at": None, "ended_at": None, "trial_end": None, "trial_start": None, "billing_cycle_anchor_config": None, "next_pending_invoice_item_invoice": None, "pause_collection": None, "pending_invoice_item_interval": None, "pending_update": None, "transfer_data": None, "cancel_at_period_end": False, "billing_thresholds": None, "billing_mode": {"type": "classic"}, "managed_payments": None, "billing_schedules": [], "payment_settings": {"payment_method_options": None, "payment_method_types": None, "save_default_payment_method": "off"}},
+    "subscription_item": {"billing_thresholds": None, "plan": None},
+    "invoice": {"from_invoice": None, "last_finalization_error": None, "shipping_cost": None, "shipping_details": None, "webhooks_delivered_at": None, "amount_overpaid": 0, "due_date": None, "effective_at": None, "next_payment_attempt": None, "customer_shipping": None, "payment_settings": {"default_mandate": None, "payment_method_options": None, "payment_method_types": None}},
+    "line_item": {},
+    "charge": {"balance_transaction": None, "source": None, "transfer_data": None, "receipt_url": None, "description": None, "captured": True},
+    "refund": {"destination_details": None},
+    "application_fee": {"balance_transaction": None, "application": None},
+    "billing_portal.session": {"configuration": "bpc_emulator", "flow": None, "livemode": False},
+    "event": {},
+    "invoiceitem": {"net_amount": 0, "quantity_decimal": None},
+    "webhook_endpoint": {"description": None},
+    "test_helpers.test_clock": {},
+}
+
+fixtures = json.load(open(sys.argv[1]))["resources"]
+out = {}
+for kind, overrides in KINDS.items():
+    obj = dict(fixtures[kind])
+    obj.update(overrides)
+    out[kind] = obj
+print(json.dumps(out, indent=1, sort_keys=True))

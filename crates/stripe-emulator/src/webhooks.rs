@@ -1,0 +1,135 @@
+//! Webhook delivery: events go to every matching endpoint, signed exactly as
+//! Stripe signs them, in creation order, retried with backoff while failing.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+use crate::state::{API_VERSION, State, wall_clock};
+
+/// One attempt to deliver one event to one endpoint.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Endpoint URL.
+    pub url: String,
+    /// Endpoint signing secret (never logged).
+    pub secret: String,
+    /// The exact bytes signed and sent.
+    pub body: Vec<u8>,
+    /// Event id, for logs.
+    pub event: String,
+    /// Attempts made so far.
+    pub attempt: u32,
+}
+
+/// How failing deliveries are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Delay before the first retry; doubles with each attempt.
+    pub first_delay: Duration,
+    /// Attempts in total before giving up.
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            first_delay: Duration::from_secs(1),
+            max_attempts: 8,
+        }
+    }
+}
+
+/// Turns the request's new events into deliveries for the matching endpoints.
+/// Platform events go to ordinary endpoints; connected accounts' events (they
+/// carry `account`) go to `connect=true` endpoints.
+pub fn dispatch(state: &mut State, sender: &UnboundedSender<Delivery>) {
+    let events = std::mem::take(&mut state.outbox);
+    let endpoints: Vec<Value> = state
+        .store
+        .iter_kind(&None, "webhook_endpoint")
+        .filter(|endpoint| endpoint["status"] == "enabled")
+        .cloned()
+        .collect();
+    if endpoints.is_empty() {
+        return;
+    }
+    for event in events {
+        let connected = event.get("account").is_some();
+        let kind = event["type"].as_str().unwrap_or_default();
+        for endpoint in &endpoints {
+            let wants = endpoint["enabled_events"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|enabled| enabled == "*" || enabled == kind);
+            if !wants || endpoint["connect"].as_bool().unwrap_or(false) != connected {
+                continue;
+            }
+            let id = endpoint["id"].as_str().unwrap_or_default();
+            let Some(secret) = state.endpoint_secrets.get(id) else {
+                continue;
+            };
+            let mut rendered = event.clone();
+            rendered["api_version"] =
+                json!(endpoint["api_version"].as_str().unwrap_or(API_VERSION));
+            rendered["pending_webhooks"] = json!(1);
+            let delivery = Delivery {
+                url: endpoint["url"].as_str().unwrap_or_default().to_owned(),
+                secret: secret.clone(),
+                body: rendered.to_string().into_bytes(),
+                event: event["id"].as_str().unwrap_or_default().to_owned(),
+                attempt: 0,
+            };
+            let _ = sender.send(delivery);
+        }
+    }
+}
+
+/// Sends deliveries one at a time (so first attempts arrive in event order) and
+/// schedules retries of failures with exponential backoff.
+pub async fn run_sender(
+    mut queue: UnboundedReceiver<Delivery>,
+    retry_to: UnboundedSender<Delivery>,
+    policy: RetryPolicy,
+) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_default();
+    while let Some(mut delivery) = queue.recv().await {
+        let timestamp = wall_clock();
+        let signature = stripe::webhook::signature_header(
+            &[delivery.secret.as_str()],
+            timestamp,
+            &delivery.body,
+        );
+        let result = client
+            .post(&delivery.url)
+            .header("Content-Type", "application/json; charset=utf-8")
+            .header("Stripe-Signature", signature)
+            .header(
+                "User-Agent",
+                "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            )
+            .body(delivery.body.clone())
+            .send()
+            .await;
+        let delivered = matches!(&result, Ok(response) if response.status().is_success());
+        delivery.attempt += 1;
+        if delivered {
+            continue;
+        }
+        tracing::info!(event = %delivery.event, url = %delivery.url, attempt = delivery.attempt, "webhook delivery failed");
+        if delivery.attempt >= policy.max_attempts {
+            continue;
+        }
+        let delay = policy.first_delay * 2u32.saturating_pow(delivery.attempt - 1);
+        let retry_to = retry_to.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = retry_to.send(delivery);
+        });
+    }
+}
