@@ -24,6 +24,11 @@ impl RequestId {
         ))
     }
 
+    /// An id the client sent (already checked to be short and plain).
+    pub fn from_client(raw: &str) -> Self {
+        Self(raw.to_owned())
+    }
+
     /// An id for work without a request (CLI, background jobs).
     pub fn for_task(name: &str) -> Self {
         Self(format!(

@@ -1,0 +1,162 @@
+//! The `billforge` command line.
+
+use std::io::{BufRead, IsTerminal};
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use platform::{Platform, Secret};
+
+use crate::config::{self, LoadedConfig};
+
+/// Billforge: multi-tenant SaaS billing on Stripe.
+#[derive(Debug, Parser)]
+#[command(name = "billforge", version)]
+pub struct Cli {
+    /// Optional TOML config file (environment variables take precedence).
+    #[arg(long, global = true, env = "BILLFORGE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server and the background workers (migrates first).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Run only the background workers (to scale them out).
+    Worker,
+    /// Platform administration.
+    Admin {
+        /// The admin action.
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+/// `billforge admin …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a platform admin. The password is prompted for (no echo), or
+    /// read from the first line of stdin when stdin is not a terminal.
+    Create {
+        /// The admin's login email.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+/// Runs a parsed command. `env` and `stdin` are parameters so tests can drive
+/// the real code path.
+pub async fn execute(
+    cli: Cli,
+    env: &dyn Fn(&str) -> Option<String>,
+    stdin: &mut dyn BufRead,
+    stdin_is_terminal: bool,
+) -> anyhow::Result<()> {
+    let LoadedConfig {
+        settings,
+        defaults_in_use,
+    } = config::load(cli.config.as_deref(), env)?;
+    crate::telemetry::init(settings.log_format);
+    match cli.command {
+        Command::Migrate => {
+            store::Store::connect(settings.database_url.expose())
+                .await?
+                .migrate()
+                .await
+                .context("applying migrations")?;
+            println!(
+                "Migrations applied to {}",
+                config::redacted_database_url(settings.database_url.expose())
+            );
+        }
+        Command::Serve => serve(settings, &defaults_in_use).await?,
+        Command::Worker => {
+            let platform = Platform::start(settings)
+                .await
+                .context("starting the platform")?;
+            tracing::info!("background workers running; Ctrl-C to stop");
+            tokio::select! {
+                () = crate::worker::run(platform) => {}
+                _ = tokio::signal::ctrl_c() => tracing::info!("stopping workers"),
+            }
+        }
+        Command::Admin {
+            command: AdminCommand::Create { email },
+        } => {
+            let password = if stdin_is_terminal {
+                Secret::new(rpassword::prompt_password("Password for the new admin: ")?)
+            } else {
+                read_password_line(stdin)?
+            };
+            let platform = Platform::start(settings)
+                .await
+                .context("starting the platform")?;
+            let admin = platform.create_admin(&email, &password).await?;
+            println!(
+                "Created platform admin {} ({}). Log in at /admin/login.",
+                admin.email, admin.id
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The first line of a non-interactive stdin, without its line ending.
+fn read_password_line(stdin: &mut dyn BufRead) -> anyhow::Result<Secret> {
+    let mut line = String::new();
+    stdin
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    anyhow::ensure!(
+        !password.is_empty(),
+        "no password on stdin: pipe it in, e.g. `billforge admin create --email … < password.txt`"
+    );
+    Ok(Secret::new(password))
+}
+
+/// `billforge serve`: migrate, start workers and the HTTP server, print the
+/// banner, and shut down gracefully on Ctrl-C / SIGTERM.
+async fn serve(settings: platform::Settings, defaults_in_use: &[String]) -> anyhow::Result<()> {
+    let bind = settings.bind.clone();
+    let public_url = settings.public_url.clone();
+    let database = config::redacted_database_url(settings.database_url.expose());
+    let platform = Platform::start(settings)
+        .await
+        .context("starting the platform")?;
+    let listener = TcpListener::bind(&bind).with_context(|| format!("binding {bind}"))?;
+    let server = crate::app::build_server(platform.clone(), listener, default_workers())?;
+    let workers = tokio::spawn(crate::worker::run(platform));
+
+    println!("Billforge is running. Open {public_url}");
+    println!("  listening on {bind}, database {database}");
+    if !defaults_in_use.is_empty() {
+        println!("  defaults in use:");
+        for default in defaults_in_use {
+            println!("    - {default}");
+        }
+    }
+    let outcome = server.await;
+    workers.abort();
+    tracing::info!("stopped");
+    outcome.context("running the HTTP server")
+}
+
+/// One HTTP worker per core.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+/// The real process's stdin, for `main`.
+pub fn process_stdin() -> (std::io::StdinLock<'static>, bool) {
+    let stdin = std::io::stdin();
+    let is_terminal = stdin.is_terminal();
+    (stdin.lock(), is_terminal)
+}
