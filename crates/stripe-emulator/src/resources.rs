@@ -484,9 +484,11 @@ fn apply_customer_payment_settings(
     mut customer: Value,
 ) -> ApiResult<Value> {
     let id = customer["id"].as_str().unwrap_or_default().to_owned();
+    let mut attached = None;
     if let Some(pm) = params.str("payment_method")? {
-        let pm = resolve_payment_method(state, scope, pm, "payment_method")?;
-        attach_payment_method(state, scope, &pm, &id)?;
+        let resolved = resolve_payment_method(state, scope, pm, "payment_method")?;
+        attach_payment_method(state, scope, &resolved, &id)?;
+        attached = Some((pm.to_owned(), resolved));
     }
     if let Some(settings) = params.hash("invoice_settings")? {
         settings.allow(&[
@@ -502,7 +504,16 @@ fn apply_customer_payment_settings(
                 None => Value::Null,
                 Some(pm) => {
                     let param = settings.name("default_payment_method");
-                    let pm = resolve_payment_method(state, scope, pm, &param)?;
+                    // `payment_method=pm_card_visa` with the same shortcut as default means the card just attached.
+                    let pm = match &attached {
+                        Some((sent, resolved)) if sent == pm => state.store.fetch(
+                            scope,
+                            "payment_method",
+                            resolved["id"].as_str().unwrap_or_default(),
+                            &param,
+                        )?,
+                        _ => resolve_payment_method(state, scope, pm, &param)?,
+                    };
                     if pm["customer"] != id.as_str() {
                         return Err(ApiError::invalid(
                             &param,
@@ -516,7 +527,7 @@ fn apply_customer_payment_settings(
                 }
             };
             customer["invoice_settings"]["default_payment_method"] = default;
-            if before["created"] != customer["created"] || before != customer {
+            if before != customer {
                 state.save_updated(scope, "customer.updated", &before, customer.clone());
             }
         }
