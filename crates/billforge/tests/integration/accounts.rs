@@ -1,0 +1,242 @@
+//! Sign-up, login, logout, throttling, CSRF, and the API key life cycle on
+//! the dashboard.
+
+use reqwest::{Method, StatusCode};
+
+use crate::harness::{
+    captured_logs, csrf_token_in, merchant_email, merchant_password, spawn_app, spawn_app_with,
+};
+
+#[tokio::test]
+async fn sign_up_log_in_create_list_and_revoke_an_api_key() {
+    let app = spawn_app().await;
+    let browser = app.signed_up_merchant("acme").await;
+
+    // A fresh login works too (new browser, same account).
+    let other = app.browser();
+    let login = other
+        .log_in(&merchant_email("acme"), &merchant_password("acme"))
+        .await;
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    assert_eq!(login.headers()["location"], "/dashboard");
+
+    let secret = browser.create_api_key("backend").await;
+    assert!(secret.starts_with("bf_test_"), "test-mode key: {secret}");
+
+    // Shown once: the dashboard afterwards lists the prefix, never the secret.
+    let dashboard = browser.page("/dashboard").await;
+    let prefix = &secret[..16];
+    assert!(dashboard.contains(prefix));
+    assert!(!dashboard.contains(&secret));
+    let listed: serde_json::Value = app
+        .api(Method::GET, "/v1/api_keys", &secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = &listed["data"][0];
+    assert_eq!(key["prefix"], prefix);
+    assert!(key.get("secret").is_none() && !listed.to_string().contains(&secret));
+
+    let tenant = app
+        .api(Method::GET, "/v1/tenant", &secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tenant.status(), StatusCode::OK);
+
+    let key_id = key["id"].as_str().unwrap();
+    let revoke = browser
+        .submit(
+            "/dashboard",
+            &format!("/dashboard/api_keys/{key_id}/revoke"),
+            &[],
+        )
+        .await;
+    assert_eq!(revoke.status(), StatusCode::SEE_OTHER);
+
+    let rejected = app
+        .api(Method::GET, "/v1/tenant", &secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rejected.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = rejected.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_api_key");
+}
+
+#[tokio::test]
+async fn logging_out_invalidates_the_session_server_side() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let signed_up = browser
+        .sign_up("logout-co", &merchant_password("logout-co"))
+        .await;
+    let session_cookie = signed_up
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("bf_session="))
+        .expect("session cookie set");
+    assert!(session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"));
+    assert!(
+        !session_cookie.contains("Secure"),
+        "PUBLIC_URL is http in tests"
+    );
+    let token = session_cookie.split(';').next().unwrap().to_owned();
+
+    let logout = browser.submit("/dashboard", "/logout", &[]).await;
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+
+    // Replaying the old cookie no longer reaches the dashboard.
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/dashboard", app.address))
+        .header("cookie", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::SEE_OTHER);
+    assert_eq!(replay.headers()["location"], "/login");
+}
+
+#[tokio::test]
+async fn wrong_passwords_lock_the_account_for_a_while() {
+    let app = spawn_app_with(|settings| {
+        settings.login_throttle.per_account = 3;
+        settings.login_throttle.per_ip = 100;
+    })
+    .await;
+    app.signed_up_merchant("locked").await;
+    let attacker = app.browser();
+    let email = merchant_email("locked");
+    for _ in 0..3 {
+        let attempt = attacker.log_in(&email, "wrong-password-123").await;
+        assert_eq!(attempt.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password is refused while the account is locked.
+    let locked = attacker.log_in(&email, &merchant_password("locked")).await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        locked
+            .text()
+            .await
+            .unwrap()
+            .contains("too many failed login attempts")
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_from_one_address_are_throttled_across_accounts() {
+    let app = spawn_app_with(|settings| {
+        settings.login_throttle.per_account = 100;
+        settings.login_throttle.per_ip = 4;
+    })
+    .await;
+    app.signed_up_merchant("sprayed").await;
+    let attacker = app.browser();
+    for n in 0..4 {
+        let attempt = attacker
+            .log_in(&format!("guess{n}@example.com"), "wrong-password-123")
+            .await;
+        assert_eq!(attempt.status(), StatusCode::UNAUTHORIZED);
+    }
+    let blocked = attacker
+        .log_in(&merchant_email("sprayed"), &merchant_password("sprayed"))
+        .await;
+    assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn forms_without_or_with_a_wrong_csrf_token_are_rejected_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let fields = [
+        ("business_name", "Forged"),
+        ("slug", "forged"),
+        ("email", "forged@example.com"),
+        ("password", "forged-password-123"),
+    ];
+    let _ = browser.page("/signup").await; // the browser has its CSRF cookie
+    let without = browser.post_form("/signup", &fields).await;
+    assert_eq!(without.status(), StatusCode::FORBIDDEN);
+    assert!(without.text().await.unwrap().contains("reload the page"));
+
+    let other_browser_token = csrf_token_in(&app.browser().page("/signup").await);
+    let mut forged = vec![("csrf_token", other_browser_token.as_str())];
+    forged.extend_from_slice(&fields);
+    assert_eq!(
+        browser.post_form("/signup", &forged).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert!(app.platform.store().tenants().await.unwrap().is_empty());
+
+    // Logged in: a forged "create key" form creates nothing.
+    let merchant = app.signed_up_merchant("victim").await;
+    let forged_key = merchant
+        .post_form(
+            "/dashboard/api_keys",
+            &[("csrf_token", "00ff"), ("name", "evil")],
+        )
+        .await;
+    assert_eq!(forged_key.status(), StatusCode::FORBIDDEN);
+    let tenant_id = app.platform.store().tenants().await.unwrap()[0]
+        .id
+        .parse()
+        .unwrap();
+    assert!(app.platform.api_keys(&tenant_id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sign_up_problems_are_shown_on_the_form() {
+    let app = spawn_app().await;
+    app.signed_up_merchant("taken").await;
+    let again = app.browser().sign_up("taken", "another-password-123").await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let html = again.text().await.unwrap();
+    assert!(html.contains("already exists") && html.contains("value=\"owner@taken.example.com\""));
+
+    let weak = app.browser().sign_up("weakling", "short").await;
+    assert_eq!(weak.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        weak.text()
+            .await
+            .unwrap()
+            .contains("at least 10 characters")
+    );
+    assert_eq!(app.platform.store().tenants().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn secrets_and_passwords_never_reach_the_logs() {
+    let secret_key = format!("test-secret-{}", ulid::Ulid::new());
+    let app = spawn_app_with(|settings| {
+        settings.secret_key = Some(platform::Secret::new(secret_key.clone()))
+    })
+    .await;
+    let browser = app.signed_up_merchant("quiet").await;
+    let api_key = browser.create_api_key("logged?").await;
+    app.browser()
+        .log_in(&merchant_email("quiet"), "a-wrong-password-xyz")
+        .await;
+    app.api(Method::GET, "/v1/tenant", &api_key)
+        .send()
+        .await
+        .unwrap();
+
+    let logs = captured_logs();
+    assert!(logs.contains("request finished"), "logs were captured");
+    for secret in [
+        secret_key.as_str(),
+        &merchant_password("quiet"),
+        "a-wrong-password-xyz",
+        &api_key,
+    ] {
+        assert!(!logs.contains(secret), "a secret leaked into the logs");
+    }
+}

@@ -1,0 +1,229 @@
+//! The `/v1` API: bearer keys, suspended tenants, body validation, and the
+//! `admin create` command that makes the admin who suspends.
+
+use reqwest::{Method, StatusCode};
+
+use crate::harness::{TestApp, spawn_app};
+
+async fn merchant_with_key(app: &TestApp, slug: &str) -> String {
+    app.signed_up_merchant(slug)
+        .await
+        .create_api_key("main")
+        .await
+}
+
+async fn key_count(app: &TestApp) -> usize {
+    let tenant_id = app.platform.store().tenants().await.unwrap()[0]
+        .id
+        .parse()
+        .unwrap();
+    app.platform.api_keys(&tenant_id).await.unwrap().len()
+}
+
+#[tokio::test]
+async fn a_bearer_key_resolves_its_tenant() {
+    let app = spawn_app().await;
+    let key = merchant_with_key(&app, "resolver").await;
+    let response = app
+        .api(Method::GET, "/v1/tenant", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let tenant: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(tenant["slug"], "resolver");
+    assert_eq!(tenant["object"], "tenant");
+    assert_eq!(tenant["status"], "onboarding");
+
+    let keys: serde_json::Value = app
+        .api(Method::GET, "/v1/api_keys", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        keys["data"][0]["last_used_at"].is_string(),
+        "last use is recorded"
+    );
+
+    for (header, code) in [
+        (None, "missing_api_key"),
+        (Some("Bearer bf_test_nope"), "invalid_api_key"),
+        (Some("Bearer sk_test_x"), "invalid_api_key"),
+    ] {
+        let mut request = reqwest::Client::new().get(format!("{}/v1/tenant", app.address));
+        if let Some(value) = header {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code);
+    }
+}
+
+#[tokio::test]
+async fn an_admin_created_on_the_command_line_can_suspend_a_tenant() {
+    let app = spawn_app().await;
+    let key = merchant_with_key(&app, "suspect").await;
+
+    let cli = <billforge::cli::Cli as clap::Parser>::try_parse_from([
+        "billforge",
+        "admin",
+        "create",
+        "--email",
+        "root@platform.example.com",
+    ])
+    .unwrap();
+    let database_url = app.database_url.clone();
+    let env = move |name: &str| (name == "DATABASE_URL").then(|| database_url.clone());
+    let mut stdin = std::io::Cursor::new(b"admin-password-1234\n".to_vec());
+    billforge::cli::execute(cli, &env, &mut stdin, false)
+        .await
+        .expect("admin create");
+
+    let admin = app.browser();
+    // The merchant door does not let admins in, the admin door does.
+    assert_eq!(
+        admin
+            .log_in("root@platform.example.com", "admin-password-1234")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let login = admin
+        .submit(
+            "/admin/login",
+            "/admin/login",
+            &[
+                ("email", "root@platform.example.com"),
+                ("password", "admin-password-1234"),
+            ],
+        )
+        .await;
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    let tenants_page = admin.page("/admin").await;
+    assert!(tenants_page.contains("suspect"));
+
+    let tenant_id = app.platform.store().tenants().await.unwrap()[0].id.clone();
+    let suspend = admin
+        .submit(
+            "/admin",
+            &format!("/admin/tenants/{tenant_id}/suspend"),
+            &[],
+        )
+        .await;
+    assert_eq!(suspend.status(), StatusCode::SEE_OTHER);
+
+    let refused = app
+        .api(Method::GET, "/v1/tenant", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "tenant_suspended");
+
+    let reactivate = admin
+        .submit(
+            "/admin",
+            &format!("/admin/tenants/{tenant_id}/reactivate"),
+            &[],
+        )
+        .await;
+    assert_eq!(reactivate.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.api(Method::GET, "/v1/tenant", &key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    let audit = admin.page("/admin/audit").await;
+    assert!(
+        audit.contains("tenant.suspended")
+            && audit.contains("tenant.active")
+            && audit.contains("admin.created")
+    );
+
+    // A merchant session cannot reach the console.
+    let merchant = app.signed_up_merchant("curious").await;
+    let denied = merchant.get("/admin").await;
+    assert_eq!(denied.status(), StatusCode::SEE_OTHER);
+    assert_eq!(denied.headers()["location"], "/admin/login");
+}
+
+#[tokio::test]
+async fn bad_bodies_get_clear_json_errors_and_write_nothing() {
+    let app = spawn_app().await;
+    let key = merchant_with_key(&app, "strict").await;
+    let before = key_count(&app).await;
+
+    let cases: [(&str, Vec<u8>, StatusCode, &str); 4] = [
+        (
+            "application/json",
+            b"{\"name\": ".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            "application/json",
+            b"{\"name\": \"x\", \"admin\": true}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            "application/json",
+            format!("{{\"name\": \"{}\"}}", "x".repeat(70 * 1024)).into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            "text/plain",
+            b"{\"name\": \"x\"}".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+    ];
+    for (content_type, body, status, code) in cases {
+        let response = app
+            .api(Method::POST, "/v1/api_keys", &key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{code}");
+        let request_id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], code);
+        assert!(!error["error"]["message"].as_str().unwrap().is_empty());
+        assert_eq!(error["error"]["request_id"], request_id.as_str());
+    }
+    assert_eq!(key_count(&app).await, before, "nothing written");
+
+    let created = app
+        .api(Method::POST, "/v1/api_keys", &key)
+        .json(&serde_json::json!({"name": "from api"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: serde_json::Value = created.json().await.unwrap();
+    let new_secret = created["secret"].as_str().unwrap();
+    assert_eq!(
+        app.api(Method::GET, "/v1/tenant", new_secret)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}

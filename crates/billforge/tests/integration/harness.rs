@@ -1,0 +1,286 @@
+//! `spawn_app`: one isolated Billforge per test, plus browser-like helpers.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::{Mutex, OnceLock};
+
+use platform::{Platform, Settings};
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database};
+
+/// Everything any test's app has logged (the subscriber is process-wide).
+static CAPTURED_LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct CaptureWriter;
+
+impl Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURED_LOGS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        tracing_subscriber::fmt()
+            .with_env_filter("debug,sqlx=warn,sea_orm=info,actix_server=warn,actix_http=info,hyper_util=warn,reqwest=warn,rustls=warn,h2=warn")
+            .with_writer(|| CaptureWriter)
+            .with_ansi(false)
+            .init();
+    });
+}
+
+/// The logs captured so far, as text.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&CAPTURED_LOGS.lock().unwrap()).into_owned()
+}
+
+/// The test's own database; dropped with the test.
+enum TestDatabase {
+    /// A SQLite file in a temporary directory.
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    /// A fresh database on the `TEST_DATABASE_URL` server.
+    Postgres { server_url: String, name: String },
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Self::Postgres { server_url, name } = self {
+            let (server_url, name) = (server_url.clone(), name.clone());
+            // Best effort, on its own runtime: Drop cannot be async.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    if let Ok(db) = Database::connect(&server_url).await {
+                        let _ = db
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// `postgres://…/anything` with the database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("TEST_DATABASE_URL is a URL");
+    parsed.set_path(&format!("/{name}"));
+    parsed.to_string()
+}
+
+async fn fresh_database() -> (String, TestDatabase) {
+    match std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+    {
+        Some(url) => {
+            let name = format!("bf_test_{}", ulid::Ulid::new().to_string().to_lowercase());
+            let server_url = with_database(&url, "postgres");
+            let admin = Database::connect(&server_url)
+                .await
+                .expect("TEST_DATABASE_URL server reachable");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            (
+                with_database(&url, &name),
+                TestDatabase::Postgres { server_url, name },
+            )
+        }
+        None => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!(
+                "sqlite://{}/billforge.sqlite?mode=rwc",
+                dir.path().display()
+            );
+            (url, TestDatabase::Sqlite(dir))
+        }
+    }
+}
+
+/// A running app.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// The app's platform, for looking at the database directly.
+    pub platform: Platform,
+    /// The database URL (for CLI tests against the same database).
+    pub database_url: String,
+    /// Kept so the database lives as long as the app.
+    _database: TestDatabase,
+}
+
+/// The app on default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The app with `adjust` applied to its settings first.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    capture_logs();
+    let (database_url, database) = fresh_database().await;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let mut settings = Settings::with_defaults(&database_url);
+    settings.public_url = address.clone();
+    adjust(&mut settings);
+    let platform = Platform::start(settings).await.expect("platform starts");
+    let server =
+        billforge::app::build_server(platform.clone(), listener, 1).expect("server builds");
+    tokio::spawn(server);
+    TestApp {
+        address,
+        platform,
+        database_url,
+        _database: database,
+    }
+}
+
+/// The CSRF token in a page's first form.
+pub fn csrf_token_in(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// The `id="new-key"` secret shown once after creating a key.
+pub fn new_key_in(html: &str) -> Option<String> {
+    let marker = "id=\"new-key\">";
+    let start = html.find(marker)? + marker.len();
+    Some(html[start..].split('<').next().unwrap().to_owned())
+}
+
+/// A browser: its own cookie jar, redirects not followed (tests check them).
+pub struct Browser {
+    /// The HTTP client with the cookie jar.
+    pub client: reqwest::Client,
+    /// The app's base URL.
+    pub base: String,
+}
+
+impl TestApp {
+    pub fn browser(&self) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: self.address.clone(),
+        }
+    }
+
+    /// An API request with `key` as bearer token.
+    pub fn api(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new()
+            .request(method, format!("{}{path}", self.address))
+            .bearer_auth(key)
+    }
+
+    /// Signs up a merchant in a new browser; returns the logged-in browser.
+    pub async fn signed_up_merchant(&self, slug: &str) -> Browser {
+        let browser = self.browser();
+        let response = browser.sign_up(slug, &merchant_password(slug)).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "sign-up of {slug} failed"
+        );
+        browser
+    }
+}
+
+/// The password tests use for a merchant.
+pub fn merchant_password(slug: &str) -> String {
+    format!("{slug}-correct-horse-battery")
+}
+
+/// The email tests use for a merchant.
+pub fn merchant_email(slug: &str) -> String {
+    format!("owner@{slug}.example.com")
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn page(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.text().await.unwrap()
+    }
+
+    /// Posts a form as-is (the caller includes or omits `csrf_token`).
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a form with the CSRF token from `token_page`.
+    pub async fn submit(
+        &self,
+        token_page: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let token = csrf_token_in(&self.page(token_page).await);
+        let mut form = vec![("csrf_token", token.as_str())];
+        form.extend_from_slice(fields);
+        self.post_form(path, &form).await
+    }
+
+    pub async fn sign_up(&self, slug: &str, password: &str) -> reqwest::Response {
+        let email = merchant_email(slug);
+        self.submit(
+            "/signup",
+            "/signup",
+            &[
+                ("business_name", slug),
+                ("slug", slug),
+                ("email", &email),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    pub async fn log_in(&self, email: &str, password: &str) -> reqwest::Response {
+        self.submit(
+            "/login",
+            "/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    /// Creates an API key on the dashboard; returns the secret shown once.
+    pub async fn create_api_key(&self, name: &str) -> String {
+        let response = self
+            .submit("/dashboard", "/dashboard/api_keys", &[("name", name)])
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        new_key_in(&response.text().await.unwrap()).expect("new key shown")
+    }
+}

@@ -1,0 +1,87 @@
+//! A user or key of tenant A gets 404 for every resource of tenant B.
+
+use reqwest::{Method, StatusCode};
+
+use crate::harness::spawn_app;
+
+#[tokio::test]
+async fn tenants_cannot_see_or_touch_each_others_resources() {
+    let app = spawn_app().await;
+    let alice = app.signed_up_merchant("alice").await;
+    let bob = app.signed_up_merchant("bob").await;
+    let alice_key = alice.create_api_key("alice key").await;
+    let bob_key = bob.create_api_key("bob key").await;
+
+    let bob_keys: serde_json::Value = app
+        .api(Method::GET, "/v1/api_keys", &bob_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bob_key_id = bob_keys["data"][0]["id"].as_str().unwrap().to_owned();
+
+    // API: Alice's key.
+    for method in [Method::GET, Method::DELETE] {
+        let response = app
+            .api(
+                method.clone(),
+                &format!("/v1/api_keys/{bob_key_id}"),
+                &alice_key,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::NOT_FOUND,
+            "{method} on another tenant's key"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found");
+    }
+    let alice_keys: serde_json::Value = app
+        .api(Method::GET, "/v1/api_keys", &alice_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alice_keys["data"].as_array().unwrap().len(), 1);
+    assert!(!alice_keys.to_string().contains(&bob_key_id));
+    let alice_audit: serde_json::Value = app
+        .api(Method::GET, "/v1/audit_events", &alice_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!alice_audit["data"].as_array().unwrap().is_empty());
+    assert!(!alice_audit.to_string().contains(&bob_key_id));
+
+    // Web: Alice's session.
+    let revoke = alice
+        .submit(
+            "/dashboard",
+            &format!("/dashboard/api_keys/{bob_key_id}/revoke"),
+            &[],
+        )
+        .await;
+    assert_eq!(revoke.status(), StatusCode::NOT_FOUND);
+    assert!(revoke.text().await.unwrap().contains("no such api key"));
+    assert!(!alice.page("/dashboard/audit").await.contains(&bob_key_id));
+    assert!(!alice.page("/dashboard").await.contains("bob key"));
+
+    // Bob's key survived both attempts.
+    assert_eq!(
+        app.api(Method::GET, "/v1/tenant", &bob_key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real app (the same composition `serve` uses) on a
+//! random port with a fresh database per test. SQLite by default; set
+//! `TEST_DATABASE_URL=postgres://…` to run the same tests on PostgreSQL.
+
+mod accounts;
+mod api;
+mod harness;
+mod isolation;
+mod ops;
