@@ -201,9 +201,7 @@ impl FromRequest for MerchantUser {
     type Future = LocalFuture<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let browser = Browser::from_request(req, payload);
-        Box::pin(async move {
-            let browser = browser.await?;
+        browser_then(req, payload, |browser| {
             let (_, tenant_id) = browser.require_merchant()?;
             Ok(MerchantUser { browser, tenant_id })
         })
@@ -221,13 +219,21 @@ impl FromRequest for AdminUser {
     type Future = LocalFuture<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let browser = Browser::from_request(req, payload);
-        Box::pin(async move {
-            let browser = browser.await?;
+        browser_then(req, payload, |browser| {
             browser.require_admin()?;
             Ok(AdminUser { browser })
         })
     }
+}
+
+/// Extracts the [`Browser`], then lets `check` turn it into a guarded visitor.
+fn browser_then<T: 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    check: fn(Browser) -> Result<T, WebError>,
+) -> LocalFuture<T> {
+    let browser = Browser::from_request(req, payload);
+    Box::pin(async move { check(browser.await?) })
 }
 
 /// A form that carries a CSRF token.

@@ -4,7 +4,8 @@
 use reqwest::{Method, StatusCode};
 
 use crate::harness::{
-    captured_logs, csrf_token_in, merchant_email, merchant_password, spawn_app, spawn_app_with,
+    assert_api_error, captured_logs, csrf_token_in, merchant_email, merchant_password, spawn_app,
+    spawn_app_with,
 };
 
 #[tokio::test]
@@ -28,14 +29,7 @@ async fn sign_up_log_in_create_list_and_revoke_an_api_key() {
     let prefix = &secret[..16];
     assert!(dashboard.contains(prefix));
     assert!(!dashboard.contains(&secret));
-    let listed: serde_json::Value = app
-        .api(Method::GET, "/v1/api_keys", &secret)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = app.ok_json("/v1/api_keys", &secret).await;
     let key = &listed["data"][0];
     assert_eq!(key["prefix"], prefix);
     assert!(key.get("secret").is_none() && !listed.to_string().contains(&secret));
@@ -57,14 +51,11 @@ async fn sign_up_log_in_create_list_and_revoke_an_api_key() {
         .await;
     assert_eq!(revoke.status(), StatusCode::SEE_OTHER);
 
-    let rejected = app
-        .api(Method::GET, "/v1/tenant", &secret)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(rejected.status(), StatusCode::UNAUTHORIZED);
-    let body: serde_json::Value = rejected.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "invalid_api_key");
+    assert_api_error(
+        app.call(Method::GET, "/v1/tenant", &secret).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_api_key",
+    );
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use reqwest::{Method, StatusCode};
 
-use crate::harness::{TestApp, spawn_app};
+use crate::harness::{TestApp, assert_api_error, spawn_app};
 
 async fn merchant_with_key(app: &TestApp, slug: &str) -> String {
     app.signed_up_merchant(slug)
@@ -35,14 +35,7 @@ async fn a_bearer_key_resolves_its_tenant() {
     assert_eq!(tenant["object"], "tenant");
     assert_eq!(tenant["status"], "onboarding");
 
-    let keys: serde_json::Value = app
-        .api(Method::GET, "/v1/api_keys", &key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys = app.ok_json("/v1/api_keys", &key).await;
     assert!(
         keys["data"][0]["last_used_at"].is_string(),
         "last use is recorded"
@@ -117,14 +110,11 @@ async fn an_admin_created_on_the_command_line_can_suspend_a_tenant() {
         .await;
     assert_eq!(suspend.status(), StatusCode::SEE_OTHER);
 
-    let refused = app
-        .api(Method::GET, "/v1/tenant", &key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let body: serde_json::Value = refused.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "tenant_suspended");
+    assert_api_error(
+        app.call(Method::GET, "/v1/tenant", &key).await,
+        StatusCode::FORBIDDEN,
+        "tenant_suspended",
+    );
 
     let reactivate = admin
         .submit(

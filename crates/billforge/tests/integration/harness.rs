@@ -190,6 +190,28 @@ impl TestApp {
             .bearer_auth(key)
     }
 
+    /// Calls the API with `key`; returns the status and the JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+    ) -> (StatusCode, serde_json::Value) {
+        let response = self.api(method, path, key).send().await.unwrap();
+        let status = response.status();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// `GET path` with `key`, asserting success; returns the JSON body.
+    pub async fn ok_json(&self, path: &str, key: &str) -> serde_json::Value {
+        let (status, body) = self.call(reqwest::Method::GET, path, key).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+
     /// Signs up a merchant in a new browser; returns the logged-in browser.
     pub async fn signed_up_merchant(&self, slug: &str) -> Browser {
         let browser = self.browser();
@@ -283,4 +305,15 @@ impl Browser {
         assert_eq!(response.status(), StatusCode::CREATED);
         new_key_in(&response.text().await.unwrap()).expect("new key shown")
     }
+}
+
+/// Asserts an API answer is the JSON error `code` with `status`.
+pub fn assert_api_error(
+    (status, body): (StatusCode, serde_json::Value),
+    expected: StatusCode,
+    code: &str,
+) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["request_id"].is_string(), "{body}");
 }

@@ -2,7 +2,7 @@
 
 use reqwest::{Method, StatusCode};
 
-use crate::harness::spawn_app;
+use crate::harness::{assert_api_error, spawn_app};
 
 #[tokio::test]
 async fn tenants_cannot_see_or_touch_each_others_resources() {
@@ -12,53 +12,22 @@ async fn tenants_cannot_see_or_touch_each_others_resources() {
     let alice_key = alice.create_api_key("alice key").await;
     let bob_key = bob.create_api_key("bob key").await;
 
-    let bob_keys: serde_json::Value = app
-        .api(Method::GET, "/v1/api_keys", &bob_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bob_keys = app.ok_json("/v1/api_keys", &bob_key).await;
     let bob_key_id = bob_keys["data"][0]["id"].as_str().unwrap().to_owned();
 
     // API: Alice's key.
     for method in [Method::GET, Method::DELETE] {
-        let response = app
-            .api(
-                method.clone(),
-                &format!("/v1/api_keys/{bob_key_id}"),
-                &alice_key,
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.status(),
+        let path = format!("/v1/api_keys/{bob_key_id}");
+        assert_api_error(
+            app.call(method, &path, &alice_key).await,
             StatusCode::NOT_FOUND,
-            "{method} on another tenant's key"
+            "not_found",
         );
-        let body: serde_json::Value = response.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "not_found");
     }
-    let alice_keys: serde_json::Value = app
-        .api(Method::GET, "/v1/api_keys", &alice_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alice_keys = app.ok_json("/v1/api_keys", &alice_key).await;
     assert_eq!(alice_keys["data"].as_array().unwrap().len(), 1);
     assert!(!alice_keys.to_string().contains(&bob_key_id));
-    let alice_audit: serde_json::Value = app
-        .api(Method::GET, "/v1/audit_events", &alice_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alice_audit = app.ok_json("/v1/audit_events", &alice_key).await;
     assert!(!alice_audit["data"].as_array().unwrap().is_empty());
     assert!(!alice_audit.to_string().contains(&bob_key_id));
 
