@@ -22,6 +22,7 @@ KINDS = {
     "subscription_item": {"billing_thresholds": None, "plan": None},
     "invoice": {"from_invoice": None, "last_finalization_error": None, "shipping_cost": None, "shipping_details": None, "webhooks_delivered_at": None, "amount_overpaid": 0, "due_date": None, "effective_at": None, "next_payment_attempt": None, "customer_shipping": None, "payment_settings": {"default_mandate": None, "payment_method_options": None, "payment_method_types": None}},
     "line_item": {},
+    "item": {"adjustable_quantity": None},
     "charge": {"balance_transaction": None, "source": None, "transfer_data": None, "receipt_url": None, "description": None, "captured": True},
     "refund": {"destination_details": None},
     "application_fee": {"balance_transaction": None, "application": None},

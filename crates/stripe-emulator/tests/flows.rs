@@ -1,0 +1,593 @@
+//! Whole flows over HTTP: hosted checkout, the clock, webhooks, persistence, and
+//! every emitted object against Stripe's fixture of its kind.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Harness, in_order};
+use serde_json::{Map, Value, json};
+use stripe_emulator::{EmulatorConfig, RetryPolicy};
+
+async fn checkout_session(harness: &Harness, price: &Value) -> Value {
+    harness
+        .post(
+            "/v1/checkout/sessions",
+            &[
+                ("mode", "subscription"),
+                ("line_items[0][price]", price["id"].as_str().unwrap()),
+                ("line_items[0][quantity]", "1"),
+                (
+                    "success_url",
+                    "https://shop.example/ok?cs={CHECKOUT_SESSION_ID}",
+                ),
+                ("cancel_url", "https://shop.example/cancel"),
+                ("client_reference_id", "tenant-7"),
+                ("subscription_data[metadata][plan]", "pro"),
+            ],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn hosted_checkout_creates_what_stripe_creates_in_stripes_order() {
+    let harness = Harness::start().await;
+    let price = harness.monthly_price(2500).await;
+    let session = checkout_session(&harness, &price).await;
+    let url = session["url"].as_str().unwrap();
+    assert!(url.starts_with(&harness.base));
+
+    let declined = harness
+        .pay_hosted_checkout(url, "4000 0000 0000 0002")
+        .await;
+    assert_eq!(declined.status().as_u16(), 402);
+    assert!(
+        declined
+            .text()
+            .await
+            .unwrap()
+            .contains("Your card was declined")
+    );
+
+    let paid = harness
+        .pay_hosted_checkout(url, "4242 4242 4242 4242")
+        .await;
+    assert_eq!(paid.status().as_u16(), 303);
+    let id = session["id"].as_str().unwrap();
+    assert_eq!(
+        paid.headers()["Location"],
+        format!("https://shop.example/ok?cs={id}").as_str()
+    );
+
+    let done = harness
+        .get(
+            &format!("/v1/checkout/sessions/{id}"),
+            &[("expand[]", "subscription")],
+        )
+        .await;
+    assert_eq!(done["status"], "complete");
+    assert_eq!(done["subscription"]["status"], "active");
+    assert_eq!(done["subscription"]["metadata"]["plan"], "pro");
+    assert_eq!(
+        harness.get("/v1/customers", &[]).await["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "the decline created no customer"
+    );
+
+    let types = harness.event_types().await;
+    let expected = [
+        "customer.created",
+        "payment_method.attached",
+        "customer.subscription.created",
+        "invoice.created",
+        "invoice.finalized",
+        "invoice.paid",
+        "invoice.payment_succeeded",
+        "payment_intent.succeeded",
+        "checkout.session.completed",
+    ];
+    assert!(
+        in_order(&types, &expected),
+        "events out of order: {types:?}"
+    );
+    let again = harness
+        .pay_hosted_checkout(url, "4242 4242 4242 4242")
+        .await;
+    assert_eq!(
+        again.status().as_u16(),
+        410,
+        "a completed session cannot be paid twice"
+    );
+    harness.emulator.stop().await;
+}
+
+#[tokio::test]
+async fn advancing_the_global_clock_renews_then_dunning_cancels() {
+    let harness = Harness::with_config(EmulatorConfig {
+        bind: ([127, 0, 0, 1], 0).into(),
+        retry_delays: vec![Duration::from_secs(86_400), Duration::from_secs(2 * 86_400)],
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let price = harness.monthly_price(1000).await;
+    let customer = harness
+        .post(
+            "/v1/customers",
+            &[
+                ("payment_method", "pm_card_visa"),
+                ("invoice_settings[default_payment_method]", "pm_card_visa"),
+            ],
+        )
+        .await;
+    let customer_id = customer["id"].as_str().unwrap();
+    let sub = harness
+        .post(
+            "/v1/subscriptions",
+            &[
+                ("customer", customer_id),
+                ("items[0][price]", price["id"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    let sub_path = format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap());
+    let period_end = sub["items"]["data"][0]["current_period_end"]
+        .as_i64()
+        .unwrap();
+
+    let clock = harness
+        .post(
+            "/_emulator/clock/advance",
+            &[("to", &(period_end + 60).to_string())],
+        )
+        .await;
+    assert!(clock["offset"].as_i64().unwrap() > 27 * 86_400);
+    let renewed = harness
+        .get(&sub_path, &[("expand[]", "latest_invoice")])
+        .await;
+    assert_eq!(
+        renewed["items"]["data"][0]["current_period_start"],
+        period_end
+    );
+    assert_eq!(
+        renewed["latest_invoice"]["billing_reason"],
+        "subscription_cycle"
+    );
+    assert_eq!(renewed["latest_invoice"]["status"], "paid");
+
+    let failing = harness
+        .post(
+            "/v1/payment_methods/pm_card_chargeCustomerFail/attach",
+            &[("customer", customer_id)],
+        )
+        .await;
+    harness
+        .post(
+            &format!("/v1/customers/{customer_id}"),
+            &[(
+                "invoice_settings[default_payment_method]",
+                failing["id"].as_str().unwrap(),
+            )],
+        )
+        .await;
+    let second_end = renewed["items"]["data"][0]["current_period_end"]
+        .as_i64()
+        .unwrap();
+    harness
+        .post(
+            "/_emulator/clock/advance",
+            &[("to", &(second_end + 60).to_string())],
+        )
+        .await;
+    let past_due = harness
+        .get(&sub_path, &[("expand[]", "latest_invoice")])
+        .await;
+    assert_eq!(past_due["status"], "past_due");
+    assert_eq!(past_due["latest_invoice"]["attempt_count"], 1);
+    assert_eq!(
+        past_due["latest_invoice"]["next_payment_attempt"],
+        second_end + 86_400
+    );
+
+    harness
+        .post(
+            "/_emulator/clock/advance",
+            &[("seconds", &(4 * 86_400).to_string())],
+        )
+        .await;
+    let canceled = harness
+        .get(&sub_path, &[("expand[]", "latest_invoice")])
+        .await;
+    assert_eq!(canceled["status"], "canceled");
+    assert_eq!(canceled["latest_invoice"]["attempt_count"], 3);
+    assert_eq!(
+        canceled["latest_invoice"]["next_payment_attempt"],
+        Value::Null
+    );
+    let types = harness.event_types().await;
+    assert!(
+        in_order(
+            &types,
+            &[
+                "invoice.payment_failed",
+                "customer.subscription.updated",
+                "invoice.payment_failed",
+                "invoice.payment_failed",
+                "customer.subscription.deleted"
+            ]
+        ),
+        "{types:?}"
+    );
+    let backwards = harness
+        .call(
+            "POST",
+            "/_emulator/clock/advance",
+            &[("seconds", "-5")],
+            &[],
+        )
+        .await;
+    assert_eq!(backwards.status, 400);
+    harness.emulator.stop().await;
+}
+
+#[tokio::test]
+async fn trials_warn_three_days_before_they_end() {
+    let harness = Harness::start().await;
+    let price = harness.monthly_price(1000).await;
+    let customer = harness
+        .post(
+            "/v1/customers",
+            &[
+                ("payment_method", "pm_card_visa"),
+                ("invoice_settings[default_payment_method]", "pm_card_visa"),
+            ],
+        )
+        .await;
+    let sub = harness
+        .post(
+            "/v1/subscriptions",
+            &[
+                ("customer", customer["id"].as_str().unwrap()),
+                ("items[0][price]", price["id"].as_str().unwrap()),
+                ("trial_period_days", "7"),
+            ],
+        )
+        .await;
+    assert_eq!(sub["status"], "trialing");
+    harness
+        .post(
+            "/_emulator/clock/advance",
+            &[("seconds", &(4 * 86_400 + 10).to_string())],
+        )
+        .await;
+    assert!(
+        harness
+            .event_types()
+            .await
+            .contains(&"customer.subscription.trial_will_end".to_owned())
+    );
+    harness
+        .post(
+            "/_emulator/clock/advance",
+            &[("seconds", &(3 * 86_400).to_string())],
+        )
+        .await;
+    let active = harness
+        .get(
+            &format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap()),
+            &[("expand[]", "latest_invoice")],
+        )
+        .await;
+    assert_eq!(active["status"], "active");
+    assert_eq!(active["latest_invoice"]["amount_paid"], 1000);
+    harness.emulator.stop().await;
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_like_stripe_and_retried_until_accepted() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(&receiver)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let harness = Harness::with_config(EmulatorConfig {
+        bind: ([127, 0, 0, 1], 0).into(),
+        webhook_retry: RetryPolicy {
+            first_delay: Duration::from_millis(50),
+            max_attempts: 3,
+        },
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let endpoint = harness
+        .post(
+            "/v1/webhook_endpoints",
+            &[
+                ("url", &format!("{}/hook", receiver.uri())),
+                ("enabled_events[0]", "customer.created"),
+            ],
+        )
+        .await;
+    let secret = endpoint["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    let fetched = harness
+        .get(
+            &format!("/v1/webhook_endpoints/{}", endpoint["id"].as_str().unwrap()),
+            &[],
+        )
+        .await;
+    assert!(
+        fetched.get("secret").is_none(),
+        "the secret is shown only on creation"
+    );
+    harness
+        .post("/v1/products", &[("name", "not subscribed")])
+        .await;
+    let customer = harness
+        .post("/v1/customers", &[("email", "hook@example.com")])
+        .await;
+
+    let mut requests = Vec::new();
+    for _ in 0..100 {
+        requests = receiver.received_requests().await.unwrap_or_default();
+        if requests.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        requests.len(),
+        2,
+        "one failed attempt, one retry; product.created is not subscribed"
+    );
+    let verifier = stripe::webhook::WebhookVerifier::new([secret.as_str()]).unwrap();
+    for request in &requests {
+        let header = request
+            .headers
+            .get("Stripe-Signature")
+            .and_then(|value| value.to_str().ok());
+        verifier
+            .verify(header, &request.body)
+            .expect("signature verifies");
+        let event: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(event["type"], "customer.created");
+        assert_eq!(event["data"]["object"]["id"], customer["id"]);
+    }
+    let wrong = stripe::webhook::WebhookVerifier::new(["whsec_wrong"]).unwrap();
+    let header = requests[0]
+        .headers
+        .get("Stripe-Signature")
+        .and_then(|value| value.to_str().ok());
+    assert!(wrong.verify(header, &requests[0].body).is_err());
+    harness.emulator.stop().await;
+}
+
+#[tokio::test]
+async fn state_survives_a_restart_with_a_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EmulatorConfig {
+        bind: ([127, 0, 0, 1], 0).into(),
+        data_dir: Some(dir.path().to_owned()),
+        ..EmulatorConfig::default()
+    };
+    let first = Harness::with_config(config.clone()).await;
+    let customer = first
+        .post("/v1/customers", &[("email", "keep@example.com")])
+        .await;
+    first
+        .post("/v1/customers", &[("email", "second@example.com")])
+        .await;
+    first.emulator.stop().await;
+
+    let second = Harness::with_config(config).await;
+    let path = format!("/v1/customers/{}", customer["id"].as_str().unwrap());
+    assert_eq!(second.get(&path, &[]).await["email"], "keep@example.com");
+    let page = second
+        .get(
+            "/v1/customers",
+            &[("starting_after", customer["id"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(page["data"], json!([]), "list order survives the restart");
+    second.emulator.reset();
+    assert_eq!(second.call("GET", &path, &[], &[]).await.status, 404);
+    second.emulator.stop().await;
+}
+
+/// Every Stripe object found anywhere in `value` (skipping deletion stubs).
+fn collect_objects(value: &Value, found: &mut Vec<Map<String, Value>>) {
+    match value {
+        Value::Object(map) => {
+            let kind = map.get("object").and_then(Value::as_str);
+            if kind.is_some_and(|kind| kind != "list") && map.get("deleted").is_none() {
+                found.push(map.clone());
+            }
+            map.values().for_each(|child| collect_objects(child, found));
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_objects(item, found)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_emitted_object_has_the_keys_of_stripes_fixture() {
+    let fixtures: Value = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/stripe/fixtures3.json"
+    )))
+    .unwrap();
+    let harness = Harness::start().await;
+    let mut responses = Vec::new();
+    let price = harness.monthly_price(1500).await;
+    responses.push(price.clone());
+    responses.push(
+        harness
+            .post(
+                "/v1/webhook_endpoints",
+                &[
+                    ("url", "http://127.0.0.1:9/none"),
+                    ("enabled_events[]", "*"),
+                ],
+            )
+            .await,
+    );
+    let session = checkout_session(&harness, &price).await;
+    responses.push(session.clone());
+    harness
+        .pay_hosted_checkout(session["url"].as_str().unwrap(), "4242424242424242")
+        .await;
+    let completed = harness
+        .get(
+            &format!("/v1/checkout/sessions/{}", session["id"].as_str().unwrap()),
+            &[],
+        )
+        .await;
+    let customer = completed["customer"].as_str().unwrap();
+    responses.push(
+        harness
+            .post(
+                "/v1/billing_portal/sessions",
+                &[
+                    ("customer", customer),
+                    ("return_url", "https://shop.example"),
+                ],
+            )
+            .await,
+    );
+    let intent = harness
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "900"),
+                ("currency", "usd"),
+                ("payment_method", "pm_card_visa"),
+                ("confirm", "true"),
+            ],
+        )
+        .await;
+    responses.push(
+        harness
+            .post(
+                "/v1/refunds",
+                &[
+                    ("payment_intent", intent["id"].as_str().unwrap()),
+                    ("amount", "100"),
+                ],
+            )
+            .await,
+    );
+    responses.push(
+        harness
+            .post(
+                "/v1/setup_intents",
+                &[
+                    ("customer", customer),
+                    ("payment_method", "pm_card_visa"),
+                    ("confirm", "true"),
+                ],
+            )
+            .await,
+    );
+    let account = harness.post("/v1/accounts", &[("type", "standard")]).await;
+    responses.push(account.clone());
+    let on_account = [("Stripe-Account", account["id"].as_str().unwrap())];
+    let direct = harness
+        .call(
+            "POST",
+            "/v1/payment_intents",
+            &[
+                ("amount", "2000"),
+                ("currency", "usd"),
+                ("payment_method", "pm_card_visa"),
+                ("confirm", "true"),
+                ("application_fee_amount", "150"),
+            ],
+            &on_account,
+        )
+        .await;
+    assert_eq!(direct.body["status"], "succeeded", "{}", direct.body);
+    let fees = harness.get("/v1/application_fees", &[]).await;
+    assert_eq!(fees["data"][0]["amount"], 150);
+    assert_eq!(fees["data"][0]["account"], account["id"]);
+    responses.push(fees);
+    responses.push(
+        harness
+            .post(
+                "/v1/account_links",
+                &[
+                    ("account", account["id"].as_str().unwrap()),
+                    ("type", "account_onboarding"),
+                    ("refresh_url", "https://a.example/r"),
+                    ("return_url", "https://a.example/b"),
+                ],
+            )
+            .await,
+    );
+    responses.push(
+        harness
+            .post(
+                "/v1/test_helpers/test_clocks",
+                &[("frozen_time", "1800000000")],
+            )
+            .await,
+    );
+    let sub = completed["subscription"].as_str().unwrap();
+    let item =
+        harness.get(&format!("/v1/subscriptions/{sub}"), &[]).await["items"]["data"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let cheaper = harness.monthly_price(500).await;
+    harness
+        .post(
+            &format!("/v1/subscriptions/{sub}"),
+            &[
+                ("items[0][id]", &item),
+                ("items[0][price]", cheaper["id"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    responses.push(harness.get("/v1/invoiceitems", &[]).await);
+    responses.push(
+        harness
+            .post("/v1/invoices/create_preview", &[("subscription", sub)])
+            .await,
+    );
+    let events = harness.get("/v1/events", &[("limit", "100")]).await;
+    responses.push(events);
+
+    let mut objects = Vec::new();
+    responses
+        .iter()
+        .for_each(|value| collect_objects(value, &mut objects));
+    let mut checked = std::collections::BTreeSet::new();
+    for object in objects {
+        let kind = object["object"].as_str().unwrap();
+        let Some(fixture) = fixtures["resources"].get(kind).and_then(Value::as_object) else {
+            continue;
+        };
+        let missing: Vec<&String> = fixture
+            .keys()
+            .filter(|key| !object.contains_key(*key))
+            .collect();
+        assert!(missing.is_empty(), "{kind} lacks {missing:?}");
+        checked.insert(kind.to_owned());
+    }
+    for kind in stripe_emulator::template_kinds() {
+        assert!(
+            checked.contains(&kind),
+            "no {kind} was emitted by the flow: {checked:?}"
+        );
+    }
+    harness.emulator.stop().await;
+}
