@@ -78,7 +78,7 @@ pub async fn execute(
         }
         Command::Serve => serve(settings, &defaults_in_use).await?,
         Command::Worker => {
-            let platform = Platform::start(settings)
+            let platform = Platform::start(settings, system_clock())
                 .await
                 .context("starting the platform")?;
             tracing::info!("background workers running; Ctrl-C to stop");
@@ -95,7 +95,7 @@ pub async fn execute(
             } else {
                 read_password_line(stdin)?
             };
-            let platform = Platform::start(settings)
+            let platform = Platform::start(settings, system_clock())
                 .await
                 .context("starting the platform")?;
             let admin = platform.create_admin(&email, &password).await?;
@@ -128,7 +128,7 @@ async fn serve(settings: platform::Settings, defaults_in_use: &[String]) -> anyh
     let bind = settings.bind.clone();
     let public_url = settings.public_url.clone();
     let database = config::redacted_database_url(settings.database_url.expose());
-    let platform = Platform::start(settings)
+    let platform = Platform::start(settings, system_clock())
         .await
         .context("starting the platform")?;
     let listener = TcpListener::bind(&bind).with_context(|| format!("binding {bind}"))?;
@@ -147,6 +147,11 @@ async fn serve(settings: platform::Settings, defaults_in_use: &[String]) -> anyh
     workers.abort();
     tracing::info!("stopped");
     outcome.context("running the HTTP server")
+}
+
+/// The wall clock. (The emulator's controllable clock is wired here later.)
+fn system_clock() -> billing::clock::SharedClock {
+    std::sync::Arc::new(billing::clock::SystemClock)
 }
 
 /// One HTTP worker per core.

@@ -15,6 +15,7 @@ pub mod tokens;
 
 use std::sync::Arc;
 
+use billing::clock::SharedClock;
 use chrono::{DateTime, Utc};
 use store::Store;
 
@@ -44,6 +45,9 @@ pub struct Platform {
 struct Inner {
     /// The configuration the process started with.
     settings: Settings,
+    /// The one source of "now": the system clock, or a manual clock that
+    /// tests and the emulator move forward.
+    clock: SharedClock,
     /// The database.
     store: Store,
     /// CSRF token issuer, keyed by `SECRET_KEY`.
@@ -56,14 +60,14 @@ struct Inner {
 impl Platform {
     /// Connects, migrates and resolves the secret key: everything a process
     /// needs before serving.
-    pub async fn start(settings: Settings) -> PlatformResult<Self> {
+    pub async fn start(settings: Settings, clock: SharedClock) -> PlatformResult<Self> {
         let store = Store::connect(settings.database_url.expose()).await?;
         store.migrate().await?;
         let secret_key = match &settings.secret_key {
             Some(key) => key.clone(),
             None => Secret::new(
                 store
-                    .setting_or_insert(SECRET_KEY_SETTING, &tokens::random_token(), Utc::now())
+                    .setting_or_insert(SECRET_KEY_SETTING, &tokens::random_token(), clock.now())
                     .await?,
             ),
         };
@@ -72,6 +76,7 @@ impl Platform {
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,
+                clock,
                 store,
                 csrf: tokens::CsrfTokens::new(secret_key),
                 dummy_password_hash,
@@ -94,9 +99,9 @@ impl Platform {
         &self.inner.csrf
     }
 
-    /// The current time, read in one place so a test clock can replace it.
+    /// The current time, from the platform's clock.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        self.inner.clock.now()
     }
 
     fn dummy_password_hash(&self) -> &str {

@@ -120,6 +120,24 @@ async fn wrong_passwords_lock_the_account_for_a_while() {
             .unwrap()
             .contains("too many failed login attempts")
     );
+
+    // Once the window has passed, the owner gets in again.
+    app.clock.advance(chrono::TimeDelta::minutes(16)).unwrap();
+    let later = attacker.log_in(&email, &merchant_password("locked")).await;
+    assert_eq!(later.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn sessions_expire_after_their_lifetime() {
+    let app = spawn_app().await;
+    let browser = app.signed_up_merchant("sleepy").await;
+    assert_eq!(browser.get("/dashboard").await.status(), StatusCode::OK);
+    app.clock.advance(chrono::TimeDelta::hours(11)).unwrap();
+    assert_eq!(browser.get("/dashboard").await.status(), StatusCode::OK);
+    app.clock.advance(chrono::TimeDelta::hours(2)).unwrap();
+    let expired = browser.get("/dashboard").await;
+    assert_eq!(expired.status(), StatusCode::SEE_OTHER);
+    assert_eq!(expired.headers()["location"], "/login");
 }
 
 #[tokio::test]

@@ -2,7 +2,9 @@
 
 use std::io::Write;
 use std::net::TcpListener;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use billing::clock::ManualClock;
 
 use platform::{Platform, Settings};
 use reqwest::StatusCode;
@@ -117,6 +119,8 @@ pub struct TestApp {
     pub address: String,
     /// The app's platform, for looking at the database directly.
     pub platform: Platform,
+    /// The app's clock: stopped at start-up, moved forward by tests.
+    pub clock: ManualClock,
     /// The database URL (for CLI tests against the same database).
     pub database_url: String,
     /// Kept so the database lives as long as the app.
@@ -137,13 +141,17 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::with_defaults(&database_url);
     settings.public_url = address.clone();
     adjust(&mut settings);
-    let platform = Platform::start(settings).await.expect("platform starts");
+    let clock = ManualClock::new(chrono::Utc::now());
+    let platform = Platform::start(settings, Arc::new(clock.clone()))
+        .await
+        .expect("platform starts");
     let server =
         billforge::app::build_server(platform.clone(), listener, 1).expect("server builds");
     tokio::spawn(server);
     TestApp {
         address,
         platform,
+        clock,
         database_url,
         _database: database,
     }
