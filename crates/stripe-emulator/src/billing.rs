@@ -1425,29 +1425,14 @@ pub fn renew(state: &mut State, scope: &Scope, id: &str, at: i64, forced: bool) 
     }
     state.save_updated(scope, "customer.subscription.updated", &before, sub.clone());
     let clock = subscription_clock(state, scope, &sub);
-    let reason = if was_trialing || forced {
-        "subscription_create"
+    // An early end (trial ended now, resumed) bills like a plan change; the rest is a regular cycle.
+    let reason = if forced && !was_trialing {
+        "subscription_update"
     } else {
         "subscription_cycle"
     };
-    let reason = if was_trialing || !forced {
-        reason
-    } else {
-        "subscription_update"
-    };
     let lines = subscription_lines(&sub, at, next_end, false);
-    let invoice = create_invoice(
-        state,
-        scope,
-        &sub,
-        lines,
-        if was_trialing {
-            "subscription_cycle"
-        } else {
-            reason
-        },
-        (at, next_end),
-    )?;
+    let invoice = create_invoice(state, scope, &sub, lines, reason, (at, next_end))?;
     let invoice_id = invoice["id"].as_str().unwrap_or_default().to_owned();
     set_latest_invoice(state, scope, id, &invoice_id);
     let invoice = finalize_invoice(state, scope, &invoice_id)?;
