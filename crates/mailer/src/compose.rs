@@ -13,6 +13,10 @@ use crate::render::{RenderError, RenderedEmail, render};
 /// message found in a mailbox or a bounce can be traced to its outbox row.
 pub const DEDUPE_KEY_HEADER: &str = "X-Billforge-Dedupe-Key";
 
+/// RFC 3834: marks the email as machine-sent, so vacation responders and
+/// ticket systems do not answer it and start a mail loop with the merchant.
+const AUTO_SUBMITTED: (&str, &str) = ("Auto-Submitted", "auto-generated");
+
 /// Everything needed to send one email, in the shape the outbox stores:
 /// plain values, no templates, so a retry sends exactly what was rendered
 /// the first time.
@@ -62,7 +66,11 @@ impl OutgoingEmail {
             .reply_to(Mailbox::new(None, self.reply_to.clone()))
             .to(to)
             .subject(self.content.subject.clone())
-            .message_id(Some(self.message_id(sender)));
+            .message_id(Some(self.message_id(sender)))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str(AUTO_SUBMITTED.0),
+                AUTO_SUBMITTED.1.to_owned(),
+            ));
         if let Some(key) = &self.dedupe_key {
             builder = builder.raw_header(HeaderValue::new(
                 HeaderName::new_from_ascii_str(DEDUPE_KEY_HEADER),

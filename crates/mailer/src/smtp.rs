@@ -10,7 +10,10 @@
 //! - `smtp://host[:port]?tls=opportunistic`: STARTTLS when offered; 587.
 //! - `smtps://host[:port]`: TLS from the first byte; port 465 by default.
 //!
-//! `timeout=SECONDS` sets the timeout of each network step (default 30).
+//! `timeout=SECONDS` (default 30) bounds connecting, and separately the
+//! whole exchange for one message: lettre's async transport only applies
+//! its timeout to connecting, so a server that accepts and then stays
+//! silent would otherwise hold a worker forever.
 
 use std::error::Error as _;
 use std::fmt;
@@ -22,9 +25,9 @@ use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use crate::compose::OutgoingEmail;
 
-/// How long one connect, command or reply may take before the attempt
-/// counts as a transient failure: long enough for a slow relay, short
-/// enough not to tie up a worker.
+/// How long connecting, and then sending one message, may take before the
+/// attempt counts as a transient failure: long enough for a slow relay,
+/// short enough not to tie up a worker.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How the connection is protected.
@@ -95,7 +98,7 @@ pub struct SmtpConfig {
     pub security: Security,
     /// Login, when the URL carries a user.
     pub credentials: Option<SmtpCredentials>,
-    /// Per-step network timeout.
+    /// Limit for connecting, and for the whole exchange of one message.
     pub timeout: Duration,
 }
 
@@ -277,6 +280,8 @@ pub struct SmtpSender {
     sender: Address,
     /// The redacted URL, for `Debug` and logs.
     redacted_url: String,
+    /// The limit for one message's whole exchange (see the module docs).
+    timeout: Duration,
 }
 
 impl fmt::Debug for SmtpSender {
@@ -309,6 +314,7 @@ impl SmtpSender {
             transport,
             sender,
             redacted_url: config.redacted(),
+            timeout: config.timeout,
         })
     }
 
@@ -325,7 +331,19 @@ impl SmtpSender {
             code: None,
             reason: format!("the message could not be built: {error}"),
         })?;
-        match self.transport.send(message).await {
+        let outcome = match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => Err(SendError::from_smtp(&error)),
+            Err(_elapsed) => Err(SendError {
+                class: FailureClass::Transient,
+                code: None,
+                reason: format!(
+                    "the SMTP server did not finish within {} seconds",
+                    self.timeout.as_secs()
+                ),
+            }),
+        };
+        match outcome {
             Ok(response) => {
                 tracing::info!(
                     to = %email.to.address,
@@ -336,7 +354,6 @@ impl SmtpSender {
                 Ok(())
             }
             Err(error) => {
-                let error = SendError::from_smtp(&error);
                 tracing::warn!(
                     to = %email.to.address,
                     dedupe_key = email.dedupe_key.as_deref().unwrap_or(""),

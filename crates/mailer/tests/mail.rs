@@ -186,6 +186,28 @@ async fn an_unreachable_server_is_transient() {
 }
 
 #[tokio::test]
+async fn a_server_that_never_answers_times_out_as_transient() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = silent.local_addr().unwrap();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let config = SmtpConfig::parse(&format!("smtp://{address}?timeout=1")).unwrap();
+    let sender = SmtpSender::new(&config, SENDER.parse().unwrap()).unwrap();
+    let started = std::time::Instant::now();
+    let error = sender
+        .send(&prepare(&every_mail()[0], "evt_silent"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.class, FailureClass::Transient, "{error}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    holder.abort();
+}
+
+#[tokio::test]
 async fn credentials_from_the_url_are_used_to_log_in() {
     let receiver = SmtpReceiver::start().await;
     let config = SmtpConfig::parse(&receiver.url(Some("mailer:p%40ss"))).unwrap();
