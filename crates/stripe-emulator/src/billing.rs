@@ -14,6 +14,17 @@ use crate::store::{Scope, new_id, template};
 
 /// Seconds before a trial's end at which `customer.subscription.trial_will_end` fires.
 const TRIAL_WARNING_SECS: i64 = 3 * 86_400;
+/// Parameters of one `items[n]` entry when creating or updating a subscription.
+const ITEM_PARAMS: &[&str] = &[
+    "id",
+    "price",
+    "quantity",
+    "metadata",
+    "deleted",
+    "clear_usage",
+    "tax_rates",
+    "discounts",
+];
 /// An `incomplete` subscription expires after this long without payment.
 const INCOMPLETE_EXPIRY_SECS: i64 = 23 * 3600;
 
@@ -243,16 +254,7 @@ fn read_items(
 ) -> ApiResult<Vec<(Value, i64, Value)>> {
     let mut read = Vec::new();
     for item in items {
-        item.allow(&[
-            "id",
-            "price",
-            "quantity",
-            "metadata",
-            "deleted",
-            "clear_usage",
-            "tax_rates",
-            "discounts",
-        ])?;
+        item.allow(ITEM_PARAMS)?;
         let price_id = item.req_str("price")?;
         let price = state
             .store
@@ -627,24 +629,22 @@ fn subscription_lines(sub: &Value, start: i64, end: i64, trial: bool) -> Vec<Lin
         .collect()
 }
 
-/// Pending invoice items of a subscription become lines of its next invoice.
-fn take_pending_items(
-    state: &mut State,
-    scope: &Scope,
-    sub_id: &str,
-    invoice_id: &str,
-) -> Vec<Line> {
-    let pending: Vec<Value> = state
+/// Invoice items of a subscription not yet on an invoice, oldest first.
+fn pending_items(state: &State, scope: &Scope, sub_id: &str) -> Vec<Value> {
+    let mut pending: Vec<Value> = state
         .store
         .iter_kind(scope, "invoiceitem")
         .filter(|item| item["invoice"].is_null() && item["subscription"] == sub_id)
         .cloned()
         .collect();
-    let mut lines = Vec::new();
-    for mut item in pending.into_iter().rev() {
-        item["invoice"] = json!(invoice_id);
-        state.store.put(scope, item.clone());
-        lines.push(Line {
+    pending.reverse();
+    pending
+}
+
+impl Line {
+    /// The line an invoice item becomes on the invoice that bills it.
+    fn from_invoice_item(item: &Value) -> Line {
+        Line {
             amount: item["amount"].as_i64().unwrap_or_default(),
             description: item["description"].as_str().unwrap_or_default().to_owned(),
             price: item["price"].clone(),
@@ -656,7 +656,22 @@ fn take_pending_items(
             proration: item["proration"].as_bool().unwrap_or(false),
             subscription_item: item["subscription_item"].as_str().map(str::to_owned),
             invoice_item: item["id"].as_str().map(str::to_owned),
-        });
+        }
+    }
+}
+
+/// Pending invoice items of a subscription become lines of its next invoice.
+fn take_pending_items(
+    state: &mut State,
+    scope: &Scope,
+    sub_id: &str,
+    invoice_id: &str,
+) -> Vec<Line> {
+    let mut lines = Vec::new();
+    for mut item in pending_items(state, scope, sub_id) {
+        item["invoice"] = json!(invoice_id);
+        state.store.put(scope, item.clone());
+        lines.push(Line::from_invoice_item(&item));
     }
     lines
 }
@@ -1161,16 +1176,7 @@ fn apply_item_changes(
     let sub_id = sub["id"].as_str().unwrap_or_default().to_owned();
     let (start, end) = item_period(sub);
     for item in items {
-        item.allow(&[
-            "id",
-            "price",
-            "quantity",
-            "metadata",
-            "deleted",
-            "clear_usage",
-            "tax_rates",
-            "discounts",
-        ])?;
+        item.allow(ITEM_PARAMS)?;
         let data = sub["items"]["data"]
             .as_array_mut()
             .ok_or_else(|| ApiError::state("subscription has no items"))?;
@@ -1566,27 +1572,11 @@ fn preview_invoice(state: &mut State, call: &Call) -> ApiResult<Value> {
     let anchor = sub["billing_cycle_anchor"].as_i64().unwrap_or(end);
     let next_end = period_end(anchor, &recurring, end);
     let mut lines = subscription_lines(&sub, end, next_end, false);
-    let pending: Vec<Value> = state
-        .store
-        .iter_kind(&call.scope, "invoiceitem")
-        .filter(|item| item["invoice"].is_null() && item["subscription"] == sub_id)
-        .cloned()
-        .collect();
-    for item in pending.iter().rev() {
-        lines.push(Line {
-            amount: item["amount"].as_i64().unwrap_or_default(),
-            description: item["description"].as_str().unwrap_or_default().to_owned(),
-            price: item["price"].clone(),
-            quantity: item["quantity"].as_i64().unwrap_or(1),
-            period: (
-                item["period"]["start"].as_i64().unwrap_or_default(),
-                item["period"]["end"].as_i64().unwrap_or_default(),
-            ),
-            proration: item["proration"].as_bool().unwrap_or(false),
-            subscription_item: item["subscription_item"].as_str().map(str::to_owned),
-            invoice_item: item["id"].as_str().map(str::to_owned),
-        });
-    }
+    lines.extend(
+        pending_items(state, &call.scope, sub_id)
+            .iter()
+            .map(Line::from_invoice_item),
+    );
     let id = format!("upcoming_{}", new_id("in"));
     let mut invoice = build_invoice(
         state,

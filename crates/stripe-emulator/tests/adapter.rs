@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::Harness;
 use stripe::{
     AccountLinkType, CheckoutLineItem, CheckoutMode, Client, ControllerDashboard, ControllerFees,
@@ -162,21 +160,10 @@ async fn checkout_subscription_change_and_cancel_through_the_adapter() {
 
     let secret = endpoint.secret.expect("secret on creation");
     let verifier = stripe::webhook::WebhookVerifier::new([secret]).expect("verifier");
-    let mut delivered = None;
-    for _ in 0..100 {
-        if let Some(request) = receiver
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .next()
-        {
-            delivered = Some(request);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let request = delivered.expect("checkout.session.completed delivered");
+    let requests = common::wait_for_requests(&receiver, 1).await;
+    let request = requests
+        .first()
+        .expect("checkout.session.completed delivered");
     let header = request
         .headers
         .get("Stripe-Signature")

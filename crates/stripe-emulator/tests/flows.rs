@@ -113,15 +113,7 @@ async fn advancing_the_global_clock_renews_then_dunning_cancels() {
     })
     .await;
     let price = harness.monthly_price(1000).await;
-    let customer = harness
-        .post(
-            "/v1/customers",
-            &[
-                ("payment_method", "pm_card_visa"),
-                ("invoice_settings[default_payment_method]", "pm_card_visa"),
-            ],
-        )
-        .await;
+    let customer = harness.customer_with_card(&[]).await;
     let customer_id = customer["id"].as_str().unwrap();
     let sub = harness
         .post(
@@ -236,15 +228,7 @@ async fn advancing_the_global_clock_renews_then_dunning_cancels() {
 async fn trials_warn_three_days_before_they_end() {
     let harness = Harness::start().await;
     let price = harness.monthly_price(1000).await;
-    let customer = harness
-        .post(
-            "/v1/customers",
-            &[
-                ("payment_method", "pm_card_visa"),
-                ("invoice_settings[default_payment_method]", "pm_card_visa"),
-            ],
-        )
-        .await;
+    let customer = harness.customer_with_card(&[]).await;
     let sub = harness
         .post(
             "/v1/subscriptions",
@@ -337,14 +321,7 @@ async fn webhooks_are_signed_like_stripe_and_retried_until_accepted() {
         .post("/v1/customers", &[("email", "hook@example.com")])
         .await;
 
-    let mut requests = Vec::new();
-    for _ in 0..100 {
-        requests = receiver.received_requests().await.unwrap_or_default();
-        if requests.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let requests = common::wait_for_requests(&receiver, 2).await;
     assert_eq!(
         requests.len(),
         2,

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::Harness;
 use serde_json::Value;
 
@@ -106,20 +104,11 @@ async fn connected_checkout_pays_the_platform_fee_and_notifies_connect_endpoints
     let platform_sessions = harness.get("/v1/checkout/sessions", &[]).await;
     assert_eq!(platform_sessions["data"].as_array().unwrap().len(), 0);
 
-    let mut delivered: Vec<Value> = Vec::new();
-    for _ in 0..100 {
-        delivered = receiver
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .map(|request| serde_json::from_slice(&request.body).unwrap())
-            .collect();
-        if !delivered.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let delivered: Vec<Value> = common::wait_for_requests(&receiver, 1)
+        .await
+        .iter()
+        .map(|request| serde_json::from_slice(&request.body).unwrap())
+        .collect();
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0]["type"], "checkout.session.completed");
     assert_eq!(delivered[0]["account"], acct.as_str());
@@ -247,6 +236,22 @@ async fn payment_mode_with_three_d_secure_failure_then_success() {
     harness.emulator.stop().await;
 }
 
+/// Posts the portal's "update card" form.
+async fn update_card(harness: &Harness, portal_url: &str, number: &str) -> reqwest::Response {
+    let form = [
+        ("card_number", number),
+        ("exp_month", "1"),
+        ("exp_year", "2040"),
+    ];
+    harness
+        .http
+        .post(format!("{portal_url}/card"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn billing_portal_updates_card_cancels_and_switches_price() {
     let harness = Harness::start().await;
@@ -262,15 +267,7 @@ async fn billing_portal_updates_card_cancels_and_switches_price() {
             ],
         )
         .await;
-    let customer = harness
-        .post(
-            "/v1/customers",
-            &[
-                ("payment_method", "pm_card_visa"),
-                ("invoice_settings[default_payment_method]", "pm_card_visa"),
-            ],
-        )
-        .await;
+    let customer = harness.customer_with_card(&[]).await;
     let customer_id = customer["id"].as_str().unwrap();
     let sub = harness
         .post(
@@ -303,29 +300,9 @@ async fn billing_portal_updates_card_cancels_and_switches_price() {
         .unwrap();
     assert!(page.contains(sub_id) && page.contains(yearly["id"].as_str().unwrap()));
 
-    let declined = harness
-        .http
-        .post(format!("{url}/card"))
-        .form(&[
-            ("card_number", "4000000000000002"),
-            ("exp_month", "1"),
-            ("exp_year", "2040"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let declined = update_card(&harness, url, "4000000000000002").await;
     assert_eq!(declined.status().as_u16(), 400);
-    let card = harness
-        .http
-        .post(format!("{url}/card"))
-        .form(&[
-            ("card_number", "5555555555554444"),
-            ("exp_month", "1"),
-            ("exp_year", "2040"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let card = update_card(&harness, url, "5555555555554444").await;
     assert_eq!(card.status().as_u16(), 303);
     let updated = harness
         .get(

@@ -244,14 +244,7 @@ async fn expand_replaces_ids_along_dotted_paths() {
     let harness = Harness::start().await;
     let price = harness.monthly_price(1200).await;
     let customer = harness
-        .post(
-            "/v1/customers",
-            &[
-                ("email", "x@example.com"),
-                ("payment_method", "pm_card_visa"),
-                ("invoice_settings[default_payment_method]", "pm_card_visa"),
-            ],
-        )
+        .customer_with_card(&[("email", "x@example.com")])
         .await;
     let sub = harness
         .post(

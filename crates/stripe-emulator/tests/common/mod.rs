@@ -108,6 +108,16 @@ impl Harness {
         .await
     }
 
+    /// A customer whose default payment method is a fresh 4242 card.
+    pub async fn customer_with_card(&self, extra: &[(&str, &str)]) -> Value {
+        let mut form = vec![
+            ("payment_method", "pm_card_visa"),
+            ("invoice_settings[default_payment_method]", "pm_card_visa"),
+        ];
+        form.extend_from_slice(extra);
+        self.post("/v1/customers", &form).await
+    }
+
     /// Pays a checkout session through its hosted card form; returns the redirect target.
     pub async fn pay_hosted_checkout(&self, url: &str, card: &str) -> reqwest::Response {
         self.http
@@ -145,4 +155,20 @@ pub fn in_order(actual: &[String], expected: &[&str]) -> bool {
     expected
         .iter()
         .all(|wanted| remaining.any(|seen| seen == wanted))
+}
+
+/// Waits (up to two seconds) until `receiver` got at least `count` requests.
+pub async fn wait_for_requests(
+    receiver: &wiremock::MockServer,
+    count: usize,
+) -> Vec<wiremock::Request> {
+    let mut requests = Vec::new();
+    for _ in 0..100 {
+        requests = receiver.received_requests().await.unwrap_or_default();
+        if requests.len() >= count {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    requests
 }
