@@ -83,7 +83,7 @@ pub async fn execute(
                 .context("starting the platform")?;
             tracing::info!("background workers running; Ctrl-C to stop");
             tokio::select! {
-                () = crate::worker::run(platform) => {}
+                () = crate::worker::run(platform, crate::worker::job_handlers()) => {}
                 _ = tokio::signal::ctrl_c() => tracing::info!("stopping workers"),
             }
         }
@@ -133,7 +133,7 @@ async fn serve(settings: platform::Settings, defaults_in_use: &[String]) -> anyh
         .context("starting the platform")?;
     let listener = TcpListener::bind(&bind).with_context(|| format!("binding {bind}"))?;
     let server = crate::app::build_server(platform.clone(), listener, default_workers())?;
-    let workers = tokio::spawn(crate::worker::run(platform));
+    let workers = tokio::spawn(crate::worker::run(platform, crate::worker::job_handlers()));
 
     println!("Billforge is running. Open {public_url}");
     println!("  listening on {bind}, database {database}");

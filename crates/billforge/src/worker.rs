@@ -1,21 +1,39 @@
 //! Background workers: run inside `serve`, or alone with `billforge worker`
-//! to scale out. Today: periodic maintenance (expired sessions, old login
-//! failures); later issues add job queue consumers here.
+//! to scale out. They work the job queue and run periodic maintenance
+//! (expired sessions, old login failures).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use platform::Platform;
+use platform::jobs::JobHandlers;
 
 /// How often maintenance runs.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(5 * 60);
+/// How long an idle worker waits before looking for jobs again.
+const IDLE_POLL: Duration = Duration::from_secs(1);
 
-/// Runs the workers until the task is dropped or aborted.
-pub async fn run(platform: Platform) {
-    let mut ticker = tokio::time::interval(MAINTENANCE_EVERY);
+/// The job handlers of this build: the composition root where each
+/// capability registers its kinds of background work.
+pub fn job_handlers() -> JobHandlers {
+    JobHandlers::default()
+}
+
+/// Runs the workers until the task is dropped or aborted. A job is never
+/// interrupted by maintenance: both run in turn on this one task.
+pub async fn run(platform: Platform, handlers: JobHandlers) {
+    let mut next_maintenance = Instant::now();
     loop {
-        ticker.tick().await;
-        if let Err(err) = platform.run_maintenance().await {
-            tracing::warn!(error = %err, "maintenance failed; retrying at the next tick");
+        if Instant::now() >= next_maintenance {
+            if let Err(err) = platform.run_maintenance().await {
+                tracing::warn!(error = %err, "maintenance failed; retrying at the next round");
+            }
+            next_maintenance = Instant::now() + MAINTENANCE_EVERY;
         }
+        match platform.run_next_job(&handlers).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(err) => tracing::warn!(error = %err, "could not work the job queue"),
+        }
+        tokio::time::sleep(IDLE_POLL).await;
     }
 }

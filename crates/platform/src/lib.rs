@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod admin;
 pub mod api_keys;
 mod error;
+pub mod jobs;
 mod request_id;
 mod settings;
 pub mod tokens;
@@ -23,7 +24,8 @@ use store::Store;
 /// not depend on `store`.
 pub mod records {
     pub use store::{
-        ActorKind, ApiKey, ApiKeyMode, AuditEvent, Session, Tenant, TenantStatus, User, UserRole,
+        ActorKind, ApiKey, ApiKeyMode, AuditEvent, Job, JobStatus, Session, Tenant, TenantStatus,
+        User, UserRole,
     };
 }
 

@@ -13,6 +13,7 @@
 
 mod audit;
 mod entities;
+mod jobs;
 mod scope;
 
 use billing::ids::{SessionId, TenantId, UserId};
@@ -28,9 +29,11 @@ use sea_orm::{
 pub use audit::{Actor, AuditContext};
 pub use entities::api_key::{ApiKeyMode, Model as ApiKey};
 pub use entities::audit_log::{ActorKind, Model as AuditEvent};
+pub use entities::job::JobStatus;
 pub use entities::session::Model as Session;
 pub use entities::tenant::{Model as Tenant, TenantStatus};
 pub use entities::user::{Model as User, UserRole};
+pub use jobs::{Job, NewJob};
 pub use scope::{NewApiKey, TenantScope};
 
 use entities::{api_key, audit_log, login_failure, platform_setting, session, tenant, user};

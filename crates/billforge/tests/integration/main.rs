@@ -6,4 +6,5 @@ mod accounts;
 mod api;
 mod harness;
 mod isolation;
+mod jobs;
 mod ops;

@@ -4,6 +4,7 @@
 
 pub mod api_key;
 pub mod audit_log;
+pub mod job;
 pub mod login_failure;
 pub mod platform_setting;
 pub mod session;

@@ -1,0 +1,125 @@
+//! The job queue on the real database: dedupe, retries with back-off,
+//! permanent failures, and lease take-over after a crashed worker.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::TimeDelta;
+use platform::jobs::{JobError, JobHandlers};
+use platform::records::JobStatus;
+
+use crate::harness::{TestApp, spawn_app};
+
+async fn status_of(app: &TestApp, id: &str) -> (JobStatus, i32, Option<String>) {
+    let job = app
+        .platform
+        .store()
+        .job(&id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    (job.status, job.attempts, job.last_error)
+}
+
+/// A handler failing with `Retry` on its first `failures` runs, then succeeding.
+fn flaky(failures: usize, runs: Arc<AtomicUsize>) -> platform::jobs::JobHandler {
+    Arc::new(move |_, _| {
+        let run = runs.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            if run < failures {
+                Err(JobError::Retry("upstream unavailable".into()))
+            } else {
+                Ok(())
+            }
+        })
+    })
+}
+
+#[tokio::test]
+async fn jobs_are_deduplicated_retried_and_completed() {
+    let app = spawn_app().await;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let mut handlers = JobHandlers::default();
+    handlers.register("test.flaky", flaky(1, runs.clone()));
+
+    let payload = serde_json::json!({"n": 1});
+    let first = app
+        .platform
+        .enqueue_job("test.flaky", &payload, None, Some("evt_1".into()))
+        .await
+        .unwrap();
+    let again = app
+        .platform
+        .enqueue_job("test.flaky", &payload, None, Some("evt_1".into()))
+        .await
+        .unwrap();
+    assert_eq!(first.id, again.id, "same dedupe key, same job");
+
+    assert!(app.platform.run_next_job(&handlers).await.unwrap());
+    let (status, attempts, error) = status_of(&app, &first.id).await;
+    assert_eq!(
+        (status, attempts, error.as_deref()),
+        (JobStatus::Queued, 1, Some("upstream unavailable"))
+    );
+    assert!(
+        !app.platform.run_next_job(&handlers).await.unwrap(),
+        "not due during back-off"
+    );
+
+    app.clock.advance(TimeDelta::seconds(31)).unwrap();
+    assert!(app.platform.run_next_job(&handlers).await.unwrap());
+    assert_eq!(status_of(&app, &first.id).await.0, JobStatus::Succeeded);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    assert!(
+        !app.platform.run_next_job(&handlers).await.unwrap(),
+        "queue drained"
+    );
+}
+
+#[tokio::test]
+async fn unknown_kinds_fail_for_good_and_lapsed_leases_are_taken_over() {
+    let app = spawn_app().await;
+    let handlers = {
+        let mut handlers = JobHandlers::default();
+        handlers.register("test.ok", flaky(0, Arc::new(AtomicUsize::new(0))));
+        handlers
+    };
+    let orphan = app
+        .platform
+        .enqueue_job("test.nobody", &(), None, None)
+        .await
+        .unwrap();
+    assert!(app.platform.run_next_job(&handlers).await.unwrap());
+    let (status, _, error) = status_of(&app, &orphan.id).await;
+    assert_eq!(status, JobStatus::Failed);
+    assert!(
+        error
+            .unwrap()
+            .contains("no handler for job kind `test.nobody`")
+    );
+
+    // A worker claims a job and dies: nobody else may take it until the lease lapses.
+    let job = app
+        .platform
+        .enqueue_job("test.ok", &(), None, None)
+        .await
+        .unwrap();
+    let lease = TimeDelta::minutes(5);
+    let claimed = app
+        .platform
+        .store()
+        .claim_job(app.platform.now(), lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, job.id);
+    assert!(!app.platform.run_next_job(&handlers).await.unwrap());
+    app.clock.advance(TimeDelta::minutes(6)).unwrap();
+    assert!(app.platform.run_next_job(&handlers).await.unwrap());
+    let (status, attempts, _) = status_of(&app, &job.id).await;
+    assert_eq!(
+        (status, attempts),
+        (JobStatus::Succeeded, 2),
+        "the crashed attempt counts"
+    );
+}

@@ -1,0 +1,134 @@
+//! Background jobs: enqueue from any service, run by the workers of `serve`
+//! and `billforge worker`. Later issues register their handlers (webhook
+//! processing, mail sending) in the binary's composition root.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use billing::ids::TenantId;
+use chrono::TimeDelta;
+use serde::Serialize;
+use store::{Job, NewJob};
+
+use crate::{Platform, PlatformError, PlatformResult};
+
+/// How long a worker owns a claimed job before another may take it over.
+const LEASE: TimeDelta = TimeDelta::minutes(5);
+/// Attempts before a failing job is given up.
+const MAX_ATTEMPTS: i32 = 8;
+/// First retry delay; doubles each attempt, capped at [`MAX_BACKOFF`].
+const FIRST_BACKOFF: TimeDelta = TimeDelta::seconds(30);
+/// Longest retry delay.
+const MAX_BACKOFF: TimeDelta = TimeDelta::hours(1);
+
+/// Why a handler did not finish a job.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Worth retrying later (network, rate limit, lock).
+    #[error("{0}")]
+    Retry(String),
+    /// Retrying cannot help (bad payload, unknown kind).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// What a handler returns.
+pub type JobFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
+
+/// Runs one kind of job. Must be idempotent: a job can run more than once.
+pub type JobHandler = Arc<dyn Fn(Platform, Job) -> JobFuture + Send + Sync>;
+
+/// The handlers a worker knows, by job kind.
+#[derive(Clone, Default)]
+pub struct JobHandlers {
+    /// Handler per `kind`.
+    by_kind: HashMap<String, JobHandler>,
+}
+
+impl JobHandlers {
+    /// Registers `handler` for jobs of `kind`.
+    pub fn register(&mut self, kind: &str, handler: JobHandler) -> &mut Self {
+        self.by_kind.insert(kind.to_owned(), handler);
+        self
+    }
+}
+
+/// The delay before retry number `attempts` (1-based).
+fn backoff(attempts: i32) -> TimeDelta {
+    let doublings = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(16);
+    (FIRST_BACKOFF * 2_i32.pow(doublings)).min(MAX_BACKOFF)
+}
+
+impl Platform {
+    /// Enqueues a `kind` job with a JSON `payload`. With `dedupe_key`, enqueueing
+    /// the same key again returns the first job instead of adding one.
+    pub async fn enqueue_job(
+        &self,
+        kind: &str,
+        payload: &impl Serialize,
+        tenant_id: Option<&TenantId>,
+        dedupe_key: Option<String>,
+    ) -> PlatformResult<Job> {
+        let payload = serde_json::to_string(payload)
+            .map_err(|err| PlatformError::Internal(format!("encoding a {kind} job: {err}")))?;
+        let now = self.now();
+        let new_job = NewJob {
+            kind: kind.to_owned(),
+            payload,
+            tenant_id: tenant_id.cloned(),
+            dedupe_key,
+            run_at: now,
+            max_attempts: MAX_ATTEMPTS,
+        };
+        Ok(self.store().enqueue_job(new_job, now).await?)
+    }
+
+    /// Claims and runs one due job; `false` when none was due.
+    pub async fn run_next_job(&self, handlers: &JobHandlers) -> PlatformResult<bool> {
+        let Some(job) = self.store().claim_job(self.now(), LEASE).await? else {
+            return Ok(false);
+        };
+        let outcome = match handlers.by_kind.get(&job.kind) {
+            Some(handler) => handler(self.clone(), job.clone()).await,
+            None => Err(JobError::Permanent(format!(
+                "no handler for job kind `{}`",
+                job.kind
+            ))),
+        };
+        let now = self.now();
+        match outcome {
+            Ok(()) => self.store().complete_job(&job, now).await?,
+            Err(JobError::Retry(reason)) if job.attempts < job.max_attempts => {
+                tracing::warn!(job_id = %job.id, kind = %job.kind, attempts = job.attempts, %reason, "job failed; will retry");
+                let retry_at = now + backoff(job.attempts);
+                self.store()
+                    .fail_job(&job, &reason, Some(retry_at), now)
+                    .await?;
+            }
+            Err(err) => {
+                tracing::error!(job_id = %job.id, kind = %job.kind, attempts = job.attempts, error = %err, "job failed for good");
+                self.store()
+                    .fail_job(&job, &err.to_string(), None, now)
+                    .await?;
+            }
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), TimeDelta::seconds(30));
+        assert_eq!(backoff(2), TimeDelta::seconds(60));
+        assert_eq!(backoff(4), TimeDelta::seconds(240));
+        assert_eq!(backoff(30), MAX_BACKOFF);
+    }
+}

@@ -1,0 +1,172 @@
+//! The durable job queue. Any number of processes may work it: a job is
+//! claimed with a conditional `UPDATE` (only one claimer's update matches) and
+//! leased; if its worker dies, the lease runs out and the job is claimed again.
+//! Handlers must therefore be idempotent (at-least-once delivery).
+
+use billing::ids::{JobId, TenantId};
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+
+use crate::entities::job::{self, JobStatus};
+use crate::{Store, StoreResult};
+
+pub use job::Model as Job;
+
+/// How many times a claim is re-tried when another worker wins the race.
+const CLAIM_RACES: usize = 5;
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Handler name, e.g. `mail.send`.
+    pub kind: String,
+    /// The handler's input (JSON text).
+    pub payload: String,
+    /// The tenant the work is for, if any.
+    pub tenant_id: Option<TenantId>,
+    /// Producer-chosen key making the enqueue idempotent.
+    pub dedupe_key: Option<String>,
+    /// Earliest time to run.
+    pub run_at: DateTime<Utc>,
+    /// Attempts before giving up.
+    pub max_attempts: i32,
+}
+
+/// Jobs that a worker may take now: queued and due, or running with a lapsed lease.
+fn claimable(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(job::Column::Status.eq(JobStatus::Queued))
+                .add(job::Column::RunAt.lte(now)),
+        )
+        .add(
+            Condition::all()
+                .add(job::Column::Status.eq(JobStatus::Running))
+                .add(job::Column::LockedUntil.lt(now)),
+        )
+}
+
+impl Store {
+    /// Enqueues a job; with a `dedupe_key` already used, returns the existing job.
+    pub async fn enqueue_job(&self, new_job: NewJob, now: DateTime<Utc>) -> StoreResult<Job> {
+        let id = JobId::generate();
+        let dedupe_key = new_job.dedupe_key.clone();
+        job::Entity::insert(job::ActiveModel {
+            id: Set(id.to_string()),
+            tenant_id: Set(new_job.tenant_id.map(|t| t.to_string())),
+            kind: Set(new_job.kind),
+            payload: Set(new_job.payload),
+            dedupe_key: Set(new_job.dedupe_key),
+            status: Set(JobStatus::Queued),
+            attempts: Set(0),
+            max_attempts: Set(new_job.max_attempts),
+            run_at: Set(new_job.run_at),
+            locked_until: Set(None),
+            last_error: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(job::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await?;
+        let stored = match dedupe_key {
+            Some(key) => {
+                job::Entity::find()
+                    .filter(job::Column::DedupeKey.eq(key))
+                    .one(&self.db)
+                    .await?
+            }
+            None => {
+                job::Entity::find_by_id(id.to_string())
+                    .one(&self.db)
+                    .await?
+            }
+        };
+        stored.ok_or_else(|| sea_orm::DbErr::RecordNotFound("enqueued job".into()).into())
+    }
+
+    /// Claims the most overdue claimable job for `lease`, counting an attempt.
+    pub async fn claim_job(
+        &self,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+    ) -> StoreResult<Option<Job>> {
+        for _ in 0..CLAIM_RACES {
+            let Some(candidate) = job::Entity::find()
+                .filter(claimable(now))
+                .order_by_asc(job::Column::RunAt)
+                .one(&self.db)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let claimed = job::Entity::update_many()
+                .col_expr(job::Column::Status, Expr::value(JobStatus::Running))
+                .col_expr(job::Column::LockedUntil, Expr::value(now + lease))
+                .col_expr(
+                    job::Column::Attempts,
+                    Expr::col(job::Column::Attempts).add(1),
+                )
+                .col_expr(job::Column::UpdatedAt, Expr::value(now))
+                .filter(job::Column::Id.eq(candidate.id.clone()))
+                .filter(claimable(now))
+                .exec(&self.db)
+                .await?
+                .rows_affected;
+            if claimed == 1 {
+                return Ok(job::Entity::find_by_id(candidate.id).one(&self.db).await?);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Marks a claimed job done.
+    pub async fn complete_job(&self, claimed: &Job, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut row: job::ActiveModel = claimed.clone().into();
+        row.status = Set(JobStatus::Succeeded);
+        row.locked_until = Set(None);
+        row.updated_at = Set(now);
+        row.update(&self.db).await?;
+        Ok(())
+    }
+
+    /// Records a failure: back to the queue at `retry_at`, or failed for good
+    /// when `retry_at` is `None`.
+    pub async fn fail_job(
+        &self,
+        claimed: &Job,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut row: job::ActiveModel = claimed.clone().into();
+        match retry_at {
+            Some(at) => {
+                row.status = Set(JobStatus::Queued);
+                row.run_at = Set(at);
+            }
+            None => row.status = Set(JobStatus::Failed),
+        }
+        row.locked_until = Set(None);
+        row.last_error = Set(Some(error.to_owned()));
+        row.updated_at = Set(now);
+        row.update(&self.db).await?;
+        Ok(())
+    }
+
+    /// A job by id (operators, tests).
+    pub async fn job(&self, id: &JobId) -> StoreResult<Option<Job>> {
+        Ok(job::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?)
+    }
+}
