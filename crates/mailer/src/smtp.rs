@@ -20,7 +20,7 @@ use std::fmt;
 use std::time::Duration;
 
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use crate::compose::OutgoingEmail;
@@ -100,6 +100,9 @@ pub struct SmtpConfig {
     pub credentials: Option<SmtpCredentials>,
     /// Limit for connecting, and for the whole exchange of one message.
     pub timeout: Duration,
+    /// A PEM certificate to trust besides the public roots, for relays
+    /// with a private CA (and for tests); `None` trusts the public roots only.
+    pub extra_root_pem: Option<String>,
 }
 
 impl SmtpConfig {
@@ -158,7 +161,14 @@ impl SmtpConfig {
             security,
             credentials,
             timeout,
+            extra_root_pem: None,
         })
+    }
+
+    /// Also trusts `pem` when verifying the server's certificate.
+    pub fn trusting(mut self, pem: &str) -> Self {
+        self.extra_root_pem = Some(pem.to_owned());
+        self
     }
 
     /// The URL with the password replaced, for logs and the admin console.
@@ -182,7 +192,14 @@ impl SmtpConfig {
     fn transport(
         &self,
     ) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {
-        let tls = || TlsParameters::new(self.host.clone());
+        let tls = || {
+            let mut parameters = TlsParameters::builder(self.host.clone());
+            if let Some(pem) = &self.extra_root_pem {
+                parameters =
+                    parameters.add_root_certificate(Certificate::from_pem(pem.as_bytes())?);
+            }
+            parameters.build_rustls()
+        };
         let tls = match self.security {
             Security::Plain => Tls::None,
             Security::StartTlsRequired => Tls::Required(tls()?),

@@ -12,7 +12,7 @@ use mailer::{
     Transport, render,
 };
 use support::samples::{branding, branding_named, every_mail, recipient};
-use support::smtp_receiver::{Received, SmtpReceiver};
+use support::smtp_receiver::{Received, SmtpReceiver, TestCertificate, Tls};
 
 const SENDER: &str = "billing@billforge.example";
 
@@ -205,6 +205,63 @@ async fn a_server_that_never_answers_times_out_as_transient() {
     assert_eq!(error.class, FailureClass::Transient, "{error}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     holder.abort();
+}
+
+async fn send_over(url: &str, trusted: Option<&str>) -> Result<(), mailer::SendError> {
+    let mut config = SmtpConfig::parse(url).unwrap();
+    if let Some(pem) = trusted {
+        config = config.trusting(pem);
+    }
+    let sender = SmtpSender::new(&config, SENDER.parse().unwrap()).unwrap();
+    sender.send(&prepare(&every_mail()[0], "evt_tls")).await
+}
+
+#[tokio::test]
+async fn starttls_and_implicit_tls_deliver_encrypted() {
+    let certificate = TestCertificate::generate();
+    let starttls = SmtpReceiver::start_with(Tls::StartTls(certificate.acceptor.clone())).await;
+    let url = starttls.url_with("smtp", Some("mailer:secret"), "?tls=required");
+    send_over(&url, Some(&certificate.pem)).await.unwrap();
+    let received = starttls.received();
+    assert!(received[0].encrypted, "sent after STARTTLS");
+    assert_eq!(starttls.logins(), ["mailer:secret"], "logged in over TLS");
+
+    let implicit = SmtpReceiver::start_with(Tls::Implicit(certificate.acceptor.clone())).await;
+    send_over(
+        &implicit.url_with("smtps", None, ""),
+        Some(&certificate.pem),
+    )
+    .await
+    .unwrap();
+    assert!(implicit.received()[0].encrypted);
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_refused_and_nothing_is_sent() {
+    let certificate = TestCertificate::generate();
+    let receiver = SmtpReceiver::start_with(Tls::Implicit(certificate.acceptor)).await;
+    let error = send_over(&receiver.url_with("smtps", None, ""), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.class, FailureClass::Transient, "{error}");
+    assert!(receiver.received().is_empty());
+}
+
+#[tokio::test]
+async fn required_starttls_never_falls_back_to_plain_text() {
+    let receiver = SmtpReceiver::start().await;
+    let error = send_over(
+        &receiver.url_with("smtp", Some("mailer:secret"), "?tls=required"),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.class, FailureClass::Transient, "{error}");
+    assert!(receiver.received().is_empty());
+    assert!(
+        receiver.logins().is_empty(),
+        "the password never went out in clear"
+    );
 }
 
 #[tokio::test]
