@@ -12,7 +12,7 @@ use mailer::{
     Transport, render,
 };
 use support::samples::{branding, branding_named, every_mail, recipient};
-use support::smtp_receiver::{Received, SmtpReceiver, TestCertificate, Tls};
+use support::smtp_receiver::{Encryption, Received, SmtpReceiver, TestCertificate};
 
 const SENDER: &str = "billing@billforge.example";
 
@@ -219,14 +219,16 @@ async fn send_over(url: &str, trusted: Option<&str>) -> Result<(), mailer::SendE
 #[tokio::test]
 async fn starttls_and_implicit_tls_deliver_encrypted() {
     let certificate = TestCertificate::generate();
-    let starttls = SmtpReceiver::start_with(Tls::StartTls(certificate.acceptor.clone())).await;
+    let starttls =
+        SmtpReceiver::start_with(Encryption::StartTls(certificate.acceptor.clone())).await;
     let url = starttls.url_with("smtp", Some("mailer:secret"), "?tls=required");
     send_over(&url, Some(&certificate.pem)).await.unwrap();
     let received = starttls.received();
     assert!(received[0].encrypted, "sent after STARTTLS");
     assert_eq!(starttls.logins(), ["mailer:secret"], "logged in over TLS");
 
-    let implicit = SmtpReceiver::start_with(Tls::Implicit(certificate.acceptor.clone())).await;
+    let implicit =
+        SmtpReceiver::start_with(Encryption::Implicit(certificate.acceptor.clone())).await;
     send_over(
         &implicit.url_with("smtps", None, ""),
         Some(&certificate.pem),
@@ -239,7 +241,7 @@ async fn starttls_and_implicit_tls_deliver_encrypted() {
 #[tokio::test]
 async fn an_untrusted_certificate_is_refused_and_nothing_is_sent() {
     let certificate = TestCertificate::generate();
-    let receiver = SmtpReceiver::start_with(Tls::Implicit(certificate.acceptor)).await;
+    let receiver = SmtpReceiver::start_with(Encryption::Implicit(certificate.acceptor)).await;
     let error = send_over(&receiver.url_with("smtps", None, ""), None)
         .await
         .unwrap_err();

@@ -39,7 +39,7 @@ struct State {
 
 /// How the receiver protects connections.
 #[derive(Clone)]
-pub enum Tls {
+pub enum Encryption {
     /// Plain SMTP.
     None,
     /// Offers STARTTLS (and requires nothing before it).
@@ -95,10 +95,10 @@ impl Drop for SmtpReceiver {
 impl SmtpReceiver {
     /// A plain-SMTP receiver.
     pub async fn start() -> Self {
-        Self::start_with(Tls::None).await
+        Self::start_with(Encryption::None).await
     }
 
-    pub async fn start_with(tls: Tls) -> Self {
+    pub async fn start_with(tls: Encryption) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
@@ -171,13 +171,13 @@ const PLAIN: Phase = Phase {
     offer_starttls: false,
 };
 
-async fn serve(stream: TcpStream, state: Arc<Mutex<State>>, tls: Tls) {
+async fn serve(stream: TcpStream, state: Arc<Mutex<State>>, tls: Encryption) {
     let mut stream = BufStream::new(stream);
     match tls {
-        Tls::None => {
+        Encryption::None => {
             converse(&mut stream, &state, PLAIN).await;
         }
-        Tls::Implicit(acceptor) => {
+        Encryption::Implicit(acceptor) => {
             if let Ok(encrypted) = acceptor.accept(stream.into_inner()).await {
                 let phase = Phase {
                     encrypted: true,
@@ -186,7 +186,7 @@ async fn serve(stream: TcpStream, state: Arc<Mutex<State>>, tls: Tls) {
                 converse(&mut BufStream::new(encrypted), &state, phase).await;
             }
         }
-        Tls::StartTls(acceptor) => {
+        Encryption::StartTls(acceptor) => {
             let phase = Phase {
                 offer_starttls: true,
                 ..PLAIN
