@@ -267,6 +267,22 @@ async fn required_starttls_never_falls_back_to_plain_text() {
 }
 
 #[tokio::test]
+async fn a_refused_login_is_retried_because_it_is_not_the_messages_fault() {
+    let receiver = SmtpReceiver::start().await;
+    receiver.refuse_logins("535 5.7.8 Authentication credentials invalid");
+    let error = send_over(&receiver.url(Some("mailer:wrong")), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.class, FailureClass::Transient, "{error}");
+    assert_eq!(error.code, Some(535));
+    assert!(error.reason.contains("credentials invalid"), "{error}");
+    assert!(
+        !error.to_string().contains("wrong"),
+        "no password in errors"
+    );
+}
+
+#[tokio::test]
 async fn credentials_from_the_url_are_used_to_log_in() {
     let receiver = SmtpReceiver::start().await;
     let config = SmtpConfig::parse(&receiver.url(Some("mailer:p%40ss"))).unwrap();

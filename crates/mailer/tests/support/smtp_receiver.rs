@@ -35,6 +35,8 @@ struct State {
     scripted_replies: VecDeque<String>,
     /// `user:password` pairs seen in AUTH PLAIN.
     logins: Vec<String>,
+    /// The reply to AUTH when logins are to be refused (e.g. 535).
+    login_refusal: Option<String>,
 }
 
 /// How the receiver protects connections.
@@ -133,6 +135,11 @@ impl SmtpReceiver {
         state
             .scripted_replies
             .extend(std::iter::repeat_n(reply.to_owned(), count));
+    }
+
+    /// Answers every AUTH with `reply` instead of accepting it.
+    pub fn refuse_logins(&self, reply: &str) {
+        self.state.lock().unwrap().login_refusal = Some(reply.to_owned());
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -267,8 +274,12 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
                     .get(1..3)
                     .map(|pair| pair.join(":"))
                     .unwrap_or_default();
-                state.lock().unwrap().logins.push(login);
-                "235 2.7.0 Authentication successful".to_owned()
+                let mut state = state.lock().unwrap();
+                state.logins.push(login);
+                state
+                    .login_refusal
+                    .clone()
+                    .unwrap_or_else(|| "235 2.7.0 Authentication successful".to_owned())
             }
             "MAIL" => {
                 mail_from = between_angles(&command);
