@@ -574,13 +574,21 @@ pub fn start_subscription(
 
 /// One invoice line to bill.
 struct Line {
+    /// Minor units; negative for proration credits.
     amount: i64,
+    /// Text shown on the invoice.
     description: String,
+    /// The price billed (its id and product appear in `pricing`).
     price: Value,
+    /// Units billed.
     quantity: i64,
+    /// Service period covered, Unix seconds.
     period: (i64, i64),
+    /// Whether this is a proration adjustment.
     proration: bool,
+    /// The subscription item billed, for `parent.subscription_item_details`.
     subscription_item: Option<String>,
+    /// The invoice item the line came from, for `parent.invoice_item_details`.
     invoice_item: Option<String>,
 }
 

@@ -1120,7 +1120,9 @@ fn create_webhook_endpoint(state: &mut State, call: &Call) -> ApiResult<Value> {
     copy_strings(params, &mut endpoint, &["description"])?;
     params.apply_metadata(&mut endpoint["metadata"])?;
     let secret = format!("whsec_{}", new_secret(32));
-    state.endpoint_secrets.insert(id, secret.clone());
+    state
+        .endpoint_secrets
+        .insert(id, crate::state::Redacted(secret.clone()));
     state.store.insert(&call.scope, endpoint.clone());
     endpoint["secret"] = json!(secret);
     Ok(endpoint)

@@ -84,8 +84,11 @@ pub async fn api(
     response.body(body)
 }
 
+/// A response body with its status, and whether it came from an idempotency record.
 enum Handled {
+    /// Computed for this request.
     Fresh(u16, String),
+    /// Replayed from the first request with the same `Idempotency-Key`.
     Replayed(u16, String),
 }
 

@@ -115,6 +115,17 @@ pub struct AccountLinkTarget {
     pub used: bool,
 }
 
+/// A secret string (webhook signing secret) that never shows in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("[redacted]")
+    }
+}
+
 /// Everything the emulator knows, guarded by one lock.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct State {
@@ -134,10 +145,12 @@ pub struct State {
     /// Test-card behaviour of each card payment method (not part of Stripe's JSON).
     pub cards: HashMap<String, CardBehavior>,
     /// Webhook endpoint secrets by endpoint id (Stripe shows them only on creation).
-    pub endpoint_secrets: HashMap<String, String>,
+    pub endpoint_secrets: HashMap<String, Redacted>,
     /// Account links by the token in their URL.
     pub account_links: HashMap<String, AccountLinkTarget>,
-    /// Checkout sessions waiting on a 3-D Secure decision: session id → card number.
+    /// Checkout sessions waiting on a 3-D Secure decision: session id → card form
+    /// (not persisted: card numbers stay in memory).
+    #[serde(skip)]
     pub pending_authentication: HashMap<String, String>,
     /// Creation parameters of checkout sessions that completion needs
     /// (`subscription_data`, `payment_intent_data`), by session id.
@@ -255,4 +268,30 @@ pub fn wall_clock() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs() as i64)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let mut state = State::default();
+        state
+            .endpoint_secrets
+            .insert("we_1".into(), Redacted("whsec_topsecret".into()));
+        let rendered = format!("{state:?}");
+        assert!(!rendered.contains("topsecret"), "{rendered}");
+        assert!(rendered.contains("[redacted]"));
+    }
+
+    #[test]
+    fn changed_attributes_lists_old_values_of_changed_keys_only() {
+        let before = json!({"status": "active", "quantity": 1, "id": "sub_1"});
+        let after = json!({"status": "past_due", "quantity": 1, "id": "sub_1"});
+        assert_eq!(
+            Value::Object(changed_attributes(&before, &after)),
+            json!({"status": "active"})
+        );
+    }
 }

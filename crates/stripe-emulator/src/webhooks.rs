@@ -6,15 +6,15 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use crate::state::{API_VERSION, State, wall_clock};
+use crate::state::{API_VERSION, Redacted, State, wall_clock};
 
 /// One attempt to deliver one event to one endpoint.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     /// Endpoint URL.
     pub url: String,
-    /// Endpoint signing secret (never logged).
-    pub secret: String,
+    /// Endpoint signing secret (redacted in `Debug`).
+    pub secret: Redacted,
     /// The exact bytes signed and sent.
     pub body: Vec<u8>,
     /// Event id, for logs.
@@ -101,7 +101,7 @@ pub async fn run_sender(
     while let Some(mut delivery) = queue.recv().await {
         let timestamp = wall_clock();
         let signature = stripe::webhook::signature_header(
-            &[delivery.secret.as_str()],
+            &[delivery.secret.0.as_str()],
             timestamp,
             &delivery.body,
         );
