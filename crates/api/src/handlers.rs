@@ -132,7 +132,7 @@ pub(crate) async fn list_api_keys(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
 ) -> ApiResult {
-    let keys = platform.api_keys(&caller.tenant_id()).await?;
+    let keys = platform.api_keys(&caller.tenant_id).await?;
     Ok(HttpResponse::Ok().json(List::of(keys.into_iter().map(ApiKeyView::from).collect())))
 }
 
@@ -144,10 +144,10 @@ pub(crate) async fn create_api_key(
 ) -> ApiResult {
     let created = platform
         .create_api_key(
-            &caller.tenant_id(),
+            &caller.tenant_id,
             &body.name,
             None,
-            caller.actor(),
+            caller.actor.clone(),
             &RequestId::current_or_new(),
         )
         .await?;
@@ -162,7 +162,7 @@ pub(crate) async fn get_api_key(
     Caller(caller): Caller,
     id: web::Path<String>,
 ) -> ApiResult {
-    let key = platform.api_key(&caller.tenant_id(), &id).await?;
+    let key = platform.api_key(&caller.tenant_id, &id).await?;
     Ok(HttpResponse::Ok().json(ApiKeyView::from(key)))
 }
 
@@ -174,9 +174,9 @@ pub(crate) async fn revoke_api_key(
 ) -> ApiResult {
     let key = platform
         .revoke_api_key(
-            &caller.tenant_id(),
+            &caller.tenant_id,
             &id,
-            caller.actor(),
+            caller.actor.clone(),
             &RequestId::current_or_new(),
         )
         .await?;
@@ -188,7 +188,7 @@ pub(crate) async fn list_audit_events(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
 ) -> ApiResult {
-    let events = platform.audit_events(&caller.tenant_id()).await?;
+    let events = platform.audit_events(&caller.tenant_id).await?;
     Ok(HttpResponse::Ok().json(List::of(
         events.into_iter().map(AuditEventView::from).collect(),
     )))

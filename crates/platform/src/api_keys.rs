@@ -21,22 +21,14 @@ pub struct CreatedApiKey {
 /// A request authenticated by an API key.
 #[derive(Debug, Clone)]
 pub struct ApiCaller {
-    /// The tenant the key belongs to: every query is scoped to it.
+    /// The tenant the key belongs to.
     pub tenant: Tenant,
-    /// The key used (for audit entries).
+    /// The tenant's id, parsed once: every service call is scoped by it.
+    pub tenant_id: TenantId,
+    /// The key used.
     pub key: ApiKey,
-}
-
-impl ApiCaller {
-    /// The caller's tenant id.
-    pub fn tenant_id(&self) -> TenantId {
-        self.tenant.id.parse().expect("stored tenant ids are valid")
-    }
-
-    /// The audit actor for this key.
-    pub fn actor(&self) -> Actor {
-        Actor::api_key(&self.key.id.parse().expect("stored key ids are valid"))
-    }
+    /// The audit actor for this key's mutations.
+    pub actor: Actor,
 }
 
 impl Platform {
@@ -135,7 +127,16 @@ impl Platform {
             return Err(PlatformError::TenantSuspended);
         }
         self.store().touch_api_key(&key, self.now()).await?;
-        Ok(ApiCaller { tenant, key })
+        let key_id: ApiKeyId = key
+            .id
+            .parse()
+            .map_err(|_| PlatformError::Internal("stored key id".into()))?;
+        Ok(ApiCaller {
+            tenant,
+            tenant_id,
+            actor: Actor::api_key(&key_id),
+            key,
+        })
     }
 
     /// An audit context for `actor` acting now within `request_id`.

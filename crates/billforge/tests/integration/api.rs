@@ -217,3 +217,42 @@ async fn bad_bodies_get_clear_json_errors_and_write_nothing() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn responses_keep_their_documented_shape() {
+    let app = spawn_app().await;
+    let key = merchant_with_key(&app, "shapely").await;
+
+    let tenant = app.ok_json("/v1/tenant", &key).await;
+    insta::assert_json_snapshot!("tenant", tenant, {".id" => "[id]", ".created_at" => "[time]"});
+
+    let (status, created) = app.call(Method::POST, "/v1/api_keys", &key).await;
+    assert_eq!(
+        status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "a POST without a body is refused"
+    );
+    insta::assert_json_snapshot!("error", created, {".error.request_id" => "[request id]"});
+
+    let keys = app.ok_json("/v1/api_keys", &key).await;
+    insta::assert_json_snapshot!("api_keys", keys, {
+        ".data[].id" => "[id]",
+        ".data[].prefix" => "[prefix]",
+        ".data[].created_at" => "[time]",
+        ".data[].last_used_at" => "[time]",
+    });
+
+    let mut events = app.ok_json("/v1/audit_events", &key).await;
+    // Entries written in the same millisecond have no defined order.
+    events["data"]
+        .as_array_mut()
+        .unwrap()
+        .sort_by_key(|event| event["action"].to_string());
+    insta::assert_json_snapshot!("audit_events", events, {
+        ".data[].id" => "[id]",
+        ".data[].actor_id" => "[id]",
+        ".data[].target_id" => "[id]",
+        ".data[].request_id" => "[request id]",
+        ".data[].created_at" => "[time]",
+    });
+}
