@@ -41,7 +41,7 @@ pub fn route(
         ["subscriptions"] if post => create_subscription(state, call)?,
         ["subscriptions"] if get => list_subscriptions(state, call)?,
         ["subscriptions", id] if get => state.store.fetch(&call.scope, "subscription", id, "id")?,
-        ["subscriptions", id] if post => update_subscription(state, call, id)?,
+        ["subscriptions", id] if post => update_subscription(state, &call.scope, &call.params, id)?,
         ["subscriptions", id] if delete => {
             call.params
                 .allow(&["invoice_now", "prorate", "cancellation_details"])?;
@@ -1052,8 +1052,13 @@ fn list_subscriptions(state: &State, call: &Call) -> ApiResult<Value> {
     )
 }
 
-fn update_subscription(state: &mut State, call: &Call, id: &str) -> ApiResult<Value> {
-    let params = &call.params;
+/// Applies `POST /v1/subscriptions/:id` parameters (also used by the billing portal).
+pub fn update_subscription(
+    state: &mut State,
+    scope: &Scope,
+    params: &Params,
+    id: &str,
+) -> ApiResult<Value> {
     params.allow(&[
         "items",
         "proration_behavior",
@@ -1071,7 +1076,7 @@ fn update_subscription(state: &mut State, call: &Call, id: &str) -> ApiResult<Va
         "days_until_due",
         "billing_cycle_anchor",
     ])?;
-    let before = state.store.fetch(&call.scope, "subscription", id, "id")?;
+    let before = state.store.fetch(scope, "subscription", id, "id")?;
     if matches!(
         before["status"].as_str(),
         Some("canceled" | "incomplete_expired")
@@ -1080,7 +1085,7 @@ fn update_subscription(state: &mut State, call: &Call, id: &str) -> ApiResult<Va
             "A canceled subscription can only update its cancellation_details and metadata. ({id})"
         )));
     }
-    enter_subscription_time(state, &call.scope, &before);
+    enter_subscription_time(state, scope, &before);
     let now = state.now();
     let mut sub = before.clone();
     let (start, end) = item_period(&sub);
@@ -1097,8 +1102,7 @@ fn update_subscription(state: &mut State, call: &Call, id: &str) -> ApiResult<Va
     if params.has("default_payment_method") {
         sub["default_payment_method"] = match params.str("default_payment_method")? {
             Some(pm) => {
-                resolve_payment_method(state, &call.scope, pm, "default_payment_method")?["id"]
-                    .clone()
+                resolve_payment_method(state, scope, pm, "default_payment_method")?["id"].clone()
             }
             None => Value::Null,
         };
@@ -1108,7 +1112,7 @@ fn update_subscription(state: &mut State, call: &Call, id: &str) -> ApiResult<Va
     }
     if params.has("application_fee_percent") {
         let fee = params.decimal("application_fee_percent")?;
-        check_fee_percent(fee, &call.scope, "application_fee_percent")?;
+        check_fee_percent(fee, scope, "application_fee_percent")?;
         sub["application_fee_percent"] = json!(fee);
     }
     params.apply_metadata(&mut sub["metadata"])?;
@@ -1122,47 +1126,88 @@ fn update_subscription(state: &mut State, call: &Call, id: &str) -> ApiResult<Va
         .int("proration_date")?
         .unwrap_or(now)
         .clamp(start, end);
-    let changes = apply_item_changes(state, &call.scope, &mut sub, &params.hashes("items")?, now)?;
+    let changes = apply_item_changes(state, scope, &mut sub, &params.hashes("items")?, now)?;
+    let trialing = sub["status"] == "trialing";
+    // A new billing interval restarts the cycle now and bills at once, as on Stripe.
+    let interval_changed = !trialing
+        && before["items"]["data"][0]["price"]["recurring"]
+            != sub["items"]["data"][0]["price"]["recurring"];
     let mut prorations = Vec::new();
-    if sub["status"] != "trialing" && behavior != "none" {
-        for (old, new) in changes {
-            prorations.extend(proration_lines(&old, &new, (start, end), proration_time));
+    if !trialing && behavior != "none" {
+        for (old, new) in &changes {
+            let mut replacement = new.clone();
+            if interval_changed {
+                replacement["quantity"] = json!(0);
+            }
+            prorations.extend(proration_lines(
+                old,
+                &replacement,
+                (start, end),
+                proration_time,
+            ));
         }
     }
-    let ends_trial = params.str("trial_end")? == Some("now") && sub["status"] == "trialing";
-    state.save_updated(
-        &call.scope,
-        "customer.subscription.updated",
-        &before,
-        sub.clone(),
-    );
-    for line in &prorations {
-        create_invoice_item(state, &call.scope, &sub, line);
+    let ends_trial = params.str("trial_end")? == Some("now") && trialing;
+    if interval_changed {
+        let recurring = sub["items"]["data"][0]["price"]["recurring"].clone();
+        let new_end = period_end(now, &recurring, now);
+        set_period(&mut sub, now, new_end);
+        sub["billing_cycle_anchor"] = json!(now);
+        if sub["cancel_at_period_end"] == true {
+            sub["cancel_at"] = json!(new_end);
+        }
+        let clock = subscription_clock(state, scope, &sub);
+        state.schedule(
+            clock,
+            new_end,
+            scope,
+            Action::PeriodEnd {
+                subscription: id.to_owned(),
+            },
+        );
+    }
+    state.save_updated(scope, "customer.subscription.updated", &before, sub.clone());
+    if interval_changed {
+        let (_, new_end) = item_period(&sub);
+        let mut lines = prorations;
+        lines.extend(subscription_lines(&sub, now, new_end, false));
+        bill_now(state, scope, &sub, lines, (now, new_end))?;
+        return state.store.fetch(scope, "subscription", id, "id");
+    }
+    if behavior == "always_invoice" && !prorations.is_empty() {
+        bill_now(state, scope, &sub, prorations, (proration_time, end))?;
+    } else {
+        for line in &prorations {
+            create_invoice_item(state, scope, &sub, line);
+        }
     }
     if ends_trial {
-        renew(state, &call.scope, id, now, true)?;
-    } else if behavior == "always_invoice" && !prorations.is_empty() {
-        let invoice = create_invoice(
-            state,
-            &call.scope,
-            &sub,
-            Vec::new(),
-            "subscription_update",
-            (proration_time, end),
-        )?;
-        let invoice_id = invoice["id"].as_str().unwrap_or_default().to_owned();
-        set_latest_invoice(state, &call.scope, id, &invoice_id);
-        let invoice = finalize_invoice(state, &call.scope, &invoice_id)?;
-        if invoice["status"] == "open"
-            && invoice["amount_due"].as_i64().unwrap_or_default() > 0
-            && let Outcome::Failed(_) =
-                attempt_invoice(state, &call.scope, &invoice_id, None, false)
-        {
-            let clock = subscription_clock(state, &call.scope, &sub);
-            record_failure(state, &call.scope, &invoice_id, clock);
-        }
+        renew(state, scope, id, now, true)?;
     }
-    state.store.fetch(&call.scope, "subscription", id, "id")
+    state.store.fetch(scope, "subscription", id, "id")
+}
+
+/// Invoices a plan change immediately (with any pending items) and charges it.
+fn bill_now(
+    state: &mut State,
+    scope: &Scope,
+    sub: &Value,
+    lines: Vec<Line>,
+    period: (i64, i64),
+) -> ApiResult<()> {
+    let sub_id = sub["id"].as_str().unwrap_or_default();
+    let invoice = create_invoice(state, scope, sub, lines, "subscription_update", period)?;
+    let invoice_id = invoice["id"].as_str().unwrap_or_default().to_owned();
+    set_latest_invoice(state, scope, sub_id, &invoice_id);
+    let invoice = finalize_invoice(state, scope, &invoice_id)?;
+    if invoice["status"] == "open"
+        && invoice["amount_due"].as_i64().unwrap_or_default() > 0
+        && let Outcome::Failed(_) = attempt_invoice(state, scope, &invoice_id, None, false)
+    {
+        let clock = subscription_clock(state, scope, sub);
+        record_failure(state, scope, &invoice_id, clock);
+    }
+    Ok(())
 }
 
 fn set_latest_invoice(state: &mut State, scope: &Scope, sub_id: &str, invoice_id: &str) {

@@ -6,7 +6,7 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::billing::price_amount;
+use crate::billing::{price_amount, update_subscription};
 use crate::checkout::{self, CardForm, Submission};
 use crate::params::Params;
 use crate::resources::{attach_payment_method, create_card, save_account};
@@ -14,13 +14,7 @@ use crate::state::State;
 use crate::store::Scope;
 
 /// Serves one hosted page.
-pub fn page(
-    state: &mut State,
-    base_url: &str,
-    path: &str,
-    post: bool,
-    form: &Params,
-) -> HttpResponse {
+pub fn page(state: &mut State, path: &str, post: bool, form: &Params) -> HttpResponse {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (segments.as_slice(), post) {
         (["checkout", id], false) => checkout_page(state, id, None),
@@ -50,7 +44,7 @@ pub fn page(
             },
             None => not_found(),
         },
-        (["billing_portal", id], false) => portal_page(state, base_url, id, None),
+        (["billing_portal", id], false) => portal_page(state, id, None),
         (["billing_portal", id, action], true) => portal_action(state, id, action, form),
         (["connect", "onboarding", token], false) => onboarding_page(state, token),
         (["connect", "onboarding", token], true) => complete_onboarding(state, token),
@@ -197,7 +191,7 @@ fn find_portal(state: &State, id: &str) -> Option<(Scope, Value)> {
         .map(|stored| (stored.scope.clone(), stored.value.clone()))
 }
 
-fn portal_page(state: &State, _base_url: &str, id: &str, error: Option<&str>) -> HttpResponse {
+fn portal_page(state: &State, id: &str, error: Option<&str>) -> HttpResponse {
     let Some((scope, session)) = find_portal(state, id) else {
         return not_found();
     };
@@ -306,50 +300,38 @@ fn portal_action(state: &mut State, id: &str, action: &str, form: &Params) -> Ht
     let result = match action {
         "cancel" | "switch" => {
             let sub_id = field(form, "subscription");
-            match state
+            let owned = state
                 .store
                 .get(&scope, &sub_id)
                 .filter(|sub| sub["customer"] == customer.as_str())
-                .cloned()
-            {
+                .cloned();
+            match owned {
                 None => Err("No such subscription.".to_owned()),
-                Some(before) => {
-                    let mut sub = before.clone();
-                    if action == "cancel" {
-                        let end = sub["items"]["data"][0]["current_period_end"].clone();
-                        sub["cancel_at_period_end"] = json!(true);
-                        sub["cancel_at"] = end;
-                        sub["canceled_at"] = json!(state.now());
-                        sub["cancellation_details"]["reason"] = json!("cancellation_requested");
-                        state.save_updated(&scope, "customer.subscription.updated", &before, sub);
-                        Ok(())
+                Some(sub) => {
+                    let change = if action == "cancel" {
+                        json!({"cancel_at_period_end": "true"})
                     } else {
                         let price_id = field(form, "price");
-                        let current = &before["items"]["data"][0]["price"];
-                        match state
-                            .store
-                            .get(&scope, &price_id)
-                            .filter(|price| {
-                                price["product"] == current["product"]
-                                    && price["type"] == "recurring"
-                            })
-                            .cloned()
-                        {
-                            None => {
-                                Err("That price is not available for this subscription.".to_owned())
-                            }
-                            Some(price) => {
-                                sub["items"]["data"][0]["price"] = price;
-                                state.save_updated(
-                                    &scope,
-                                    "customer.subscription.updated",
-                                    &before,
-                                    sub,
-                                );
-                                Ok(())
-                            }
+                        let allowed = state.store.get(&scope, &price_id).is_some_and(|price| {
+                            price["product"] == sub["items"]["data"][0]["price"]["product"]
+                                && price["type"] == "recurring"
+                        });
+                        if !allowed {
+                            return portal_page(
+                                state,
+                                id,
+                                Some("That price is not available for this subscription."),
+                            );
                         }
-                    }
+                        json!({
+                            "items": [{"id": sub["items"]["data"][0]["id"], "price": price_id}],
+                            "proration_behavior": "create_prorations",
+                        })
+                    };
+                    let params = Params::new(change.as_object().cloned().unwrap_or_default());
+                    update_subscription(state, &scope, &params, &sub_id)
+                        .map(|_| ())
+                        .map_err(|error| error.message.clone())
                 }
             }
         }
@@ -379,7 +361,7 @@ fn portal_action(state: &mut State, id: &str, action: &str, form: &Params) -> Ht
     };
     match result {
         Ok(()) => redirect(&format!("/billing_portal/{id}")),
-        Err(message) => portal_page(state, "", id, Some(&message)),
+        Err(message) => portal_page(state, id, Some(&message)),
     }
 }
 

@@ -375,6 +375,5 @@ pub async fn pages(
         crate::form::decode(&String::from_utf8_lossy(&body)).unwrap_or_default();
     let path = request.path().to_owned();
     let post = request.method() == Method::POST;
-    shared
-        .with_state(|state| hosted::page(state, &shared.base_url, &path, post, &Params::new(form)))
+    shared.with_state(|state| hosted::page(state, &path, post, &Params::new(form)))
 }

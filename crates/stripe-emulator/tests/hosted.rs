@@ -333,10 +333,27 @@ async fn billing_portal_updates_card_cancels_and_switches_price() {
         .await
         .unwrap();
     let after = harness
-        .get(&format!("/v1/subscriptions/{sub_id}"), &[])
+        .get(
+            &format!("/v1/subscriptions/{sub_id}"),
+            &[("expand[]", "latest_invoice")],
+        )
         .await;
     assert_eq!(after["items"]["data"][0]["price"]["id"], yearly["id"]);
     assert_eq!(after["cancel_at_period_end"], true);
+    let item = &after["items"]["data"][0];
+    let period = item["current_period_end"].as_i64().unwrap()
+        - item["current_period_start"].as_i64().unwrap();
+    assert!(
+        period >= 365 * 86_400,
+        "a yearly price restarts a yearly cycle: {period}"
+    );
+    let invoice = &after["latest_invoice"];
+    assert_eq!(invoice["billing_reason"], "subscription_update");
+    let paid = invoice["amount_paid"].as_i64().unwrap();
+    assert!(
+        (9000..9010).contains(&paid),
+        "year minus unused month: {paid}"
+    );
     let stranger = harness
         .http
         .post(format!("{url}/cancel"))
