@@ -87,15 +87,13 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects to `url` (`sqlite://…` or `postgres://…`). SQLite gets
-    /// foreign keys enforced, like PostgreSQL.
+    /// Connects to `url` (`sqlite://…` or `postgres://…`). sqlx turns on
+    /// SQLite's foreign-key enforcement on every pooled connection, so both
+    /// backends enforce the same constraints.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let mut options = ConnectOptions::new(url.to_owned());
         options.sqlx_logging(false);
         let db = Database::connect(options).await?;
-        if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
-            db.execute_unprepared("PRAGMA foreign_keys = ON").await?;
-        }
         Ok(Self { db })
     }
 

@@ -160,3 +160,29 @@ async fn the_first_stored_setting_wins() {
         .unwrap();
     assert_eq!((first.as_str(), second.as_str()), ("one", "one"));
 }
+
+#[tokio::test]
+async fn foreign_keys_are_enforced_on_sqlite_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fresh_store(&dir).await;
+    let tenant = sign_up(&store, "delta").await;
+    let mut ghost = store
+        .user_by_email("delta@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    ghost.id = UserId::generate().to_string();
+    let orphan = store
+        .create_session(&ghost, "token-hash".into(), Utc::now(), &ctx())
+        .await;
+    assert!(
+        orphan.is_err(),
+        "a session for a missing user must be refused"
+    );
+    let users = store
+        .scoped(&tenant.id.parse().unwrap())
+        .users()
+        .await
+        .unwrap();
+    assert_eq!(users.len(), 1);
+}

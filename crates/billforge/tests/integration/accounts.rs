@@ -249,3 +249,14 @@ async fn secrets_and_passwords_never_reach_the_logs() {
         assert!(!logs.contains(secret), "a secret leaked into the logs");
     }
 }
+
+#[tokio::test]
+async fn cookies_are_secure_when_the_public_url_is_https() {
+    let app =
+        spawn_app_with(|settings| settings.public_url = "https://billing.example.com".into()).await;
+    let page = app.browser().get("/signup").await;
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.starts_with("bf_csrf=") && cookie.contains("Secure") && cookie.contains("HttpOnly")
+    );
+}
