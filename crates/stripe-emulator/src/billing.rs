@@ -25,6 +25,8 @@ const ITEM_PARAMS: &[&str] = &[
     "tax_rates",
     "discounts",
 ];
+/// How long before a renewal `invoice.upcoming` is sent (Stripe's setting, 3 days here).
+const UPCOMING_NOTICE_SECS: i64 = 3 * 86_400;
 /// An `incomplete` subscription expires after this long without payment.
 const INCOMPLETE_EXPIRY_SECS: i64 = 23 * 3600;
 
@@ -561,15 +563,54 @@ pub fn start_subscription(
             );
         }
     }
+    schedule_period_end(state, clock, scope, &id, first_end);
+    state.store.fetch(scope, "subscription", &id, "id")
+}
+
+/// Schedules a period's end, and `invoice.upcoming` some days before it.
+fn schedule_period_end(
+    state: &mut State,
+    clock: Option<String>,
+    scope: &Scope,
+    sub_id: &str,
+    end: i64,
+) {
+    if end - UPCOMING_NOTICE_SECS > state.now() {
+        state.schedule(
+            clock.clone(),
+            end - UPCOMING_NOTICE_SECS,
+            scope,
+            Action::InvoiceUpcoming {
+                subscription: sub_id.to_owned(),
+            },
+        );
+    }
     state.schedule(
         clock,
-        first_end,
+        end,
         scope,
         Action::PeriodEnd {
-            subscription: id.clone(),
+            subscription: sub_id.to_owned(),
         },
     );
-    state.store.fetch(scope, "subscription", &id, "id")
+}
+
+/// Sends `invoice.upcoming` (a preview of the renewal) if the period still ends as planned.
+pub fn invoice_upcoming(state: &mut State, scope: &Scope, id: &str, at: i64) -> ApiResult<()> {
+    let sub = state.store.fetch(scope, "subscription", id, "id")?;
+    let live = matches!(
+        sub["status"].as_str(),
+        Some("active" | "trialing" | "past_due")
+    );
+    if live
+        && sub["cancel_at_period_end"] != true
+        && item_period(&sub).1 == at + UPCOMING_NOTICE_SECS
+    {
+        let mut preview = upcoming_invoice(state, scope, &sub);
+        preview["id"] = Value::Null;
+        state.emit(scope, "invoice.upcoming", &preview, None);
+    }
+    Ok(())
 }
 
 /// One invoice line to bill.
@@ -1157,14 +1198,7 @@ pub fn update_subscription(
             sub["cancel_at"] = json!(new_end);
         }
         let clock = subscription_clock(state, scope, &sub);
-        state.schedule(
-            clock,
-            new_end,
-            scope,
-            Action::PeriodEnd {
-                subscription: id.to_owned(),
-            },
-        );
+        schedule_period_end(state, clock, scope, id, new_end);
     }
     state.save_updated(scope, "customer.subscription.updated", &before, sub.clone());
     if interval_changed {
@@ -1495,14 +1529,7 @@ pub fn renew(state: &mut State, scope: &Scope, id: &str, at: i64, forced: bool) 
     let invoice_id = invoice["id"].as_str().unwrap_or_default().to_owned();
     set_latest_invoice(state, scope, id, &invoice_id);
     let invoice = finalize_invoice(state, scope, &invoice_id)?;
-    state.schedule(
-        clock.clone(),
-        next_end,
-        scope,
-        Action::PeriodEnd {
-            subscription: id.to_owned(),
-        },
-    );
+    schedule_period_end(state, clock.clone(), scope, id, next_end);
     if invoice["status"] != "open"
         || sub["collection_method"] != "charge_automatically"
         || sub["status"] == "unpaid"
@@ -1620,27 +1647,25 @@ fn preview_invoice(state: &mut State, call: &Call) -> ApiResult<Value> {
         ));
     }
     enter_subscription_time(state, &call.scope, &sub);
-    let (_, end) = item_period(&sub);
+    Ok(upcoming_invoice(state, &call.scope, &sub))
+}
+
+/// The invoice the next renewal will create: the next period plus pending items.
+fn upcoming_invoice(state: &State, scope: &Scope, sub: &Value) -> Value {
+    let sub_id = sub["id"].as_str().unwrap_or_default();
+    let (_, end) = item_period(sub);
     let recurring = sub["items"]["data"][0]["price"]["recurring"].clone();
     let anchor = sub["billing_cycle_anchor"].as_i64().unwrap_or(end);
     let next_end = period_end(anchor, &recurring, end);
-    let mut lines = subscription_lines(&sub, end, next_end, false);
+    let mut lines = subscription_lines(sub, end, next_end, false);
     lines.extend(
-        pending_items(state, &call.scope, sub_id)
+        pending_items(state, scope, sub_id)
             .iter()
             .map(Line::from_invoice_item),
     );
     let id = format!("upcoming_{}", new_id("in"));
-    let mut invoice = build_invoice(
-        state,
-        &call.scope,
-        &sub,
-        &lines,
-        "upcoming",
-        (end, next_end),
-        &id,
-    );
+    let mut invoice = build_invoice(state, scope, sub, &lines, "upcoming", (end, next_end), &id);
     invoice["created"] = json!(end);
     invoice["next_payment_attempt"] = json!(end);
-    Ok(invoice)
+    invoice
 }

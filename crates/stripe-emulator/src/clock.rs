@@ -17,6 +17,9 @@ pub fn run_due(state: &mut State, clock: &str, until: i64) {
         state.time_override = Some(at);
         let scope = job.scope.clone();
         let result = match &job.action {
+            Action::InvoiceUpcoming { subscription } => {
+                billing::invoice_upcoming(state, &scope, subscription, at)
+            }
             Action::PeriodEnd { subscription } => {
                 billing::renew(state, &scope, subscription, at, false)
             }

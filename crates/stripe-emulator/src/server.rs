@@ -153,6 +153,14 @@ fn handle(request: &HttpRequest, body: &[u8], shared: &Shared) -> ApiResult<Hand
         raw
     };
     let decoded = crate::form::decode(&raw).map_err(ApiError::state)?;
+    if let Some(version) = header(request, "Stripe-Version")
+        && !valid_api_version(version)
+    {
+        return Err(ApiError::invalid(
+            "Stripe-Version",
+            format!("Invalid Stripe API version: {version}"),
+        ));
+    }
     let path = request.path().trim_end_matches('/').to_owned();
     let account = header(request, "Stripe-Account").map(str::to_owned);
     let idempotency_key = header(request, "Idempotency-Key")
@@ -227,6 +235,14 @@ fn handle(request: &HttpRequest, body: &[u8], shared: &Shared) -> ApiResult<Hand
         }
         Ok(Handled::Fresh(status, body))
     })
+}
+
+/// Whether a `Stripe-Version` looks like Stripe's (`2026-10-28.endive`, `2024-06-20`).
+/// Every well-formed version is answered in the shapes of [`API_VERSION`].
+fn valid_api_version(version: &str) -> bool {
+    let (date, name) = version.split_once('.').unwrap_or((version, "x"));
+    let date_ok = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok();
+    date_ok && !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Replaces ids along a dotted `expand[]` path with the objects they name.

@@ -51,6 +51,8 @@ impl Default for Dunning {
 pub enum Action {
     /// A subscription's period (or trial) ends: renew, or cancel at period end.
     PeriodEnd { subscription: String },
+    /// A few days before a period ends: `invoice.upcoming`.
+    InvoiceUpcoming { subscription: String },
     /// Three days before a trial ends.
     TrialWillEnd { subscription: String },
     /// Retry an open renewal invoice.

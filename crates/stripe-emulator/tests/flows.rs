@@ -148,6 +148,19 @@ async fn advancing_the_global_clock_renews_then_dunning_cancels() {
         "subscription_cycle"
     );
     assert_eq!(renewed["latest_invoice"]["status"], "paid");
+    let renewal_events = harness.event_types().await;
+    assert!(
+        in_order(
+            &renewal_events,
+            &[
+                "invoice.upcoming",
+                "customer.subscription.updated",
+                "invoice.created",
+                "invoice.paid"
+            ]
+        ),
+        "{renewal_events:?}"
+    );
 
     let failing = harness
         .post(

@@ -39,6 +39,37 @@ async fn rejects_missing_and_live_keys_with_stripes_401() {
 }
 
 #[tokio::test]
+async fn api_versions_are_checked() {
+    let harness = Harness::start().await;
+    let pinned = harness
+        .call(
+            "GET",
+            "/v1/customers",
+            &[],
+            &[("Stripe-Version", "2026-10-28.endive")],
+        )
+        .await;
+    assert_eq!(pinned.status, 200);
+    assert_eq!(pinned.headers["Stripe-Version"], "2026-10-28.endive");
+    let bogus = harness
+        .call(
+            "GET",
+            "/v1/customers",
+            &[],
+            &[("Stripe-Version", "2026-13-45")],
+        )
+        .await;
+    assert_eq!(bogus.status, 400);
+    assert!(
+        bogus.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid Stripe API version")
+    );
+    harness.emulator.stop().await;
+}
+
+#[tokio::test]
 async fn unknown_and_missing_parameters_are_named() {
     let harness = Harness::start().await;
     let unknown = harness
