@@ -16,6 +16,8 @@ pub struct ApiError {
     code: &'static str,
     /// Human-readable explanation, safe to show (never internal details).
     message: String,
+    /// The request field at fault, when one is (validation errors).
+    param: Option<&'static str>,
 }
 
 impl ApiError {
@@ -24,6 +26,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            param: None,
         }
     }
 }
@@ -35,7 +38,14 @@ impl From<PlatformError> for ApiError {
         }
         let status =
             StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        Self::new(status, err.code(), err.to_string())
+        let param = match &err {
+            PlatformError::Invalid { field, .. } => Some(*field),
+            _ => None,
+        };
+        Self {
+            param,
+            ..Self::new(status, err.code(), err.to_string())
+        }
     }
 }
 
@@ -76,6 +86,8 @@ struct Envelope<'a> {
 struct Body<'a> {
     code: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    param: Option<&'a str>,
     request_id: Option<String>,
 }
 
@@ -90,6 +102,7 @@ impl ResponseError for ApiError {
             error: Body {
                 code: self.code,
                 message: &self.message,
+                param: self.param,
                 request_id,
             },
         })

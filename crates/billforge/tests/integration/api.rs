@@ -35,6 +35,14 @@ async fn a_bearer_key_resolves_its_tenant() {
     assert_eq!(tenant["object"], "tenant");
     assert_eq!(tenant["status"], "onboarding");
 
+    let lower_case_scheme = reqwest::Client::new()
+        .get(format!("{}/v1/tenant", app.address))
+        .header("authorization", format!("bearer {key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lower_case_scheme.status(), StatusCode::OK);
+
     let keys = app.ok_json("/v1/api_keys", &key).await;
     assert!(
         keys["data"][0]["last_used_at"].is_string(),
@@ -197,6 +205,16 @@ async fn bad_bodies_get_clear_json_errors_and_write_nothing() {
         assert!(!error["error"]["message"].as_str().unwrap().is_empty());
         assert_eq!(error["error"]["request_id"], request_id.as_str());
     }
+    let nameless = app
+        .api(Method::POST, "/v1/api_keys", &key)
+        .json(&serde_json::json!({"name": "  "}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nameless.status(), StatusCode::BAD_REQUEST);
+    let error: serde_json::Value = nameless.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "invalid_request");
+    assert_eq!(error["error"]["param"], "name");
     assert_eq!(key_count(&app).await, before, "nothing written");
 
     let created = app
