@@ -682,8 +682,8 @@ fn subscription_lines(sub: &Value, start: i64, end: i64, trial: bool) -> Vec<Lin
 fn pending_items(state: &State, scope: &Scope, sub_id: &str) -> Vec<Value> {
     let mut pending: Vec<Value> = state
         .store
-        .iter_kind(scope, "invoiceitem")
-        .filter(|item| item["invoice"].is_null() && item["subscription"] == sub_id)
+        .iter_by(scope, "invoiceitem", "subscription", sub_id)
+        .filter(|item| item["invoice"].is_null())
         .cloned()
         .collect();
     pending.reverse();
@@ -1432,13 +1432,12 @@ pub fn cancel_now(state: &mut State, scope: &Scope, id: &str, reason: &str) -> A
 pub fn cancel_customer_subscriptions(state: &mut State, scope: &Scope, customer: &str) {
     let live: Vec<String> = state
         .store
-        .iter_kind(scope, "subscription")
+        .iter_by(scope, "subscription", "customer", customer)
         .filter(|sub| {
-            sub["customer"] == customer
-                && !matches!(
-                    sub["status"].as_str(),
-                    Some("canceled" | "incomplete_expired")
-                )
+            !matches!(
+                sub["status"].as_str(),
+                Some("canceled" | "incomplete_expired")
+            )
         })
         .filter_map(|sub| sub["id"].as_str().map(str::to_owned))
         .collect();

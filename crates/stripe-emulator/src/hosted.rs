@@ -206,8 +206,7 @@ fn portal_page(state: &State, id: &str, error: Option<&str>) -> HttpResponse {
     body.push_str("<h2>Subscriptions</h2>");
     for sub in state
         .store
-        .iter_kind(&scope, "subscription")
-        .filter(|sub| sub["customer"] == customer)
+        .iter_by(&scope, "subscription", "customer", customer)
     {
         let sub_id = sub["id"].as_str().unwrap_or_default();
         let item = &sub["items"]["data"][0];
@@ -237,10 +236,14 @@ fn portal_page(state: &State, id: &str, error: Option<&str>) -> HttpResponse {
         if live {
             let alternatives: Vec<&Value> = state
                 .store
-                .iter_kind(&scope, "price")
+                .iter_by(
+                    &scope,
+                    "price",
+                    "product",
+                    price["product"].as_str().unwrap_or_default(),
+                )
                 .filter(|other| {
-                    other["product"] == price["product"]
-                        && other["active"] == true
+                    other["active"] == true
                         && other["type"] == "recurring"
                         && other["id"] != price["id"]
                 })
@@ -257,11 +260,7 @@ fn portal_page(state: &State, id: &str, error: Option<&str>) -> HttpResponse {
         body.push_str("</section>");
     }
     body.push_str("<h2>Invoices</h2><table><tr><th>Number</th><th>Amount</th><th>Status</th></tr>");
-    for invoice in state
-        .store
-        .iter_kind(&scope, "invoice")
-        .filter(|invoice| invoice["customer"] == customer)
-    {
+    for invoice in state.store.iter_by(&scope, "invoice", "customer", customer) {
         body.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(invoice["number"].as_str().unwrap_or("draft")),

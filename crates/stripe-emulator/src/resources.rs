@@ -775,8 +775,8 @@ fn create_price(state: &mut State, call: &Call) -> ApiResult<Value> {
 fn claim_lookup_key(state: &mut State, scope: &Scope, key: &str, transfer: bool) -> ApiResult<()> {
     let holder = state
         .store
-        .iter_kind(scope, "price")
-        .find(|price| price["lookup_key"] == key)
+        .iter_by(scope, "price", "lookup_key", key)
+        .next()
         .cloned();
     if let Some(before) = holder {
         if !transfer {

@@ -310,7 +310,17 @@ pub fn list(
     allowed.extend_from_slice(filters);
     call.params.allow(&allowed)?;
     let page = page_params(&call.params)?;
-    let (data, has_more) = state.store.page(&call.scope, kind, &page, keep)?;
+    // Walk the narrowest index a filter allows; `keep` still checks every filter.
+    let mut narrow = None;
+    for field in crate::store::INDEXED_FIELDS {
+        if filters.contains(field)
+            && let Some(value) = call.params.str(field)?
+        {
+            narrow = Some((*field, value));
+            break;
+        }
+    }
+    let (data, has_more) = state.store.page(&call.scope, kind, &page, narrow, keep)?;
     Ok(json!({"object": "list", "data": data, "has_more": has_more, "url": url}))
 }
 

@@ -33,8 +33,35 @@ pub struct Store {
     /// Ids per (account, object kind) ordered by `seq`: lists and pagination walk only these.
     #[serde(skip)]
     index: HashMap<(Scope, String), BTreeMap<u64, String>>,
+    /// Ids per (account, kind, field, value) for the fields lists filter on
+    /// ([`INDEXED_FIELDS`]), so `?customer=…` walks that customer's objects only.
+    #[serde(skip)]
+    by_field: HashMap<SecondaryKey, BTreeMap<u64, String>>,
     /// Next insertion sequence number.
     next_seq: u64,
+}
+
+/// (account, kind, field, value) of a secondary index.
+type SecondaryKey = (Scope, String, &'static str, String);
+
+/// Fields with a secondary index. `subscription` also covers invoices'
+/// `parent.subscription_details.subscription`.
+pub const INDEXED_FIELDS: &[&str] = &["customer", "subscription", "product", "lookup_key", "email"];
+
+/// The (field, value) pairs of `value` that [`INDEXED_FIELDS`] index.
+fn indexed_values(value: &Value) -> Vec<(&'static str, String)> {
+    INDEXED_FIELDS
+        .iter()
+        .filter_map(|field| {
+            let found = match *field {
+                "subscription" => value["subscription"]
+                    .as_str()
+                    .or_else(|| value["parent"]["subscription_details"]["subscription"].as_str()),
+                _ => value[*field].as_str(),
+            };
+            found.map(|found| (*field, found.to_owned()))
+        })
+        .collect()
 }
 
 /// A page request: Stripe's `limit`, `starting_after`, `ending_before`.
@@ -52,12 +79,21 @@ impl Store {
     /// Rebuilds the indexes after loading a snapshot.
     pub fn reindex(&mut self) {
         self.index.clear();
-        for (id, stored) in &self.objects {
-            let kind = kind_of(&stored.value);
-            self.index
-                .entry((stored.scope.clone(), kind))
-                .or_default()
-                .insert(stored.seq, id.clone());
+        self.by_field.clear();
+        let objects: Vec<(String, Scope, u64, Value)> = self
+            .objects
+            .iter()
+            .map(|(id, stored)| {
+                (
+                    id.clone(),
+                    stored.scope.clone(),
+                    stored.seq,
+                    stored.value.clone(),
+                )
+            })
+            .collect();
+        for (id, scope, seq, value) in objects {
+            self.add_to_indexes(&scope, seq, &id, &value);
         }
     }
 
@@ -66,10 +102,7 @@ impl Store {
         let id = value["id"].as_str().unwrap_or_default().to_owned();
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.index
-            .entry((scope.clone(), kind_of(&value)))
-            .or_default()
-            .insert(seq, id.clone());
+        self.add_to_indexes(scope, seq, &id, &value);
         self.objects.insert(
             id,
             Stored {
@@ -78,6 +111,35 @@ impl Store {
                 value,
             },
         );
+    }
+
+    fn add_to_indexes(&mut self, scope: &Scope, seq: u64, id: &str, value: &Value) {
+        let kind = kind_of(value);
+        for (field, found) in indexed_values(value) {
+            self.by_field
+                .entry((scope.clone(), kind.clone(), field, found))
+                .or_default()
+                .insert(seq, id.to_owned());
+        }
+        self.index
+            .entry((scope.clone(), kind))
+            .or_default()
+            .insert(seq, id.to_owned());
+    }
+
+    fn remove_from_indexes(&mut self, scope: &Scope, seq: u64, value: &Value) {
+        let kind = kind_of(value);
+        for (field, found) in indexed_values(value) {
+            if let Some(ids) = self
+                .by_field
+                .get_mut(&(scope.clone(), kind.clone(), field, found))
+            {
+                ids.remove(&seq);
+            }
+        }
+        if let Some(ids) = self.index.get_mut(&(scope.clone(), kind)) {
+            ids.remove(&seq);
+        }
     }
 
     /// The object with this id on this account.
@@ -101,7 +163,8 @@ impl Store {
             .ok_or_else(|| ApiError::no_such(kind, id, param))
     }
 
-    /// Mutable access to a stored object.
+    /// Mutable access to a stored object. Must not change indexed fields
+    /// ([`INDEXED_FIELDS`], `object`): use [`Store::put`] for that.
     pub fn get_mut(&mut self, scope: &Scope, id: &str) -> Option<&mut Value> {
         self.objects
             .get_mut(id)
@@ -111,10 +174,22 @@ impl Store {
 
     /// Replaces a stored object, keeping its place in lists.
     pub fn put(&mut self, scope: &Scope, value: Value) {
-        let id = value["id"].as_str().unwrap_or_default();
-        match self.get_mut(scope, id) {
-            Some(slot) => *slot = value,
-            None => self.insert(scope, value),
+        let id = value["id"].as_str().unwrap_or_default().to_owned();
+        let Some(stored) = self
+            .objects
+            .get(&id)
+            .filter(|stored| &stored.scope == scope)
+        else {
+            self.insert(scope, value);
+            return;
+        };
+        let (seq, old) = (stored.seq, stored.value.clone());
+        if indexed_values(&old) != indexed_values(&value) {
+            self.remove_from_indexes(scope, seq, &old);
+            self.add_to_indexes(scope, seq, &id, &value);
+        }
+        if let Some(stored) = self.objects.get_mut(&id) {
+            stored.value = value;
         }
     }
 
@@ -145,19 +220,39 @@ impl Store {
             .filter_map(|id| self.objects.get(id).map(|stored| &stored.value))
     }
 
+    /// Objects of a kind on an account whose indexed `field` equals `value`, newest first.
+    pub fn iter_by<'a>(
+        &'a self,
+        scope: &Scope,
+        kind: &str,
+        field: &'static str,
+        value: &str,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
+        self.by_field
+            .get(&(scope.clone(), kind.to_owned(), field, value.to_owned()))
+            .into_iter()
+            .flat_map(|ids| ids.values().rev())
+            .filter_map(|id| self.objects.get(id).map(|stored| &stored.value))
+    }
+
     /// One page of a list, newest first, and whether more objects lie beyond it.
     pub fn page(
         &self,
         scope: &Scope,
         kind: &str,
         page: &Page,
+        narrow: Option<(&'static str, &str)>,
         keep: impl Fn(&Value) -> bool,
     ) -> ApiResult<(Vec<Value>, bool)> {
         let empty = BTreeMap::new();
-        let ids = self
-            .index
-            .get(&(scope.clone(), kind.to_owned()))
-            .unwrap_or(&empty);
+        let ids = match narrow {
+            Some((field, value)) => {
+                self.by_field
+                    .get(&(scope.clone(), kind.to_owned(), field, value.to_owned()))
+            }
+            None => self.index.get(&(scope.clone(), kind.to_owned())),
+        }
+        .unwrap_or(&empty);
         let cursor = |id: &str, param: &str| -> ApiResult<u64> {
             self.objects
                 .get(id)
@@ -284,6 +379,7 @@ mod tests {
                         starting_after: after.map(Into::into),
                         ending_before: before.map(Into::into),
                     },
+                    None,
                     |_| true,
                 )
                 .unwrap()
@@ -296,6 +392,36 @@ mod tests {
         assert_eq!((ids_of(&back), more), (vec!["cus_3", "cus_2"], true));
         let (top, more) = page(None, Some("cus_3"));
         assert_eq!((ids_of(&top), more), (vec!["cus_4"], false));
+    }
+
+    #[test]
+    fn secondary_indexes_follow_updates_and_deletes() {
+        let mut store = Store::default();
+        store.insert(
+            &None,
+            json!({"id": "sub_1", "object": "subscription", "customer": "cus_a"}),
+        );
+        store.insert(
+            &None,
+            json!({"id": "sub_2", "object": "subscription", "customer": "cus_b"}),
+        );
+        let of = |store: &Store, customer: &str| -> Vec<String> {
+            store
+                .iter_by(&None, "subscription", "customer", customer)
+                .map(|value| value["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(of(&store, "cus_a"), ["sub_1"]);
+        store.put(
+            &None,
+            json!({"id": "sub_2", "object": "subscription", "customer": "cus_a"}),
+        );
+        assert_eq!(of(&store, "cus_a"), ["sub_2", "sub_1"]);
+        assert!(of(&store, "cus_b").is_empty());
+        store.remove(&None, "sub_1");
+        assert_eq!(of(&store, "cus_a"), ["sub_2"]);
+        store.reindex();
+        assert_eq!(of(&store, "cus_a"), ["sub_2"]);
     }
 
     #[test]
@@ -316,6 +442,7 @@ mod tests {
                     starting_after: Some("cus_x".into()),
                     ending_before: None,
                 },
+                None,
                 |_| true,
             )
             .unwrap_err();
