@@ -79,15 +79,20 @@ impl From<JsonPayloadError> for ApiError {
 
 #[derive(Serialize)]
 struct Envelope<'a> {
+    /// The single top-level key, so clients can tell errors from objects.
     error: Body<'a>,
 }
 
 #[derive(Serialize)]
 struct Body<'a> {
+    /// Stable machine-readable code.
     code: &'a str,
+    /// Human-readable explanation.
     message: &'a str,
+    /// The offending request field, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     param: Option<&'a str>,
+    /// The request's id, to quote to support and find in logs.
     request_id: Option<String>,
 }
 

@@ -32,11 +32,17 @@ impl<T> List<T> {
 /// The caller's tenant as the API shows it.
 #[derive(Serialize)]
 struct TenantView {
+    /// `ten_…` id.
     id: String,
+    /// Always `tenant`, so clients can dispatch on the type.
     object: &'static str,
+    /// URL name of hosted pages.
     slug: String,
+    /// Display name.
     name: String,
+    /// `onboarding`, `active` or `suspended`.
     status: TenantStatus,
+    /// Sign-up time.
     created_at: DateTime<Utc>,
 }
 
@@ -56,14 +62,23 @@ impl From<Tenant> for TenantView {
 /// An API key as the API shows it: never the secret, except once at creation.
 #[derive(Serialize)]
 struct ApiKeyView {
+    /// `key_…` id, used to fetch or revoke the key.
     id: String,
+    /// Always `api_key`.
     object: &'static str,
+    /// Merchant-chosen label.
     name: String,
+    /// Start of the key, to recognise it without the secret.
     prefix: String,
+    /// `test` or `live`.
     mode: ApiKeyMode,
+    /// Creation time.
     created_at: DateTime<Utc>,
+    /// Last successful authentication.
     last_used_at: Option<DateTime<Utc>>,
+    /// Revocation time; a revoked key no longer authenticates.
     revoked_at: Option<DateTime<Utc>>,
+    /// The full key: only in the creation response, never again.
     #[serde(skip_serializing_if = "Option::is_none")]
     secret: Option<String>,
 }
@@ -87,14 +102,23 @@ impl From<ApiKey> for ApiKeyView {
 /// An audit entry as the API shows it.
 #[derive(Serialize)]
 struct AuditEventView {
+    /// `aud_…` id.
     id: String,
+    /// Always `audit_event`.
     object: &'static str,
+    /// `user`, `api_key`, `admin` or `system`.
     actor_kind: ActorKind,
+    /// Who acted.
     actor_id: String,
+    /// What happened, e.g. `api_key.revoked`.
     action: String,
+    /// Kind of the changed object.
     target_type: String,
+    /// Id of the changed object.
     target_id: String,
+    /// The request that made the change.
     request_id: String,
+    /// When.
     created_at: DateTime<Utc>,
 }
 

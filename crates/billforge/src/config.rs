@@ -16,14 +16,23 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
+    /// `DATABASE_URL`.
     database_url: Option<String>,
+    /// `BIND`.
     bind: Option<String>,
+    /// `PUBLIC_URL`.
     public_url: Option<String>,
+    /// `SECRET_KEY`.
     secret_key: Option<String>,
+    /// `LOG_FORMAT`.
     log_format: Option<String>,
+    /// `STRIPE_SECRET_KEY`.
     stripe_secret_key: Option<String>,
+    /// `STRIPE_API_BASE`.
     stripe_api_base: Option<String>,
+    /// `STRIPE_EMULATOR_BIND`.
     stripe_emulator_bind: Option<String>,
+    /// `SMTP_URL`.
     smtp_url: Option<String>,
 }
 

@@ -16,11 +16,16 @@ type PageResult = Result<HttpResponse, WebError>;
 /// The sign-up form.
 #[derive(Deserialize)]
 pub(crate) struct SignUpForm {
+    /// Checked by [`CsrfForm`] before the handler runs.
     #[serde(default)]
     csrf_token: String,
+    /// Display name of the new tenant.
     business_name: String,
+    /// URL name of the new tenant.
     slug: String,
+    /// The owner's login.
     email: String,
+    /// The owner's password; wrapped in a `Secret` at once.
     password: String,
 }
 
@@ -33,9 +38,12 @@ impl CsrfProtected for SignUpForm {
 /// The login form (merchant and admin).
 #[derive(Deserialize)]
 pub(crate) struct LoginForm {
+    /// Checked by [`CsrfForm`] before the handler runs.
     #[serde(default)]
     csrf_token: String,
+    /// The login.
     email: String,
+    /// The password; wrapped in a `Secret` at once.
     password: String,
 }
 
@@ -122,9 +130,13 @@ pub(crate) async fn sign_up(CsrfForm { form, browser }: CsrfForm<SignUpForm>) ->
 
 /// The two login doors differ only in wording, target and who may pass.
 struct LoginDoor {
+    /// Which accounts may pass.
     kind: LoginKind,
+    /// Page heading.
     heading: &'static str,
+    /// Where the form posts.
     action: &'static str,
+    /// Where a successful login lands.
     home: &'static str,
 }
 

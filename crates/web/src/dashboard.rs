@@ -14,8 +14,10 @@ type PageResult = Result<HttpResponse, WebError>;
 /// The "create API key" form.
 #[derive(Deserialize)]
 pub(crate) struct CreateKeyForm {
+    /// Checked by [`CsrfForm`] before the handler runs.
     #[serde(default)]
     csrf_token: String,
+    /// Label of the new key.
     name: String,
 }
 

@@ -68,7 +68,8 @@ async fn a_bearer_key_resolves_its_tenant() {
 #[tokio::test]
 async fn an_admin_created_on_the_command_line_can_suspend_a_tenant() {
     let app = spawn_app().await;
-    let key = merchant_with_key(&app, "suspect").await;
+    let suspect = app.signed_up_merchant("suspect").await;
+    let key = suspect.create_api_key("main").await;
 
     let cli = <billforge::cli::Cli as clap::Parser>::try_parse_from([
         "billforge",
@@ -122,6 +123,12 @@ async fn an_admin_created_on_the_command_line_can_suspend_a_tenant() {
         app.call(Method::GET, "/v1/tenant", &key).await,
         StatusCode::FORBIDDEN,
         "tenant_suspended",
+    );
+    assert!(
+        suspect
+            .page("/dashboard")
+            .await
+            .contains("This account is suspended")
     );
 
     let reactivate = admin
