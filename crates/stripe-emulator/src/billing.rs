@@ -548,20 +548,22 @@ pub fn start_subscription(
                 },
             );
         }
-    } else if spec.payment_behavior != "default_incomplete"
-        && spec.collection_method == "charge_automatically"
-    {
-        let outcome = attempt_invoice(state, scope, &invoice_id, None, spec.on_session);
-        if !matches!(outcome, Outcome::Succeeded) {
-            state.schedule(
-                clock.clone(),
-                now + INCOMPLETE_EXPIRY_SECS,
-                scope,
-                Action::ExpireIncomplete {
-                    subscription: id.clone(),
-                },
-            );
-        }
+    } else if spec.collection_method == "send_invoice" {
+        // Invoices sent for manual payment do not hold the subscription back.
+        set_status(state, scope, &id, "active");
+    } else if spec.payment_behavior != "default_incomplete" {
+        attempt_invoice(state, scope, &invoice_id, None, spec.on_session);
+    }
+    let status = state.store.get(scope, &id).map(|sub| sub["status"].clone());
+    if status == Some(json!("incomplete")) {
+        state.schedule(
+            clock.clone(),
+            now + INCOMPLETE_EXPIRY_SECS,
+            scope,
+            Action::ExpireIncomplete {
+                subscription: id.clone(),
+            },
+        );
     }
     schedule_period_end(state, clock, scope, &id, first_end);
     state.store.fetch(scope, "subscription", &id, "id")

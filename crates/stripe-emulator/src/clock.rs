@@ -11,9 +11,12 @@ use crate::server::{Call, list};
 use crate::state::{Action, State, wall_clock};
 use crate::store::{new_id, template};
 
-/// Runs every job on `clock` (`""` = global) due at or before `until`, each at its own time.
-pub fn run_due(state: &mut State, clock: &str, until: i64) {
+/// Runs every job on `clock` (`""` = global) due at or before `until`, each at
+/// its own time; returns whether any ran.
+pub fn run_due(state: &mut State, clock: &str, until: i64) -> bool {
+    let mut ran = false;
     while let Some((at, job)) = state.next_due_job(clock, until) {
+        ran = true;
         state.time_override = Some(at);
         let scope = job.scope.clone();
         let result = match &job.action {
@@ -37,6 +40,7 @@ pub fn run_due(state: &mut State, clock: &str, until: i64) {
         }
     }
     state.time_override = None;
+    ran
 }
 
 /// `GET /_emulator/clock`.

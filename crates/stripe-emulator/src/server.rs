@@ -31,18 +31,22 @@ pub struct Shared {
 
 impl Shared {
     /// Runs `work` under the lock, first running jobs that fell due on the global
-    /// clock, then handing new events to the webhook sender.
-    pub fn with_state<T>(&self, work: impl FnOnce(&mut State) -> T) -> T {
+    /// clock, then handing new events to the webhook sender. `mutating` requests
+    /// (and any that ran jobs or emitted events) mark the snapshot dirty.
+    pub fn with_state<T>(&self, mutating: bool, work: impl FnOnce(&mut State) -> T) -> T {
         let mut state = self.state.lock();
         let now = state.global_now();
-        clock::run_due(&mut state, "", now);
-        state.time_override = None;
+        let ran_jobs = clock::run_due(&mut state, "", now);
         let result = work(&mut state);
         state.time_override = None;
-        if !state.outbox.is_empty() {
+        state.request = None;
+        let emitted = !state.outbox.is_empty();
+        if emitted {
             webhooks::dispatch(&mut state, &self.deliveries);
         }
-        self.dirty.store(true, Ordering::Release);
+        if mutating || ran_jobs || emitted {
+            self.dirty.store(true, Ordering::Release);
+        }
         result
     }
 }
@@ -64,7 +68,7 @@ pub async fn api(
     shared: web::Data<Arc<Shared>>,
 ) -> HttpResponse {
     let request_id = format!("req_{}", new_secret(14));
-    let outcome = handle(&request, &body, &shared);
+    let outcome = handle(&request, &body, &shared, &request_id);
     let (status, body, replayed) = match outcome {
         Ok(Handled::Fresh(status, body)) => (status, body, false),
         Ok(Handled::Replayed(status, body)) => (status, body, true),
@@ -140,7 +144,12 @@ fn authenticate(request: &HttpRequest) -> ApiResult<()> {
     Err(ApiError::unauthorized(message))
 }
 
-fn handle(request: &HttpRequest, body: &[u8], shared: &Shared) -> ApiResult<Handled> {
+fn handle(
+    request: &HttpRequest,
+    body: &[u8],
+    shared: &Shared,
+    request_id: &str,
+) -> ApiResult<Handled> {
     authenticate(request)?;
     let method = request.method().clone();
     let raw = if method == Method::GET || method == Method::DELETE {
@@ -174,7 +183,7 @@ fn handle(request: &HttpRequest, body: &[u8], shared: &Shared) -> ApiResult<Hand
             "Idempotency keys must be at most 255 characters long.",
         ));
     }
-    shared.with_state(|state| {
+    shared.with_state(method != Method::GET, |state| {
         if let Some(account) = &account {
             let known = state
                 .store
@@ -203,6 +212,7 @@ fn handle(request: &HttpRequest, body: &[u8], shared: &Shared) -> ApiResult<Hand
                 return Ok(Handled::Replayed(replay.status, replay.body.clone()));
             }
         }
+        state.request = Some(json!({"id": request_id, "idempotency_key": idempotency_key}));
         let call = Call {
             scope: account.clone(),
             params: Params::new(decoded),
@@ -372,7 +382,7 @@ pub async fn emulator(
             let params = Params::new(decoded);
             let path = request.path().trim_end_matches('/');
             let method = request.method().clone();
-            shared.with_state(|state| match (method.as_str(), path) {
+            shared.with_state(true, |state| match (method.as_str(), path) {
                 ("GET", "/_emulator/clock") => Ok(clock::global_clock(state)),
                 ("POST", "/_emulator/clock/advance") => clock::advance_global(state, &params),
                 ("POST", "/_emulator/reset") => {
@@ -401,5 +411,7 @@ pub async fn pages(
         crate::form::decode(&String::from_utf8_lossy(&body)).unwrap_or_default();
     let path = request.path().to_owned();
     let post = request.method() == Method::POST;
-    shared.with_state(|state| hosted::page(state, &path, post, &Params::new(form)))
+    shared.with_state(post, |state| {
+        hosted::page(state, &path, post, &Params::new(form))
+    })
 }

@@ -159,6 +159,10 @@ pub struct State {
     pub checkout_options: HashMap<String, Value>,
     /// Retry schedule and final action for failed renewals.
     pub dunning: Dunning,
+    /// `{"id", "idempotency_key"}` of the API request being served, for events'
+    /// `request` (null for hosted pages and scheduled work).
+    #[serde(skip)]
+    pub request: Option<Value>,
     /// Events created during the current request, to hand to the webhook sender.
     #[serde(skip)]
     pub outbox: Vec<Value>,
@@ -231,7 +235,10 @@ impl State {
             data.insert("previous_attributes".into(), previous);
         }
         event["data"] = Value::Object(data);
-        event["request"] = json!({"id": null, "idempotency_key": null});
+        event["request"] = self
+            .request
+            .clone()
+            .unwrap_or_else(|| json!({"id": null, "idempotency_key": null}));
         event["pending_webhooks"] = json!(0);
         if let Some(account) = scope {
             event["account"] = json!(account);

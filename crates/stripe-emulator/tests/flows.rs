@@ -283,6 +283,53 @@ async fn trials_warn_three_days_before_they_end() {
 }
 
 #[tokio::test]
+async fn unpaid_incomplete_subscriptions_expire_after_23_hours() {
+    let harness = Harness::start().await;
+    let price = harness.monthly_price(1000).await;
+    let customer = harness
+        .post("/v1/customers", &[("email", "late@example.com")])
+        .await;
+    let sub = harness
+        .call(
+            "POST",
+            "/v1/subscriptions",
+            &[
+                ("customer", customer["id"].as_str().unwrap()),
+                ("items[0][price]", price["id"].as_str().unwrap()),
+                ("payment_behavior", "default_incomplete"),
+            ],
+            &[("Idempotency-Key", "sub-late")],
+        )
+        .await
+        .body;
+    assert_eq!(sub["status"], "incomplete");
+    let path = format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap());
+    harness
+        .post(
+            "/_emulator/clock/advance",
+            &[("seconds", &(23 * 3600 + 1).to_string())],
+        )
+        .await;
+    let expired = harness.get(&path, &[("expand[]", "latest_invoice")]).await;
+    assert_eq!(expired["status"], "incomplete_expired");
+    assert_eq!(expired["latest_invoice"]["status"], "void");
+    let created = harness
+        .get("/v1/events", &[("type", "customer.subscription.created")])
+        .await;
+    assert_eq!(
+        created["data"][0]["request"]["idempotency_key"], "sub-late",
+        "events name the request that caused them"
+    );
+    assert!(
+        created["data"][0]["request"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("req_")
+    );
+    harness.emulator.stop().await;
+}
+
+#[tokio::test]
 async fn webhooks_are_signed_like_stripe_and_retried_until_accepted() {
     use wiremock::matchers::method;
     use wiremock::{Mock, MockServer, ResponseTemplate};
