@@ -123,8 +123,36 @@ impl Settings {
     /// Live keys only when the platform talks to live Stripe.
     pub fn api_key_mode(&self) -> store::ApiKeyMode {
         match &self.stripe_secret_key {
-            Some(key) if key.expose().starts_with("sk_live_") => store::ApiKeyMode::Live,
+            // Secret (`sk_live_…`) and restricted (`rk_live_…`) live keys alike.
+            Some(key) if key.expose().get(2..8) == Some("_live_") => store::ApiKeyMode::Live,
             _ => store::ApiKeyMode::Test,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_keys_are_live_only_with_a_live_stripe_key() {
+        let mut settings = Settings::with_defaults("sqlite::memory:");
+        assert_eq!(settings.api_key_mode(), store::ApiKeyMode::Test);
+        for (stripe_key, mode) in [
+            ("sk_test_123", store::ApiKeyMode::Test),
+            ("sk_live_123", store::ApiKeyMode::Live),
+            ("rk_live_123", store::ApiKeyMode::Live),
+        ] {
+            settings.stripe_secret_key = Some(Secret::new(stripe_key));
+            assert_eq!(settings.api_key_mode(), mode, "{stripe_key}");
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let mut settings = Settings::with_defaults("postgres://bf:hunter2@db/bf");
+        settings.secret_key = Some(Secret::new("very-secret"));
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("hunter2") && !debug.contains("very-secret"));
     }
 }

@@ -124,3 +124,21 @@ async fn unknown_paths_get_html_404s_on_the_site_and_json_404s_on_the_api() {
     let body: serde_json::Value = api.json().await.unwrap();
     assert_eq!(body["error"]["code"], "route_not_found");
 }
+
+#[tokio::test]
+async fn the_migrate_command_creates_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/fresh.sqlite?mode=rwc", dir.path().display());
+    let cli =
+        <billforge::cli::Cli as clap::Parser>::try_parse_from(["billforge", "migrate"]).unwrap();
+    let env = |name: &str| (name == "DATABASE_URL").then(|| url.clone());
+    billforge::cli::execute(cli, &env, &mut std::io::empty(), false)
+        .await
+        .expect("migrate");
+
+    let store = store::Store::connect(&url).await.unwrap();
+    assert!(
+        store.tenants().await.unwrap().is_empty(),
+        "the tenants table exists"
+    );
+}
