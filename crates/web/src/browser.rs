@@ -83,7 +83,11 @@ impl Browser {
         if self.browser_token_is_new {
             response.cookie(self.cookie(BROWSER_COOKIE, self.browser_token.clone(), None));
         }
-        Ok(response.content_type("text/html; charset=utf-8").body(html))
+        // Pages carry CSRF tokens and, once, a new API key: never cache them.
+        Ok(response
+            .content_type("text/html; charset=utf-8")
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+            .body(html))
     }
 
     /// A redirect (303) that also starts a session.

@@ -311,6 +311,11 @@ impl Browser {
             .submit("/dashboard", "/dashboard/api_keys", &[("name", name)])
             .await;
         assert_eq!(response.status(), StatusCode::CREATED);
+        assert_eq!(
+            response.headers()["cache-control"],
+            "no-store",
+            "secret not cached"
+        );
         new_key_in(&response.text().await.unwrap()).expect("new key shown")
     }
 }
