@@ -480,7 +480,7 @@ pub fn start_subscription(
     if spec.payment_behavior == "error_if_incomplete" && spec.trial_end.is_none() {
         let probe = json!({"customer": spec.customer, "default_payment_method": spec.default_payment_method});
         let pm = billing_payment_method(state, scope, &probe);
-        if let Some(error) = payments::card_failure(state, pm.as_deref(), spec.on_session) {
+        if let Some(error) = payments::card_failure(state, pm.as_deref()) {
             return Err(error);
         }
     }
@@ -843,9 +843,8 @@ pub fn finalize_invoice(state: &mut State, scope: &Scope, id: &str) -> ApiResult
     let mut invoice = state.store.fetch(scope, "invoice", id, "invoice")?;
     let now = state.now();
     let customer = invoice["customer"].as_str().unwrap_or_default().to_owned();
-    let mut number = 1;
     if let Some(mut record) = state.store.get(scope, &customer).cloned() {
-        number = record["next_invoice_sequence"].as_i64().unwrap_or(1);
+        let number = record["next_invoice_sequence"].as_i64().unwrap_or(1);
         record["next_invoice_sequence"] = json!(number + 1);
         invoice["number"] = json!(format!(
             "{}-{number:04}",
@@ -853,7 +852,6 @@ pub fn finalize_invoice(state: &mut State, scope: &Scope, id: &str) -> ApiResult
         ));
         state.store.put(scope, record);
     }
-    let _ = number;
     invoice["status"] = json!("open");
     invoice["effective_at"] = json!(now);
     invoice["status_transitions"]["finalized_at"] = json!(now);

@@ -452,7 +452,7 @@ fn complete(state: &mut State, scope: &Scope, mut session: Value, form: &CardFor
     };
     let pm_id = pm["id"].as_str().unwrap_or_default().to_owned();
     if mode != "setup" {
-        if let Some(error) = card_failure(state, Some(&pm_id), false) {
+        if let Some(error) = card_failure(state, Some(&pm_id)) {
             state.store.remove(scope, &pm_id);
             return Submission::Rejected(decline_message(&error));
         }

@@ -43,12 +43,8 @@ pub enum Outcome {
     Failed(ApiError),
 }
 
-/// The failure a payment method would produce off the test-card table, if any.
-pub fn card_failure(
-    state: &State,
-    payment_method: Option<&str>,
-    on_session: bool,
-) -> Option<ApiError> {
+/// The failure charging this payment method produces (per the test-card table), if any.
+pub fn card_failure(state: &State, payment_method: Option<&str>) -> Option<ApiError> {
     let Some(pm) = payment_method else {
         return Some(ApiError::state(
             "This customer has no attached payment source or default payment method.",
@@ -61,7 +57,7 @@ pub fn card_failure(
         .unwrap_or(CardBehavior::Succeeds)
     {
         CardBehavior::Succeeds => None,
-        CardBehavior::RequiresAuthentication if !on_session => None,
+        // On-session 3-D Secure is handled before charging; saved cards pass off-session.
         CardBehavior::RequiresAuthentication => None,
         CardBehavior::Declined | CardBehavior::AttachesButFails => Some(ApiError::card(
             "card_declined",
@@ -121,12 +117,7 @@ pub fn confirm(
         state.store.put(scope, intent.clone());
         return (intent, Outcome::RequiresAction);
     }
-    complete(
-        state,
-        scope,
-        intent,
-        card_failure(state, pm.as_deref(), on_session),
-    )
+    complete(state, scope, intent, card_failure(state, pm.as_deref()))
 }
 
 /// Settles a payment intent: `failure` decides between a failed and a succeeded charge.

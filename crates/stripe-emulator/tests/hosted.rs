@@ -364,3 +364,68 @@ async fn billing_portal_updates_card_cancels_and_switches_price() {
     assert_eq!(stranger.status().as_u16(), 400);
     harness.emulator.stop().await;
 }
+
+#[tokio::test]
+async fn setup_mode_saves_a_card_on_a_new_customer() {
+    let harness = Harness::start().await;
+    let session = harness
+        .post(
+            "/v1/checkout/sessions",
+            &[
+                ("mode", "setup"),
+                ("currency", "usd"),
+                ("success_url", "https://t.example/saved"),
+            ],
+        )
+        .await;
+    assert_eq!(session["payment_status"], "no_payment_required");
+    let declined = harness
+        .pay_hosted_checkout(session["url"].as_str().unwrap(), "4000000000000002")
+        .await;
+    assert_eq!(declined.status().as_u16(), 402);
+    let saved = harness
+        .pay_hosted_checkout(session["url"].as_str().unwrap(), "4000000000000341")
+        .await;
+    assert_eq!(saved.status().as_u16(), 303, "0341 attaches fine");
+    let done = harness
+        .get(
+            &format!("/v1/checkout/sessions/{}", session["id"].as_str().unwrap()),
+            &[("expand[]", "setup_intent.payment_method")],
+        )
+        .await;
+    assert_eq!(done["setup_intent"]["status"], "succeeded");
+    assert_eq!(
+        done["setup_intent"]["payment_method"]["card"]["last4"],
+        "0341"
+    );
+    let customer = done["customer"].as_str().unwrap();
+    let intent = harness
+        .call(
+            "POST",
+            "/v1/payment_intents",
+            &[
+                ("amount", "1000"),
+                ("currency", "usd"),
+                ("customer", customer),
+                (
+                    "payment_method",
+                    done["setup_intent"]["payment_method"]["id"]
+                        .as_str()
+                        .unwrap(),
+                ),
+                ("confirm", "true"),
+                ("off_session", "true"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(intent.status, 402, "every charge on 0341 fails");
+    assert_eq!(intent.body["error"]["code"], "card_declined");
+    assert!(
+        intent.body["error"]["payment_intent"]
+            .as_str()
+            .unwrap()
+            .starts_with("pi_")
+    );
+    harness.emulator.stop().await;
+}
