@@ -115,15 +115,7 @@ async fn advancing_the_global_clock_renews_then_dunning_cancels() {
     let price = harness.monthly_price(1000).await;
     let customer = harness.customer_with_card(&[]).await;
     let customer_id = customer["id"].as_str().unwrap();
-    let sub = harness
-        .post(
-            "/v1/subscriptions",
-            &[
-                ("customer", customer_id),
-                ("items[0][price]", price["id"].as_str().unwrap()),
-            ],
-        )
-        .await;
+    let sub = harness.subscribe(customer_id, &price, &[]).await;
     let sub_path = format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap());
     let period_end = sub["items"]["data"][0]["current_period_end"]
         .as_i64()
@@ -243,13 +235,10 @@ async fn trials_warn_three_days_before_they_end() {
     let price = harness.monthly_price(1000).await;
     let customer = harness.customer_with_card(&[]).await;
     let sub = harness
-        .post(
-            "/v1/subscriptions",
-            &[
-                ("customer", customer["id"].as_str().unwrap()),
-                ("items[0][price]", price["id"].as_str().unwrap()),
-                ("trial_period_days", "7"),
-            ],
+        .subscribe(
+            customer["id"].as_str().unwrap(),
+            &price,
+            &[("trial_period_days", "7")],
         )
         .await;
     assert_eq!(sub["status"], "trialing");

@@ -269,15 +269,7 @@ async fn billing_portal_updates_card_cancels_and_switches_price() {
         .await;
     let customer = harness.customer_with_card(&[]).await;
     let customer_id = customer["id"].as_str().unwrap();
-    let sub = harness
-        .post(
-            "/v1/subscriptions",
-            &[
-                ("customer", customer_id),
-                ("items[0][price]", price["id"].as_str().unwrap()),
-            ],
-        )
-        .await;
+    let sub = harness.subscribe(customer_id, &price, &[]).await;
     let sub_id = sub["id"].as_str().unwrap();
     let portal = harness
         .post(

@@ -118,6 +118,16 @@ impl Harness {
         self.post("/v1/customers", &form).await
     }
 
+    /// Subscribes `customer` to `price` (plus `extra` parameters).
+    pub async fn subscribe(&self, customer: &str, price: &Value, extra: &[(&str, &str)]) -> Value {
+        let mut form = vec![
+            ("customer", customer),
+            ("items[0][price]", price["id"].as_str().unwrap()),
+        ];
+        form.extend_from_slice(extra);
+        self.post("/v1/subscriptions", &form).await
+    }
+
     /// Pays a checkout session through its hosted card form; returns the redirect target.
     pub async fn pay_hosted_checkout(&self, url: &str, card: &str) -> reqwest::Response {
         self.http
