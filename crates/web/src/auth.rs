@@ -2,7 +2,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::{StatusCode, header};
-use platform::accounts::{LoginKind, SignUp};
+use platform::accounts::{LoginKind, NewSession, SignUp};
 use platform::records::UserRole;
 use platform::{PlatformError, RequestId, Secret};
 use serde::Deserialize;
@@ -75,6 +75,21 @@ fn redirect(to: &str) -> HttpResponse {
         .finish()
 }
 
+/// Ends the browser's previous session, if any, and hands it the new one, so
+/// one browser never holds two live sessions.
+async fn switch_session(browser: &Browser, to: &str, session: &NewSession) -> HttpResponse {
+    if let Some(previous) = &browser.signed_in {
+        let ended = browser
+            .platform()
+            .log_out(previous, &RequestId::current_or_new())
+            .await;
+        if let Err(err) = ended {
+            tracing::warn!(error = %err, "could not end the previous session");
+        }
+    }
+    browser.redirect_with_session(to, &session.cookie_token)
+}
+
 /// `GET /`: the landing page, or straight to the visitor's home.
 pub(crate) async fn home(browser: Browser) -> PageResult {
     match browser.signed_in.as_ref().map(|s| s.user.role) {
@@ -113,7 +128,7 @@ pub(crate) async fn sign_up(CsrfForm { form, browser }: CsrfForm<SignUpForm>) ->
         .sign_up(request, &RequestId::current_or_new())
         .await
     {
-        Ok(session) => Ok(browser.redirect_with_session("/dashboard", &session.cookie_token)),
+        Ok(session) => Ok(switch_session(&browser, "/dashboard", &session).await),
         Err(err) if is_form_error(&err) => browser.page(
             status_of(&err),
             &SignUpPage {
@@ -186,7 +201,7 @@ async fn log_in(door: &LoginDoor, form: LoginForm, browser: Browser) -> PageResu
         )
         .await;
     match outcome {
-        Ok(session) => Ok(browser.redirect_with_session(door.home, &session.cookie_token)),
+        Ok(session) => Ok(switch_session(&browser, door.home, &session).await),
         Err(err) if is_form_error(&err) => login_page(
             &browser,
             door,

@@ -58,6 +58,47 @@ async fn sign_up_log_in_create_list_and_revoke_an_api_key() {
     );
 }
 
+/// The `bf_session=…` pair a response set.
+fn session_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("bf_session="))
+        .expect("session cookie set")
+}
+
+/// Whether a replayed `bf_session=…` pair still opens the dashboard.
+async fn session_works(app: &crate::harness::TestApp, cookie: &str) -> bool {
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/dashboard", app.address))
+        .header("cookie", cookie.split(';').next().unwrap())
+        .send()
+        .await
+        .unwrap();
+    replay.status() == StatusCode::OK
+}
+
+#[tokio::test]
+async fn logging_in_again_replaces_the_browsers_previous_session() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let first = session_cookie(&browser.sign_up("twice", &merchant_password("twice")).await);
+    let second = browser
+        .log_in(&merchant_email("twice"), &merchant_password("twice"))
+        .await;
+    let second = session_cookie(&second);
+    assert!(
+        !session_works(&app, &first).await,
+        "the replaced session is gone"
+    );
+    assert!(session_works(&app, &second).await);
+}
+
 #[tokio::test]
 async fn logging_out_invalidates_the_session_server_side() {
     let app = spawn_app().await;
@@ -65,35 +106,19 @@ async fn logging_out_invalidates_the_session_server_side() {
     let signed_up = browser
         .sign_up("logout-co", &merchant_password("logout-co"))
         .await;
-    let session_cookie = signed_up
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("bf_session="))
-        .expect("session cookie set");
-    assert!(session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"));
-    assert!(
-        !session_cookie.contains("Secure"),
-        "PUBLIC_URL is http in tests"
-    );
-    let token = session_cookie.split(';').next().unwrap().to_owned();
+    let cookie = session_cookie(&signed_up);
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+    assert!(!cookie.contains("Secure"), "PUBLIC_URL is http in tests");
+    assert!(session_works(&app, &cookie).await);
 
     let logout = browser.submit("/dashboard", "/logout", &[]).await;
     assert_eq!(logout.status(), StatusCode::SEE_OTHER);
-
-    // Replaying the old cookie no longer reaches the dashboard.
-    let replay = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(format!("{}/dashboard", app.address))
-        .header("cookie", token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(replay.status(), StatusCode::SEE_OTHER);
-    assert_eq!(replay.headers()["location"], "/login");
+    assert!(
+        !session_works(&app, &cookie).await,
+        "replaying the old cookie fails"
+    );
+    let after = browser.get("/dashboard").await;
+    assert_eq!(after.headers()["location"], "/login");
 }
 
 #[tokio::test]
