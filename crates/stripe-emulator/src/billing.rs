@@ -54,7 +54,17 @@ pub fn route(
                 )));
             }
             enter_subscription_time(state, &call.scope, &sub);
-            cancel_now(state, &call.scope, id, "cancellation_requested")?
+            if call.params.bool("prorate")?.unwrap_or(false) {
+                credit_unused_time(state, &call.scope, &sub);
+            }
+            let canceled = cancel_now(state, &call.scope, id, "cancellation_requested")?;
+            if call.params.bool("invoice_now")?.unwrap_or(false)
+                && !pending_items(state, &call.scope, id).is_empty()
+            {
+                let now = state.now();
+                bill_now(state, &call.scope, &canceled, Vec::new(), (now, now))?;
+            }
+            state.store.fetch(&call.scope, "subscription", id, "id")?
         }
         ["subscriptions", id, "resume"] if post => resume_subscription(state, call, id)?,
         ["subscription_items"] if get => {
@@ -1169,15 +1179,17 @@ pub fn update_subscription(
         .clamp(start, end);
     let changes = apply_item_changes(state, scope, &mut sub, &params.hashes("items")?, now)?;
     let trialing = sub["status"] == "trialing";
-    // A new billing interval restarts the cycle now and bills at once, as on Stripe.
-    let interval_changed = !trialing
-        && before["items"]["data"][0]["price"]["recurring"]
-            != sub["items"]["data"][0]["price"]["recurring"];
+    let anchor_now = params.one_of("billing_cycle_anchor", &["now", "unchanged"])? == Some("now");
+    // A new billing interval (or `billing_cycle_anchor=now`) restarts the cycle now and bills at once, as on Stripe.
+    let restarts_cycle = !trialing
+        && (anchor_now
+            || before["items"]["data"][0]["price"]["recurring"]
+                != sub["items"]["data"][0]["price"]["recurring"]);
     let mut prorations = Vec::new();
     if !trialing && behavior != "none" {
         for (old, new) in &changes {
             let mut replacement = new.clone();
-            if interval_changed {
+            if restarts_cycle {
                 replacement["quantity"] = json!(0);
             }
             prorations.extend(proration_lines(
@@ -1187,9 +1199,39 @@ pub fn update_subscription(
                 proration_time,
             ));
         }
+        if restarts_cycle && changes.is_empty() {
+            for item in sub["items"]["data"].as_array().cloned().unwrap_or_default() {
+                let mut gone = item.clone();
+                gone["quantity"] = json!(0);
+                prorations.extend(proration_lines(&item, &gone, (start, end), proration_time));
+            }
+        }
     }
     let ends_trial = params.str("trial_end")? == Some("now") && trialing;
-    if interval_changed {
+    if trialing && params.str("trial_end")?.is_some_and(|end| end != "now") {
+        let trial_end = params.req_int("trial_end")?;
+        if trial_end <= now {
+            return Err(ApiError::invalid(
+                "trial_end",
+                "Invalid timestamp: must be in the future",
+            ));
+        }
+        sub["trial_end"] = json!(trial_end);
+        set_period(&mut sub, start, trial_end);
+        let clock = subscription_clock(state, scope, &sub);
+        if trial_end - TRIAL_WARNING_SECS > now {
+            state.schedule(
+                clock.clone(),
+                trial_end - TRIAL_WARNING_SECS,
+                scope,
+                Action::TrialWillEnd {
+                    subscription: id.to_owned(),
+                },
+            );
+        }
+        schedule_period_end(state, clock, scope, id, trial_end);
+    }
+    if restarts_cycle {
         let recurring = sub["items"]["data"][0]["price"]["recurring"].clone();
         let new_end = period_end(now, &recurring, now);
         set_period(&mut sub, now, new_end);
@@ -1201,7 +1243,7 @@ pub fn update_subscription(
         schedule_period_end(state, clock, scope, id, new_end);
     }
     state.save_updated(scope, "customer.subscription.updated", &before, sub.clone());
-    if interval_changed {
+    if restarts_cycle {
         let (_, new_end) = item_period(&sub);
         let mut lines = prorations;
         lines.extend(subscription_lines(&sub, now, new_end, false));
@@ -1219,6 +1261,19 @@ pub fn update_subscription(
         renew(state, scope, id, now, true)?;
     }
     state.store.fetch(scope, "subscription", id, "id")
+}
+
+/// Cancelling with `prorate=true`: pending credits for the unused rest of the period.
+fn credit_unused_time(state: &mut State, scope: &Scope, sub: &Value) {
+    let (start, end) = item_period(sub);
+    let now = state.now().clamp(start, end);
+    for item in sub["items"]["data"].as_array().cloned().unwrap_or_default() {
+        let mut gone = item.clone();
+        gone["quantity"] = json!(0);
+        for line in proration_lines(&item, &gone, (start, end), now) {
+            create_invoice_item(state, scope, sub, &line);
+        }
+    }
 }
 
 /// Invoices a plan change immediately (with any pending items) and charges it.

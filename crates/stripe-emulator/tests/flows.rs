@@ -617,3 +617,96 @@ async fn every_emitted_object_has_the_keys_of_stripes_fixture() {
     }
     harness.emulator.stop().await;
 }
+
+#[tokio::test]
+async fn cycle_resets_trial_extensions_and_prorated_cancellation() {
+    let harness = Harness::start().await;
+    let price = harness.monthly_price(3000).await;
+    let customer = harness.customer_with_card(&[]).await;
+    let customer_id = customer["id"].as_str().unwrap();
+
+    let trialing = harness
+        .subscribe(customer_id, &price, &[("trial_period_days", "7")])
+        .await;
+    let trial_path = format!("/v1/subscriptions/{}", trialing["id"].as_str().unwrap());
+    let new_trial_end = trialing["trial_end"].as_i64().unwrap() + 7 * 86_400;
+    let extended = harness
+        .post(&trial_path, &[("trial_end", &new_trial_end.to_string())])
+        .await;
+    assert_eq!(extended["trial_end"], new_trial_end);
+    assert_eq!(
+        extended["items"]["data"][0]["current_period_end"],
+        new_trial_end
+    );
+    harness
+        .post(
+            "/_emulator/clock/advance",
+            &[("seconds", &(8 * 86_400).to_string())],
+        )
+        .await;
+    assert_eq!(
+        harness.get(&trial_path, &[]).await["status"],
+        "trialing",
+        "the old trial end no longer fires"
+    );
+
+    let sub = harness.subscribe(customer_id, &price, &[]).await;
+    let path = format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap());
+    harness
+        .post(
+            "/_emulator/clock/advance",
+            &[("seconds", &(10 * 86_400).to_string())],
+        )
+        .await;
+    let reset = harness
+        .post(
+            &path,
+            &[
+                ("billing_cycle_anchor", "now"),
+                ("expand[]", "latest_invoice"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        reset["latest_invoice"]["billing_reason"],
+        "subscription_update"
+    );
+    let charged = reset["latest_invoice"]["amount_paid"].as_i64().unwrap();
+    assert!(
+        (900..1100).contains(&charged),
+        "a new month minus the unused two thirds of the old one: {charged}"
+    );
+    assert_eq!(
+        reset["billing_cycle_anchor"],
+        reset["items"]["data"][0]["current_period_start"]
+    );
+
+    harness
+        .post(
+            "/_emulator/clock/advance",
+            &[("seconds", &(15 * 86_400).to_string())],
+        )
+        .await;
+    let reply = harness
+        .call(
+            "DELETE",
+            &path,
+            &[
+                ("prorate", "true"),
+                ("invoice_now", "true"),
+                ("expand[]", "latest_invoice"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["status"], "canceled");
+    let final_invoice = &reply.body["latest_invoice"];
+    let credit = final_invoice["total"].as_i64().unwrap();
+    assert!(
+        (-1600..-1400).contains(&credit),
+        "half a month back: {credit}"
+    );
+    assert_eq!(final_invoice["amount_due"], 0);
+    harness.emulator.stop().await;
+}
