@@ -210,3 +210,58 @@ def test_webhook_deliveries_verify_with_construct_event(webhook_receiver, tag):
             stripe.Webhook.construct_event(payload + " ", signature, endpoint.secret)
     finally:
         stripe.WebhookEndpoint.delete(endpoint.id)
+
+
+def test_checkout_trial_and_billing_portal(monthly_price, tag):
+    session = stripe.checkout.Session.create(
+        mode="subscription",
+        line_items=[{"price": monthly_price.id}],
+        success_url="https://example.com/done",
+        subscription_data={"trial_period_days": 14},
+    )
+    posted = requests.post(session.url, data=card_form("4242424242424242"), allow_redirects=False)
+    assert posted.status_code == 303
+    done = stripe.checkout.Session.retrieve(session.id, expand=["subscription"])
+    assert done.payment_status == "no_payment_required"
+    assert done.subscription.status == "trialing"
+    assert done.subscription.trial_end - done.subscription.trial_start == 14 * DAY
+
+    portal = stripe.billing_portal.Session.create(customer=done.customer, return_url="https://example.com/account")
+    page = requests.get(portal.url)
+    assert page.status_code == 200 and done.subscription.id in page.text
+    cancel = requests.post(f"{portal.url}/cancel", data={"subscription": done.subscription.id}, allow_redirects=False)
+    assert cancel.status_code == 303
+    assert stripe.Subscription.retrieve(done.subscription.id).cancel_at_period_end is True
+
+
+def test_connect_checkout_with_application_fee_and_connect_webhook(webhook_receiver, tag):
+    url, received = webhook_receiver
+    endpoint = stripe.WebhookEndpoint.create(url=url, enabled_events=["checkout.session.completed"], connect=True)
+    try:
+        account = stripe.Account.create(controller={"stripe_dashboard": {"type": "none"}})
+        product = stripe.Product.create(name="Tenant plan", stripe_account=account.id)
+        price = stripe.Price.create(
+            product=product.id,
+            currency="usd",
+            unit_amount=4000,
+            recurring={"interval": "month"},
+            stripe_account=account.id,
+        )
+        session = stripe.checkout.Session.create(
+            mode="subscription",
+            line_items=[{"price": price.id}],
+            success_url="https://example.com/done",
+            subscription_data={"application_fee_percent": 10},
+            client_reference_id=tag,
+            stripe_account=account.id,
+        )
+        assert requests.post(session.url, data=card_form("4242424242424242"), allow_redirects=False).status_code == 303
+        fees = stripe.ApplicationFee.list(limit=5)
+        assert any(fee.account == account.id and fee.amount == 400 for fee in fees.data)
+        payload, signature = received.get(timeout=5)
+        event = stripe.Webhook.construct_event(payload, signature, endpoint.secret)
+        assert event.type == "checkout.session.completed"
+        assert event.account == account.id
+        assert event.data.object.client_reference_id == tag
+    finally:
+        stripe.WebhookEndpoint.delete(endpoint.id)
