@@ -710,3 +710,68 @@ async fn cycle_resets_trial_extensions_and_prorated_cancellation() {
     assert_eq!(final_invoice["amount_due"], 0);
     harness.emulator.stop().await;
 }
+
+#[tokio::test]
+async fn trial_without_card_pauses_then_resumes_after_setup() {
+    let harness = Harness::start().await;
+    let price = harness.monthly_price(1000).await;
+    let customer = harness
+        .post("/v1/customers", &[("email", "nocard@example.com")])
+        .await;
+    let customer_id = customer["id"].as_str().unwrap();
+    let sub = harness
+        .subscribe(
+            customer_id,
+            &price,
+            &[
+                ("trial_period_days", "3"),
+                (
+                    "trial_settings[end_behavior][missing_payment_method]",
+                    "pause",
+                ),
+            ],
+        )
+        .await;
+    let path = format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap());
+    harness
+        .post(
+            "/_emulator/clock/advance",
+            &[("seconds", &(3 * 86_400 + 5).to_string())],
+        )
+        .await;
+    assert_eq!(harness.get(&path, &[]).await["status"], "paused");
+
+    let setup = harness
+        .post("/v1/setup_intents", &[("customer", customer_id)])
+        .await;
+    assert_eq!(setup["status"], "requires_payment_method");
+    let confirmed = harness
+        .post(
+            &format!(
+                "/v1/setup_intents/{}/confirm",
+                setup["id"].as_str().unwrap()
+            ),
+            &[("payment_method", "pm_card_visa")],
+        )
+        .await;
+    assert_eq!(confirmed["status"], "succeeded");
+    let pm = confirmed["payment_method"].as_str().unwrap();
+    harness
+        .post(
+            &format!("/v1/customers/{customer_id}"),
+            &[("invoice_settings[default_payment_method]", pm)],
+        )
+        .await;
+    let resumed = harness
+        .post(&format!("{path}/resume"), &[("expand[]", "latest_invoice")])
+        .await;
+    assert_eq!(resumed["status"], "active");
+    assert_eq!(resumed["latest_invoice"]["status"], "paid");
+    assert!(
+        harness
+            .event_types()
+            .await
+            .contains(&"customer.subscription.resumed".to_owned())
+    );
+    harness.emulator.stop().await;
+}
