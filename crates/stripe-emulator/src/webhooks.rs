@@ -21,6 +21,10 @@ pub struct Delivery {
     pub event: String,
     /// Attempts made so far.
     pub attempt: u32,
+    /// The emulator clock's offset from the wall clock when the event was sent:
+    /// signatures carry emulated time, so a receiver whose clock advances with
+    /// the emulator's (Billforge) accepts them within its tolerance.
+    pub clock_offset: i64,
 }
 
 /// How failing deliveries are retried.
@@ -81,6 +85,7 @@ pub fn dispatch(state: &mut State, sender: &UnboundedSender<Delivery>) {
                 body: rendered.to_string().into_bytes(),
                 event: event["id"].as_str().unwrap_or_default().to_owned(),
                 attempt: 0,
+                clock_offset: state.clock_offset,
             };
             let _ = sender.send(delivery);
         }
@@ -99,7 +104,7 @@ pub async fn run_sender(
         .build()
         .unwrap_or_default();
     while let Some(mut delivery) = queue.recv().await {
-        let timestamp = wall_clock();
+        let timestamp = wall_clock() + delivery.clock_offset;
         let signature = stripe::webhook::signature_header(
             &[delivery.secret.0.as_str()],
             timestamp,

@@ -775,3 +775,50 @@ async fn trial_without_card_pauses_then_resumes_after_setup() {
     );
     harness.emulator.stop().await;
 }
+
+#[tokio::test]
+async fn signatures_carry_the_emulated_time() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let harness = Harness::start().await;
+    let endpoint = harness
+        .post(
+            "/v1/webhook_endpoints",
+            &[
+                ("url", &receiver.uri()),
+                ("enabled_events[]", "customer.created"),
+            ],
+        )
+        .await;
+    let clock = harness
+        .post("/_emulator/clock/advance", &[("seconds", "86400")])
+        .await;
+    harness
+        .post("/v1/customers", &[("email", "later@example.com")])
+        .await;
+    let requests = common::wait_for_requests(&receiver, 1).await;
+    let request = requests.first().expect("delivered");
+    let header = request
+        .headers
+        .get("Stripe-Signature")
+        .and_then(|value| value.to_str().ok());
+    let verifier =
+        stripe::webhook::WebhookVerifier::new([endpoint["secret"].as_str().unwrap()]).unwrap();
+    let emulated_now = clock["now"].as_i64().unwrap();
+    verifier
+        .verify_at(header, &request.body, emulated_now)
+        .expect("valid at the emulated time");
+    assert!(
+        verifier
+            .verify_at(header, &request.body, emulated_now - 86_400)
+            .is_err(),
+        "too new for the wall clock"
+    );
+    harness.emulator.stop().await;
+}
