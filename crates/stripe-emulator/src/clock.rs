@@ -69,9 +69,15 @@ pub fn advance_global(state: &mut State, params: &Params) -> ApiResult<Value> {
             ));
         }
     };
+    advance_to(state, target);
+    Ok(global_clock(state))
+}
+
+/// Runs the global clock's jobs up to `target`, then sets the clock there.
+pub fn advance_to(state: &mut State, target: i64) -> i64 {
     run_due(state, "", target);
     state.clock_offset = target - wall_clock();
-    Ok(global_clock(state))
+    target
 }
 
 /// Routes `/v1/test_helpers/test_clocks`.

@@ -111,6 +111,21 @@ impl RunningEmulator {
         state.dunning = dunning;
     }
 
+    /// The emulator's global time (Unix seconds): the wall clock plus every advance.
+    pub fn now(&self) -> i64 {
+        self.shared.state.lock().global_now()
+    }
+
+    /// Moves the global clock forward (like `POST /_emulator/clock/advance`),
+    /// running renewals, retries and expiries on the way; returns the new time.
+    pub fn advance(&self, by: Duration) -> i64 {
+        let seconds = i64::try_from(by.as_secs()).unwrap_or(i64::MAX / 2);
+        self.shared.with_state(true, |state| {
+            let target = state.global_now().saturating_add(seconds);
+            clock::advance_to(state, target)
+        })
+    }
+
     /// Stops the server and writes the final snapshot.
     pub async fn stop(self) {
         self.server.stop(true).await;

@@ -230,6 +230,39 @@ async fn advancing_the_global_clock_renews_then_dunning_cancels() {
 }
 
 #[tokio::test]
+async fn the_clock_can_be_advanced_in_process() {
+    let harness = Harness::start().await;
+    let price = harness.monthly_price(1000).await;
+    let customer = harness.customer_with_card(&[]).await;
+    let sub = harness
+        .subscribe(customer["id"].as_str().unwrap(), &price, &[])
+        .await;
+    let before = harness.emulator.now();
+    let after = harness.emulator.advance(Duration::from_secs(40 * 86_400));
+    assert!(after - before >= 40 * 86_400);
+    let reported = harness.get("/_emulator/clock", &[]).await["now"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        (0..=2).contains(&(reported - after)),
+        "HTTP and in-process clocks agree"
+    );
+    let renewed = harness
+        .get(
+            &format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap()),
+            &[],
+        )
+        .await;
+    assert!(
+        renewed["items"]["data"][0]["current_period_start"]
+            .as_i64()
+            .unwrap()
+            > before
+    );
+    harness.emulator.stop().await;
+}
+
+#[tokio::test]
 async fn trials_warn_three_days_before_they_end() {
     let harness = Harness::start().await;
     let price = harness.monthly_price(1000).await;
