@@ -167,13 +167,13 @@ pub fn in_order(actual: &[String], expected: &[&str]) -> bool {
         .all(|wanted| remaining.any(|seen| seen == wanted))
 }
 
-/// Waits (up to two seconds) until `receiver` got at least `count` requests.
+/// Waits (up to five seconds, CI machines are busy) until `receiver` got at least `count` requests.
 pub async fn wait_for_requests(
     receiver: &wiremock::MockServer,
     count: usize,
 ) -> Vec<wiremock::Request> {
     let mut requests = Vec::new();
-    for _ in 0..100 {
+    for _ in 0..250 {
         requests = receiver.received_requests().await.unwrap_or_default();
         if requests.len() >= count {
             break;
