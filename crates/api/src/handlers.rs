@@ -42,6 +42,12 @@ struct TenantView {
     name: String,
     /// `onboarding`, `active` or `suspended`.
     status: TenantStatus,
+    /// Brand colour of hosted pages, if set.
+    brand_color: Option<String>,
+    /// Logo of hosted pages, if set.
+    logo_url: Option<String>,
+    /// Where customers write for help, if set.
+    support_email: Option<String>,
     /// Sign-up time.
     created_at: DateTime<Utc>,
 }
@@ -54,6 +60,9 @@ impl From<Tenant> for TenantView {
             slug: tenant.slug,
             name: tenant.name,
             status: tenant.status,
+            brand_color: tenant.brand_color,
+            logo_url: tenant.logo_url,
+            support_email: tenant.support_email,
             created_at: tenant.created_at,
         }
     }

@@ -12,6 +12,7 @@ mod error;
 pub mod jobs;
 mod request_id;
 mod settings;
+pub mod tenants;
 pub mod tokens;
 
 use std::sync::Arc;

@@ -79,6 +79,19 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
+/// What a merchant may change about their tenant (already validated).
+#[derive(Debug, Clone)]
+pub struct TenantProfile {
+    /// Display name.
+    pub name: String,
+    /// `#rrggbb` for hosted pages.
+    pub brand_color: Option<String>,
+    /// https URL of a logo for hosted pages.
+    pub logo_url: Option<String>,
+    /// Where customers write for help.
+    pub support_email: Option<String>,
+}
+
 /// The database handle every service shares; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -260,6 +273,29 @@ impl Store {
         let updated = row.update(&txn).await?;
         let action = format!("tenant.{}", status.as_str());
         audit::record(&txn, ctx, Some(id), &action, "tenant", id.as_str()).await?;
+        txn.commit().await?;
+        Ok(Some(updated))
+    }
+
+    /// Replaces a tenant's profile (name and branding).
+    pub async fn update_tenant_profile(
+        &self,
+        id: &TenantId,
+        profile: TenantProfile,
+        ctx: &AuditContext,
+    ) -> StoreResult<Option<Tenant>> {
+        let txn = self.db.begin().await?;
+        let Some(found) = tenant::Entity::find_by_id(id.to_string()).one(&txn).await? else {
+            return Ok(None);
+        };
+        let mut row: tenant::ActiveModel = found.into();
+        row.name = Set(profile.name);
+        row.brand_color = Set(profile.brand_color);
+        row.logo_url = Set(profile.logo_url);
+        row.support_email = Set(profile.support_email);
+        row.updated_at = Set(ctx.now);
+        let updated = row.update(&txn).await?;
+        audit::record(&txn, ctx, Some(id), "tenant.updated", "tenant", id.as_str()).await?;
         txn.commit().await?;
         Ok(Some(updated))
     }

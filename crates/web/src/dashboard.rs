@@ -2,12 +2,14 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use platform::records::Tenant;
+use platform::tenants::ProfileForm;
 use platform::{PlatformError, RequestId};
 use serde::Deserialize;
 
 use crate::browser::{Browser, CsrfForm, CsrfProtected, MerchantUser, TokenOnly};
 use crate::error::WebError;
-use crate::views::{AuditPage, DashboardPage};
+use crate::views::{AuditPage, DashboardPage, SettingsPage};
 
 type PageResult = Result<HttpResponse, WebError>;
 
@@ -133,4 +135,107 @@ pub(crate) async fn audit_log(user: MerchantUser) -> PageResult {
             show_tenant: false,
         },
     )
+}
+
+/// The settings form.
+#[derive(Deserialize)]
+pub(crate) struct SettingsForm {
+    /// Checked by [`CsrfForm`] before the handler runs.
+    #[serde(default)]
+    csrf_token: String,
+    /// Business name.
+    name: String,
+    /// Brand colour, may be empty.
+    #[serde(default)]
+    brand_color: String,
+    /// Logo URL, may be empty.
+    #[serde(default)]
+    logo_url: String,
+    /// Support email, may be empty.
+    #[serde(default)]
+    support_email: String,
+}
+
+impl CsrfProtected for SettingsForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+impl SettingsForm {
+    fn into_profile(self) -> ProfileForm {
+        ProfileForm {
+            name: self.name,
+            brand_color: self.brand_color,
+            logo_url: self.logo_url,
+            support_email: self.support_email,
+        }
+    }
+}
+
+/// The settings page filled from `form`.
+fn settings_view(
+    browser: &Browser,
+    form: ProfileForm,
+    error: Option<String>,
+    saved: bool,
+) -> SettingsPage {
+    SettingsPage {
+        layout: browser.layout(),
+        name: form.name,
+        brand_color: form.brand_color,
+        logo_url: form.logo_url,
+        support_email: form.support_email,
+        error,
+        saved,
+    }
+}
+
+/// The stored profile as form values.
+fn profile_of(tenant: Tenant) -> ProfileForm {
+    ProfileForm {
+        name: tenant.name,
+        brand_color: tenant.brand_color.unwrap_or_default(),
+        logo_url: tenant.logo_url.unwrap_or_default(),
+        support_email: tenant.support_email.unwrap_or_default(),
+    }
+}
+
+/// `GET /dashboard/settings`.
+pub(crate) async fn settings_page(user: MerchantUser) -> PageResult {
+    let browser = &user.browser;
+    let (signed_in, _) = browser.require_merchant()?;
+    let tenant = signed_in.tenant.clone().ok_or_else(|| {
+        WebError::from(PlatformError::Internal(
+            "merchant user without tenant".into(),
+        ))
+    })?;
+    browser.page(
+        StatusCode::OK,
+        &settings_view(browser, profile_of(tenant), None, false),
+    )
+}
+
+/// `POST /dashboard/settings`: saves, or shows the problem with the typed values.
+pub(crate) async fn save_settings(
+    CsrfForm { form, browser }: CsrfForm<SettingsForm>,
+) -> PageResult {
+    let (signed_in, tenant_id) = browser.require_merchant()?;
+    let actor = signed_in.actor()?;
+    let typed = form.into_profile();
+    let saved = browser
+        .platform()
+        .update_tenant_profile(&tenant_id, &typed, actor, &RequestId::current_or_new())
+        .await;
+    match saved {
+        Ok(tenant) => browser.page(
+            StatusCode::OK,
+            &settings_view(&browser, profile_of(tenant), None, true),
+        ),
+        Err(err @ PlatformError::Invalid { .. }) => browser.page(
+            StatusCode::BAD_REQUEST,
+            &settings_view(&browser, typed, Some(err.to_string()), false),
+        ),
+        Err(err) => Err(WebError::from(err).with_browser(&browser)),
+    }
 }

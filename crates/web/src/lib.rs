@@ -42,6 +42,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(dashboard::revoke_api_key),
         )
         .route("/dashboard/audit", web::get().to(dashboard::audit_log))
+        .route(
+            "/dashboard/settings",
+            web::get().to(dashboard::settings_page),
+        )
+        .route(
+            "/dashboard/settings",
+            web::post().to(dashboard::save_settings),
+        )
         .route("/admin", web::get().to(admin::tenants))
         .route(
             "/admin/tenants/{id}/suspend",

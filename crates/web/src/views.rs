@@ -77,6 +77,26 @@ pub struct DashboardPage {
     pub error: Option<String>,
 }
 
+/// `/dashboard/settings`, also re-shown with an error and the typed values.
+#[derive(Template)]
+#[template(path = "settings.html")]
+pub struct SettingsPage {
+    /// Shared layout.
+    pub layout: Layout,
+    /// Business name (stored, or as typed after a failed attempt).
+    pub name: String,
+    /// Brand colour, empty when none.
+    pub brand_color: String,
+    /// Logo URL, empty when none.
+    pub logo_url: String,
+    /// Support email, empty when none.
+    pub support_email: String,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+    /// Whether the values were just saved.
+    pub saved: bool,
+}
+
 /// `/dashboard/audit` and `/admin/audit`.
 #[derive(Template)]
 #[template(path = "audit.html")]

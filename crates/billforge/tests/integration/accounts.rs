@@ -285,3 +285,64 @@ async fn cookies_are_secure_when_the_public_url_is_https() {
         cookie.starts_with("bf_csrf=") && cookie.contains("Secure") && cookie.contains("HttpOnly")
     );
 }
+
+#[tokio::test]
+async fn merchants_edit_their_name_and_branding() {
+    let app = spawn_app().await;
+    let browser = app.signed_up_merchant("brandy").await;
+    let key = browser.create_api_key("main").await;
+
+    let bad = browser
+        .submit(
+            "/dashboard/settings",
+            "/dashboard/settings",
+            &[("name", "Brandy & Co"), ("brand_color", "blue")],
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let html = bad.text().await.unwrap();
+    assert!(
+        html.contains("use a colour like #3451b2") && html.contains("value=\"Brandy &#38; Co\"")
+    );
+    assert_eq!(
+        app.ok_json("/v1/tenant", &key).await["name"],
+        "brandy",
+        "nothing written"
+    );
+
+    let saved = browser
+        .submit(
+            "/dashboard/settings",
+            "/dashboard/settings",
+            &[
+                ("name", "Brandy & Co"),
+                ("brand_color", "#AA3300"),
+                ("logo_url", "https://brandy.example.com/logo.png"),
+                ("support_email", "help@brandy.example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    assert!(saved.text().await.unwrap().contains("Saved."));
+    let tenant = app.ok_json("/v1/tenant", &key).await;
+    assert_eq!(
+        (
+            &tenant["name"],
+            &tenant["brand_color"],
+            &tenant["logo_url"],
+            &tenant["support_email"]
+        ),
+        (
+            &serde_json::json!("Brandy & Co"),
+            &serde_json::json!("#aa3300"),
+            &serde_json::json!("https://brandy.example.com/logo.png"),
+            &serde_json::json!("help@brandy.example.com")
+        )
+    );
+    assert!(
+        browser
+            .page("/dashboard/audit")
+            .await
+            .contains("tenant.updated")
+    );
+}
