@@ -263,18 +263,9 @@ impl Store {
         status: TenantStatus,
         ctx: &AuditContext,
     ) -> StoreResult<Option<Tenant>> {
-        let txn = self.db.begin().await?;
-        let Some(found) = tenant::Entity::find_by_id(id.to_string()).one(&txn).await? else {
-            return Ok(None);
-        };
-        let mut row: tenant::ActiveModel = found.into();
-        row.status = Set(status);
-        row.updated_at = Set(ctx.now);
-        let updated = row.update(&txn).await?;
         let action = format!("tenant.{}", status.as_str());
-        audit::record(&txn, ctx, Some(id), &action, "tenant", id.as_str()).await?;
-        txn.commit().await?;
-        Ok(Some(updated))
+        self.update_tenant(id, &action, ctx, |row| row.status = Set(status))
+            .await
     }
 
     /// Replaces a tenant's profile (name and branding).
@@ -284,18 +275,32 @@ impl Store {
         profile: TenantProfile,
         ctx: &AuditContext,
     ) -> StoreResult<Option<Tenant>> {
+        self.update_tenant(id, "tenant.updated", ctx, |row| {
+            row.name = Set(profile.name);
+            row.brand_color = Set(profile.brand_color);
+            row.logo_url = Set(profile.logo_url);
+            row.support_email = Set(profile.support_email);
+        })
+        .await
+    }
+
+    /// Applies `change` to a tenant row and records `action`, in one transaction.
+    async fn update_tenant(
+        &self,
+        id: &TenantId,
+        action: &str,
+        ctx: &AuditContext,
+        change: impl FnOnce(&mut tenant::ActiveModel),
+    ) -> StoreResult<Option<Tenant>> {
         let txn = self.db.begin().await?;
         let Some(found) = tenant::Entity::find_by_id(id.to_string()).one(&txn).await? else {
             return Ok(None);
         };
         let mut row: tenant::ActiveModel = found.into();
-        row.name = Set(profile.name);
-        row.brand_color = Set(profile.brand_color);
-        row.logo_url = Set(profile.logo_url);
-        row.support_email = Set(profile.support_email);
+        change(&mut row);
         row.updated_at = Set(ctx.now);
         let updated = row.update(&txn).await?;
-        audit::record(&txn, ctx, Some(id), "tenant.updated", "tenant", id.as_str()).await?;
+        audit::record(&txn, ctx, Some(id), action, "tenant", id.as_str()).await?;
         txn.commit().await?;
         Ok(Some(updated))
     }
