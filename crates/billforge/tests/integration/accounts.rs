@@ -346,3 +346,37 @@ async fn merchants_edit_their_name_and_branding() {
             .contains("tenant.updated")
     );
 }
+
+#[tokio::test]
+async fn oversized_forms_are_refused_with_a_page_and_write_nothing() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let huge = "x".repeat(64 * 1024);
+    let response = browser
+        .submit(
+            "/signup",
+            "/signup",
+            &[
+                ("business_name", &huge),
+                ("slug", "huge"),
+                ("email", "huge@example.com"),
+                ("password", "huge-password-123"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("the form could not be read")
+    );
+    assert!(app.platform.store().tenants().await.unwrap().is_empty());
+}
