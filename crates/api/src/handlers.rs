@@ -227,6 +227,16 @@ pub(crate) async fn list_audit_events(
     )))
 }
 
+/// `GET /v1/audit_events/{id}`.
+pub(crate) async fn get_audit_event(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+) -> ApiResult {
+    let event = platform.audit_event(&caller.tenant_id, &id).await?;
+    Ok(HttpResponse::Ok().json(AuditEventView::from(event)))
+}
+
 /// Any other `/v1` path.
 pub(crate) async fn no_such_route(req: HttpRequest) -> ApiResult {
     Err(ApiError::new(

@@ -28,6 +28,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_body_limit: usize) {
             .route("/api_keys/{id}", web::get().to(handlers::get_api_key))
             .route("/api_keys/{id}", web::delete().to(handlers::revoke_api_key))
             .route("/audit_events", web::get().to(handlers::list_audit_events))
+            .route(
+                "/audit_events/{id}",
+                web::get().to(handlers::get_audit_event),
+            )
             .default_service(web::to(handlers::no_such_route)),
     );
 }

@@ -1,6 +1,6 @@
 //! The platform admin console's services: tenants and the audit log.
 
-use billing::ids::TenantId;
+use billing::ids::{AuditId, TenantId};
 use store::{AuditEvent, Tenant, TenantStatus, UserRole};
 
 use crate::accounts::SignedIn;
@@ -38,6 +38,20 @@ impl Platform {
     pub async fn admin_audit_events(&self, admin: &SignedIn) -> PlatformResult<Vec<AuditEvent>> {
         require_admin(admin)?;
         Ok(self.store().audit_events_all(AUDIT_PAGE_SIZE).await?)
+    }
+
+    /// One entry of a tenant's audit log; another tenant's is "not found".
+    pub async fn audit_event(
+        &self,
+        tenant_id: &TenantId,
+        raw_id: &str,
+    ) -> PlatformResult<AuditEvent> {
+        let id = AuditId::parse(raw_id).map_err(|_| PlatformError::NotFound("audit event"))?;
+        self.store()
+            .scoped(tenant_id)
+            .audit_event(&id)
+            .await?
+            .ok_or(PlatformError::NotFound("audit event"))
     }
 
     /// One tenant's audit log.

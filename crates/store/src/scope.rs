@@ -4,7 +4,7 @@
 //! so reading or changing another tenant's row is not expressible: an id of
 //! tenant B looked up in tenant A's scope is simply "not found".
 
-use billing::ids::{ApiKeyId, TenantId, UserId};
+use billing::ids::{ApiKeyId, AuditId, TenantId, UserId};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Select, TransactionTrait,
@@ -167,6 +167,15 @@ impl<'a> TenantScope<'a> {
         .await?;
         txn.commit().await?;
         Ok(Some(revoked))
+    }
+
+    /// One of the tenant's audit entries; another tenant's is `None`.
+    pub async fn audit_event(&self, id: &AuditId) -> StoreResult<Option<AuditEvent>> {
+        Ok(self
+            .find::<audit_log::Entity>()
+            .filter(audit_log::Column::Id.eq(id.as_str()))
+            .one(self.db)
+            .await?)
     }
 
     /// The tenant's most recent audit entries, newest first.
