@@ -1,4 +1,23 @@
-//! API errors: `{"error": {"code", "message", "request_id"}}` with stable codes.
+//! API errors: `{"error": {"code", "message", "param"?, "request_id"}}`.
+//!
+//! The codes are part of the API and never change meaning:
+//!
+//! | status | code | when |
+//! |---|---|---|
+//! | 400 | `invalid_request` | a field failed validation (`param` names it) |
+//! | 400 | `invalid_json` | the body is not JSON, or has unknown or missing fields |
+//! | 400 | `invalid_body` | the body could not be read |
+//! | 401 | `missing_api_key` | no `Authorization: Bearer …` header |
+//! | 401 | `invalid_api_key` | the key is unknown or revoked |
+//! | 403 | `tenant_suspended` | the key's tenant is suspended by the platform |
+//! | 403 | `forbidden` | authenticated, but not allowed |
+//! | 404 | `not_found` | no such object *for this tenant* (other tenants' objects included) |
+//! | 404 | `route_not_found` | no such endpoint under `/v1` |
+//! | 409 | `email_taken`, `slug_taken` | a unique value is already used |
+//! | 413 | `payload_too_large` | the body exceeds the JSON limit (64 KiB) |
+//! | 415 | `unsupported_media_type` | the body is not `application/json` |
+//! | 429 | `too_many_attempts` | throttled |
+//! | 500 | `internal_error` | a bug or an outage; details are in the logs under `request_id` |
 
 use actix_web::error::JsonPayloadError;
 use actix_web::http::StatusCode;
