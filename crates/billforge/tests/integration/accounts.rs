@@ -380,3 +380,40 @@ async fn oversized_forms_are_refused_with_a_page_and_write_nothing() {
     );
     assert!(app.platform.store().tenants().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn maintenance_forgets_login_failures_once_their_window_has_passed() {
+    let app = spawn_app().await;
+    app.browser()
+        .log_in("nobody@example.com", "wrong-password-123")
+        .await;
+    let subject = "account:nobody@example.com";
+    let since_ever = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    let store = app.platform.store();
+    assert_eq!(
+        store
+            .login_failures_since(subject, since_ever)
+            .await
+            .unwrap(),
+        1
+    );
+
+    app.platform.run_maintenance().await.unwrap();
+    assert_eq!(
+        store
+            .login_failures_since(subject, since_ever)
+            .await
+            .unwrap(),
+        1,
+        "still counting"
+    );
+    app.clock.advance(chrono::TimeDelta::minutes(16)).unwrap();
+    app.platform.run_maintenance().await.unwrap();
+    assert_eq!(
+        store
+            .login_failures_since(subject, since_ever)
+            .await
+            .unwrap(),
+        0
+    );
+}
