@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use platform::{Platform, Secret};
 
 use crate::config::{self, LoadedConfig};
+use crate::stripe_backend::{StripeBackend, start_emulator};
 
 /// Billforge: multi-tenant SaaS billing on Stripe.
 #[derive(Debug, Parser)]
@@ -31,6 +32,19 @@ pub enum Command {
     Migrate,
     /// Run only the background workers (to scale them out).
     Worker,
+    /// Run only the Stripe emulator (the offline Stripe `serve` embeds), for
+    /// pointing any Stripe client at it.
+    StripeEmulator {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 12111)]
+        port: u16,
+        /// Where its state survives restarts; in memory when absent.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Platform administration.
     Admin {
         /// The admin action.
@@ -78,7 +92,9 @@ pub async fn execute(
         }
         Command::Serve => serve(settings, &defaults_in_use).await?,
         Command::Worker => {
-            let platform = Platform::start(settings, system_clock())
+            let stripe = StripeBackend::connect(&settings, false).await?;
+            tracing::info!("talking to {}", stripe.description);
+            let platform = Platform::start(settings, system_clock(), stripe.client)
                 .await
                 .context("starting the platform")?;
             tracing::info!("background workers running; Ctrl-C to stop");
@@ -86,6 +102,19 @@ pub async fn execute(
                 () = crate::worker::run(platform, crate::worker::job_handlers()) => {}
                 _ = tokio::signal::ctrl_c() => tracing::info!("stopping workers"),
             }
+        }
+        Command::StripeEmulator {
+            host,
+            port,
+            data_dir,
+        } => {
+            let emulator = start_emulator(std::net::SocketAddr::new(host, port), data_dir).await?;
+            println!(
+                "Stripe emulator listening on {} (any sk_test_ key; Ctrl-C to stop)",
+                emulator.base_url()
+            );
+            tokio::signal::ctrl_c().await?;
+            emulator.stop().await;
         }
         Command::Admin {
             command: AdminCommand::Create { email },
@@ -95,7 +124,8 @@ pub async fn execute(
             } else {
                 read_password_line(stdin)?
             };
-            let platform = Platform::start(settings, system_clock())
+            let stripe = StripeBackend::connect(&settings, false).await?;
+            let platform = Platform::start(settings, system_clock(), stripe.client)
                 .await
                 .context("starting the platform")?;
             let admin = platform.create_admin(&email, &password).await?;
@@ -128,7 +158,9 @@ async fn serve(settings: platform::Settings, defaults_in_use: &[String]) -> anyh
     let bind = settings.bind.clone();
     let public_url = settings.public_url.clone();
     let database = config::redacted_database_url(settings.database_url.expose());
-    let platform = Platform::start(settings, system_clock())
+    let stripe = StripeBackend::connect(&settings, true).await?;
+    let stripe_description = stripe.description.clone();
+    let platform = Platform::start(settings, system_clock(), stripe.client.clone())
         .await
         .context("starting the platform")?;
     let listener = TcpListener::bind(&bind).with_context(|| format!("binding {bind}"))?;
@@ -137,6 +169,7 @@ async fn serve(settings: platform::Settings, defaults_in_use: &[String]) -> anyh
 
     println!("Billforge is running. Open {public_url}");
     println!("  listening on {bind}, database {database}");
+    println!("  Stripe: {stripe_description}");
     if !defaults_in_use.is_empty() {
         println!("  defaults in use:");
         for default in defaults_in_use {
@@ -145,6 +178,7 @@ async fn serve(settings: platform::Settings, defaults_in_use: &[String]) -> anyh
     }
     let outcome = server.await;
     workers.abort();
+    stripe.stop().await;
     tracing::info!("stopped");
     outcome.context("running the HTTP server")
 }

@@ -6,5 +6,6 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod ops;
+pub mod stripe_backend;
 pub mod telemetry;
 pub mod worker;

@@ -2,7 +2,7 @@
 //! otherwise the embedded emulator, started in this process.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use stripe_emulator::{EmulatorConfig, RunningEmulator};
@@ -26,38 +26,54 @@ pub struct StripeBackend {
 }
 
 impl StripeBackend {
-    /// Real Stripe (or `STRIPE_API_BASE`) with the configured key, or the embedded
-    /// emulator listening on `STRIPE_EMULATOR_BIND` with its state under `data_dir`.
-    pub async fn connect(settings: &platform::Settings, data_dir: &Path) -> anyhow::Result<Self> {
+    /// Chooses the Stripe this process talks to:
+    /// - `STRIPE_SECRET_KEY` set: real Stripe (or `STRIPE_API_BASE`) with that key;
+    /// - no key but `STRIPE_API_BASE`: an emulator running elsewhere;
+    /// - neither: the emulator on `STRIPE_EMULATOR_BIND`, started here when
+    ///   `embed` (`serve`), or the one a `serve` on this machine runs (`worker`).
+    pub async fn connect(settings: &platform::Settings, embed: bool) -> anyhow::Result<Self> {
         if let Some(key) = &settings.stripe_secret_key {
-            let mut builder = stripe::Client::builder(key.expose());
-            if let Some(base) = &settings.stripe_api_base {
-                builder = builder.base_url(base.clone());
-            }
             let base = settings
                 .stripe_api_base
                 .clone()
                 .unwrap_or_else(|| "https://api.stripe.com".to_owned());
             return Ok(Self {
-                client: builder.build().context("configuring the Stripe client")?,
+                client: client_for(key.expose(), &base)?,
                 emulator: None,
                 description: format!("Stripe at {base}"),
             });
         }
-        let bind: SocketAddr = settings
-            .stripe_emulator_bind
-            .parse()
-            .with_context(|| format!("STRIPE_EMULATOR_BIND `{}` is not host:port", settings.stripe_emulator_bind))?;
-        let emulator = start_emulator(bind, Some(data_dir.to_path_buf())).await?;
-        let base_url = emulator.base_url();
-        let client = stripe::Client::builder(EMULATOR_SECRET_KEY)
-            .base_url(base_url.clone())
-            .build()
-            .context("configuring the Stripe client for the emulator")?;
+        if let Some(base) = &settings.stripe_api_base {
+            return Ok(Self {
+                client: client_for(EMULATOR_SECRET_KEY, base)?,
+                emulator: None,
+                description: format!("Stripe emulator at {base} (test mode)"),
+            });
+        }
+        let bind: SocketAddr = settings.stripe_emulator_bind.parse().with_context(|| {
+            format!(
+                "STRIPE_EMULATOR_BIND `{}` is not host:port",
+                settings.stripe_emulator_bind
+            )
+        })?;
+        if !embed {
+            let base = format!("http://{bind}");
+            return Ok(Self {
+                client: client_for(EMULATOR_SECRET_KEY, &base)?,
+                emulator: None,
+                description: format!("the Stripe emulator of `billforge serve` at {base}"),
+            });
+        }
+        let data_dir = PathBuf::from(EMULATOR_DATA_DIR);
+        let emulator = start_emulator(bind, Some(data_dir.clone())).await?;
+        let base = emulator.base_url();
         Ok(Self {
-            client,
+            client: client_for(EMULATOR_SECRET_KEY, &base)?,
             emulator: Some(emulator),
-            description: format!("embedded Stripe emulator at {base_url} (state in {})", data_dir.display()),
+            description: format!(
+                "embedded Stripe emulator at {base} (test mode, state in {})",
+                data_dir.display()
+            ),
         })
     }
 
@@ -70,7 +86,10 @@ impl StripeBackend {
 }
 
 /// Starts the emulator with its defaults on `bind`, persisting under `data_dir`.
-pub async fn start_emulator(bind: SocketAddr, data_dir: Option<PathBuf>) -> anyhow::Result<RunningEmulator> {
+pub async fn start_emulator(
+    bind: SocketAddr,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<RunningEmulator> {
     if let Some(dir) = &data_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -81,4 +100,12 @@ pub async fn start_emulator(bind: SocketAddr, data_dir: Option<PathBuf>) -> anyh
     })
     .await
     .with_context(|| format!("starting the Stripe emulator on {bind}"))
+}
+
+/// The adapter for `base` with `secret_key`.
+fn client_for(secret_key: &str, base: &str) -> anyhow::Result<stripe::Client> {
+    stripe::Client::builder(secret_key)
+        .base_url(base)
+        .build()
+        .with_context(|| format!("configuring the Stripe client for {base}"))
 }

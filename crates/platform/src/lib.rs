@@ -53,6 +53,8 @@ struct Inner {
     clock: SharedClock,
     /// The database.
     store: Store,
+    /// The Stripe adapter: real Stripe, or the emulator standing in for it.
+    stripe: stripe::Client,
     /// CSRF token issuer, keyed by `SECRET_KEY`.
     csrf: tokens::CsrfTokens,
     /// A valid argon2 hash of a random password, verified against when the
@@ -63,7 +65,11 @@ struct Inner {
 impl Platform {
     /// Connects, migrates and resolves the secret key: everything a process
     /// needs before serving.
-    pub async fn start(settings: Settings, clock: SharedClock) -> PlatformResult<Self> {
+    pub async fn start(
+        settings: Settings,
+        clock: SharedClock,
+        stripe: stripe::Client,
+    ) -> PlatformResult<Self> {
         let store = Store::connect(settings.database_url.expose()).await?;
         store.migrate().await?;
         let secret_key = match &settings.secret_key {
@@ -81,6 +87,7 @@ impl Platform {
                 settings,
                 clock,
                 store,
+                stripe,
                 csrf: tokens::CsrfTokens::new(secret_key),
                 dummy_password_hash,
             }),
@@ -90,6 +97,11 @@ impl Platform {
     /// The configuration.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    /// The Stripe adapter every Stripe call goes through.
+    pub fn stripe(&self) -> &stripe::Client {
+        &self.inner.stripe
     }
 
     /// The database (services, readiness, background maintenance).

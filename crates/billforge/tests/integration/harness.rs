@@ -123,6 +123,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// The database URL (for CLI tests against the same database).
     pub database_url: String,
+    /// The test's own Stripe: an in-process emulator on a free port.
+    pub emulator: stripe_emulator::RunningEmulator,
     /// Kept so the database lives as long as the app.
     _database: TestDatabase,
 }
@@ -142,7 +144,18 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     settings.public_url = address.clone();
     adjust(&mut settings);
     let clock = ManualClock::new(chrono::Utc::now());
-    let platform = Platform::start(settings, Arc::new(clock.clone()))
+    let emulator = stripe_emulator::start(stripe_emulator::EmulatorConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        workers: 1,
+        ..Default::default()
+    })
+    .await
+    .expect("emulator starts");
+    let stripe = stripe::Client::builder("sk_test_billforge_tests")
+        .base_url(emulator.base_url())
+        .build()
+        .expect("Stripe client");
+    let platform = Platform::start(settings, Arc::new(clock.clone()), stripe)
         .await
         .expect("platform starts");
     let server =
@@ -153,6 +166,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         platform,
         clock,
         database_url,
+        emulator,
         _database: database,
     }
 }

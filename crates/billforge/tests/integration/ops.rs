@@ -142,3 +142,37 @@ async fn the_migrate_command_creates_the_schema() {
         "the tenants table exists"
     );
 }
+
+/// The platform's Stripe adapter talks to the test's own emulator over HTTP:
+/// what the app creates there is visible to any other Stripe client.
+#[tokio::test]
+async fn the_platform_talks_to_its_stripe_emulator() {
+    let app = spawn_app().await;
+    let params = stripe::CreateCustomer {
+        email: Some("ada@example.com".to_owned()),
+        ..Default::default()
+    };
+    let created = app
+        .platform
+        .stripe()
+        .customers()
+        .create(&params, stripe::RequestOptions::new())
+        .await
+        .expect("customer created on the emulator");
+
+    let seen: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/customers/{}",
+            app.emulator.base_url(),
+            created.id
+        ))
+        .bearer_auth("sk_test_another_client")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["object"], "customer");
+    assert_eq!(seen["email"], "ada@example.com");
+}
