@@ -8,6 +8,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_foundation;
 mod m20261127_000002_jobs;
+mod m20261127_000003_catalog;
+mod m20261127_000004_webhook_inbox;
 
 /// Applies the migrations in order; `billforge migrate` and `serve` call it.
 pub struct Migrator;
@@ -18,6 +20,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_foundation::Migration),
             Box::new(m20261127_000002_jobs::Migration),
+            Box::new(m20261127_000003_catalog::Migration),
+            Box::new(m20261127_000004_webhook_inbox::Migration),
         ]
     }
 }

@@ -15,7 +15,10 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// The job handlers of this build: the composition root where each
 /// capability registers its kinds of background work.
 pub fn job_handlers() -> JobHandlers {
-    JobHandlers::default()
+    let mut handlers = JobHandlers::default();
+    platform::catalog::register_jobs(&mut handlers);
+    platform::webhooks::register_jobs(&mut handlers);
+    handlers
 }
 
 /// Runs the workers until the task is dropped or aborted. A job is never

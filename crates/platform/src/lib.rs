@@ -8,12 +8,15 @@
 pub mod accounts;
 pub mod admin;
 pub mod api_keys;
+pub mod catalog;
+pub mod connect;
 mod error;
 pub mod jobs;
 mod request_id;
 mod settings;
 pub mod tenants;
 pub mod tokens;
+pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -12,9 +12,11 @@
 //! without its record.
 
 mod audit;
+pub mod catalog;
 mod entities;
 mod jobs;
 mod scope;
+pub mod webhooks;
 
 use billing::ids::{SessionId, TenantId, UserId};
 use chrono::{DateTime, Utc};

@@ -4,7 +4,9 @@
 
 mod accounts;
 mod api;
+mod catalog;
 mod harness;
 mod isolation;
 mod jobs;
 mod ops;
+mod webhooks;

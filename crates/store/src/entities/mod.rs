@@ -4,9 +4,11 @@
 
 pub mod api_key;
 pub mod audit_log;
+pub mod catalog;
 pub mod job;
 pub mod login_failure;
 pub mod platform_setting;
 pub mod session;
 pub mod tenant;
 pub mod user;
+pub mod webhooks;

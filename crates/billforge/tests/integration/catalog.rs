@@ -1,0 +1,1 @@
+//! Catalog: plans, prices, features through the emulator.

@@ -1,0 +1,1 @@
+//! Stripe webhooks: signature, inbox, exactly-once application.

@@ -1,0 +1,1 @@
+//! Stripe Connect onboarding of a tenant: connected account and account links.

@@ -1,0 +1,1 @@
+//! Catalog queries (plans, prices, features), always tenant-scoped.

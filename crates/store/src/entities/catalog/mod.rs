@@ -1,0 +1,1 @@
+//! Catalog tables: plans, prices, features and what plans grant.

@@ -1,0 +1,1 @@
+//! Webhook tables: the inbox of received Stripe events.

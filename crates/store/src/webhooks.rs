@@ -1,0 +1,1 @@
+//! The webhook inbox: received Stripe events, stored before they are acknowledged.
