@@ -137,6 +137,7 @@ pub fn route(
         ["invoiceitems"] if get => {
             let customer = call.params.str("customer")?.map(str::to_owned);
             let pending = call.params.bool("pending")?;
+            let invoice = call.params.str("invoice")?.map(str::to_owned);
             list(
                 state,
                 call,
@@ -148,8 +149,31 @@ pub fn route(
                         .as_ref()
                         .is_none_or(|customer| item["customer"] == customer.as_str())
                         && pending.is_none_or(|pending| item["invoice"].is_null() == pending)
+                        && invoice
+                            .as_ref()
+                            .is_none_or(|invoice| item["invoice"] == invoice.as_str())
                 },
             )?
+        }
+        ["invoice_payments"] if get => {
+            let invoice = call.params.str("invoice")?.map(str::to_owned);
+            list(
+                state,
+                call,
+                "invoice_payment",
+                "/v1/invoice_payments",
+                &["invoice"],
+                |payment| {
+                    invoice
+                        .as_ref()
+                        .is_none_or(|invoice| payment["invoice"] == invoice.as_str())
+                },
+            )?
+        }
+        ["invoice_payments", id] if get => {
+            state
+                .store
+                .fetch(&call.scope, "invoice_payment", id, "id")?
         }
         _ => return payments::route(state, call, get, post, path),
     };
@@ -703,19 +727,29 @@ fn pending_items(state: &State, scope: &Scope, sub_id: &str) -> Vec<Value> {
 }
 
 impl Line {
-    /// The line an invoice item becomes on the invoice that bills it.
+    /// The line an invoice item becomes on the invoice that bills it. Invoice
+    /// items name their price and subscription item only under `pricing` and
+    /// `parent` (their top-level `price` and `subscription_item` are gone since
+    /// 2025-03-31.basil), which is all a line needs.
     fn from_invoice_item(item: &Value) -> Line {
+        let pricing = &item["pricing"];
         Line {
             amount: item["amount"].as_i64().unwrap_or_default(),
             description: item["description"].as_str().unwrap_or_default().to_owned(),
-            price: item["price"].clone(),
+            price: json!({
+                "id": pricing["price_details"]["price"],
+                "product": pricing["price_details"]["product"],
+                "unit_amount_decimal": pricing["unit_amount_decimal"],
+            }),
             quantity: item["quantity"].as_i64().unwrap_or(1),
             period: (
                 item["period"]["start"].as_i64().unwrap_or_default(),
                 item["period"]["end"].as_i64().unwrap_or_default(),
             ),
             proration: item["proration"].as_bool().unwrap_or(false),
-            subscription_item: item["subscription_item"].as_str().map(str::to_owned),
+            subscription_item: item["parent"]["subscription_details"]["subscription_item"]
+                .as_str()
+                .map(str::to_owned),
             invoice_item: item["id"].as_str().map(str::to_owned),
         }
     }
@@ -817,17 +851,11 @@ fn build_invoice(
     invoice["period_start"] = json!(period.0);
     invoice["period_end"] = json!(period.1);
     invoice["parent"] = json!({"type": "subscription_details", "quote_details": null, "subscription_details": {"subscription": sub_id, "metadata": sub["metadata"]}});
-    invoice["subscription"] = Value::Null;
     invoice["status"] = json!("draft");
     invoice["auto_advance"] = json!(true);
     invoice["test_clock"] = sub["test_clock"].clone();
     invoice["account_country"] = json!("US");
-    invoice["payment_intent"] = Value::Null;
-    invoice["application_fee_amount"] = Value::Null;
     invoice["status_transitions"] = json!({"finalized_at": null, "marked_uncollectible_at": null, "paid_at": null, "voided_at": null});
-    if let Some(percent) = sub["application_fee_percent"].as_f64() {
-        invoice["application_fee_amount"] = json!((total as f64 * percent / 100.0).round() as i64);
-    }
     invoice
 }
 
@@ -885,6 +913,9 @@ fn mark_paid(state: &mut State, scope: &Scope, mut invoice: Value, intent: Optio
     invoice["auto_advance"] = json!(false);
     invoice["status_transitions"]["paid_at"] = json!(now);
     state.store.put(scope, invoice.clone());
+    if let Some(intent) = intent {
+        settle_invoice_payment(state, scope, &invoice, intent, now);
+    }
     state.emit(scope, "invoice.paid", &invoice, None);
     state.emit(scope, "invoice.payment_succeeded", &invoice, None);
     if let Some(intent) = intent {
@@ -901,6 +932,68 @@ fn mark_paid(state: &mut State, scope: &Scope, mut invoice: Value, intent: Optio
         sub["status"] = json!("active");
         state.save_updated(scope, "customer.subscription.updated", &before, sub);
     }
+}
+
+/// Records an attempt to pay `invoice` with `intent` as an `invoice_payment`
+/// (the endive way an invoice names its payments: `invoice.payments`, not
+/// `invoice.payment_intent`). The newest attempt is the default; earlier open
+/// ones are canceled.
+fn record_invoice_payment(state: &mut State, scope: &Scope, invoice: &Value, intent: &Value) {
+    let now = state.now();
+    let invoice_id = invoice["id"].as_str().unwrap_or_default();
+    let earlier: Vec<Value> = state
+        .store
+        .iter_by(scope, "invoice_payment", "invoice", invoice_id)
+        .filter(|payment| payment["status"] == "open")
+        .cloned()
+        .collect();
+    for mut payment in earlier {
+        payment["status"] = json!("canceled");
+        payment["is_default"] = json!(false);
+        payment["status_transitions"]["canceled_at"] = json!(now);
+        state.store.put(scope, payment);
+    }
+    let mut payment = template("invoice_payment", &new_id("inpay"), now);
+    payment["amount_paid"] = Value::Null;
+    payment["amount_requested"] = intent["amount"].clone();
+    payment["currency"] = intent["currency"].clone();
+    payment["invoice"] = json!(invoice_id);
+    payment["is_default"] = json!(true);
+    payment["payment"] = json!({"type": "payment_intent", "payment_intent": intent["id"]});
+    payment["status"] = json!("open");
+    state.store.insert(scope, payment);
+}
+
+/// Marks the invoice payment made with `intent` paid.
+fn settle_invoice_payment(
+    state: &mut State,
+    scope: &Scope,
+    invoice: &Value,
+    intent: &Value,
+    now: i64,
+) {
+    let invoice_id = invoice["id"].as_str().unwrap_or_default();
+    let found = state
+        .store
+        .iter_by(scope, "invoice_payment", "invoice", invoice_id)
+        .find(|payment| payment["payment"]["payment_intent"] == intent["id"])
+        .cloned();
+    if let Some(mut payment) = found {
+        payment["status"] = json!("paid");
+        payment["amount_paid"] = intent["amount"].clone();
+        payment["status_transitions"]["paid_at"] = json!(now);
+        state.store.put(scope, payment);
+    }
+}
+
+/// `invoice.payments`, included when expanded: the invoice's payments, newest first.
+pub fn invoice_payments(state: &State, scope: &Scope, invoice_id: &str) -> Value {
+    let data: Vec<Value> = state
+        .store
+        .iter_by(scope, "invoice_payment", "invoice", invoice_id)
+        .cloned()
+        .collect();
+    json!({"object": "list", "data": data, "has_more": false, "url": format!("/v1/invoice_payments?invoice={invoice_id}")})
 }
 
 /// Charges an open invoice once. Updates `attempt_count` and the subscription on the way.
@@ -929,15 +1022,20 @@ fn attempt_invoice(
         } else {
             "Subscription update".into()
         }),
-        invoice: Some(id.to_owned()),
         on_session,
-        application_fee_amount: invoice["application_fee_amount"]
-            .as_i64()
-            .filter(|_| scope.is_some()),
+        // The platform's cut of a connected account's invoice (Stripe keeps it
+        // off the endive invoice object).
+        application_fee_amount: sub["application_fee_percent"]
+            .as_f64()
+            .filter(|_| scope.is_some())
+            .map(|percent| {
+                (invoice["total"].as_i64().unwrap_or_default() as f64 * percent / 100.0).round()
+                    as i64
+            }),
         metadata: json!({}),
     };
     let (intent, outcome) = payments::charge(state, scope, &spec);
-    invoice["payment_intent"] = intent["id"].clone();
+    record_invoice_payment(state, scope, &invoice, &intent);
     invoice["attempt_count"] = json!(invoice["attempt_count"].as_i64().unwrap_or_default() + 1);
     invoice["attempted"] = json!(true);
     match &outcome {
@@ -1458,9 +1556,6 @@ fn create_invoice_item(state: &mut State, scope: &Scope, sub: &Value, line: &Lin
     item["period"] = json!({"start": line.period.0, "end": line.period.1});
     item["proration"] = json!(line.proration);
     item["quantity"] = json!(line.quantity);
-    item["price"] = line.price.clone();
-    item["subscription"] = sub["id"].clone();
-    item["subscription_item"] = json!(line.subscription_item);
     item["test_clock"] = sub["test_clock"].clone();
     item["parent"] = json!({"type": "subscription_details", "subscription_details": {"subscription": sub["id"], "subscription_item": line.subscription_item}});
     item["pricing"] = json!({"type": "price_details", "price_details": {"price": line.price["id"], "product": line.price["product"]}, "unit_amount_decimal": line.price["unit_amount_decimal"]});

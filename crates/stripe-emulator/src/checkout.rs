@@ -556,7 +556,6 @@ fn complete(state: &mut State, scope: &Scope, mut session: Value, form: &CardFor
                 customer: customer_id.clone(),
                 payment_method: Some(pm_id.clone()),
                 description: data["description"].as_str().map(str::to_owned),
-                invoice: None,
                 on_session: false,
                 application_fee_amount: data["application_fee_amount"]
                     .as_str()

@@ -22,8 +22,6 @@ pub struct ChargeSpec {
     pub payment_method: Option<String>,
     /// Shown on the charge.
     pub description: Option<String>,
-    /// Invoice paid by this charge.
-    pub invoice: Option<String>,
     /// Whether the customer is present (3-D Secure cards then need authentication).
     pub on_session: bool,
     /// Platform fee taken from a connected account's charge.
@@ -92,7 +90,6 @@ pub fn charge(state: &mut State, scope: &Scope, spec: &ChargeSpec) -> (Value, Ou
     } else {
         json!({})
     };
-    intent["invoice"] = json!(spec.invoice);
     intent["status"] = json!("requires_confirmation");
     state.store.insert(scope, intent.clone());
     state.emit(scope, "payment_intent.created", &intent, None);
@@ -138,7 +135,6 @@ pub fn complete(
     charge["description"] = intent["description"].clone();
     charge["payment_intent"] = json!(pi_id);
     charge["payment_method"] = intent["payment_method"].clone();
-    charge["invoice"] = intent["invoice"].clone();
     charge["billing_details"]["name"] = Value::Null;
     charge["refunds"]["url"] = json!(format!("/v1/charges/{charge_id}/refunds"));
     if let Some(card) = intent["payment_method"]

@@ -159,6 +159,7 @@ pub fn route(
                 .fetch(&call.scope, "webhook_endpoint", id, "id")?;
             state.store.remove(&call.scope, id);
             state.endpoint_secrets.remove(*id);
+            state.connect_endpoints.remove(*id);
             json!({"id": id, "object": "webhook_endpoint", "deleted": true})
         }
         ["events"] if get => {
@@ -1116,7 +1117,9 @@ fn create_webhook_endpoint(state: &mut State, call: &Call) -> ApiResult<Value> {
     endpoint["url"] = json!(url);
     endpoint["enabled_events"] = json!(events);
     endpoint["api_version"] = json!(params.str("api_version")?.unwrap_or(API_VERSION));
-    endpoint["connect"] = json!(params.bool("connect")?.unwrap_or(false));
+    if params.bool("connect")?.unwrap_or(false) {
+        state.connect_endpoints.insert(id.clone());
+    }
     copy_strings(params, &mut endpoint, &["description"])?;
     params.apply_metadata(&mut endpoint["metadata"])?;
     let secret = format!("whsec_{}", new_secret(32));

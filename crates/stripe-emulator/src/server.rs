@@ -82,6 +82,11 @@ pub async fn api(
     if let Some(key) = header(&request, "Idempotency-Key") {
         response.insert_header(("Idempotency-Key", key.to_owned()));
     }
+    // Stripe echoes the connected account; clients read it back (stripe-node's
+    // `lastResponse.stripeAccount`).
+    if let Some(account) = header(&request, "Stripe-Account") {
+        response.insert_header(("Stripe-Account", account.to_owned()));
+    }
     if replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
@@ -219,6 +224,12 @@ fn handle(
             base_url: &shared.base_url,
         };
         let result = route(state, &method, &path, &call).and_then(|mut value| {
+            let retrieved = path.rsplit('/').next() == value["id"].as_str();
+            if method == Method::GET && retrieved {
+                // Retrieving one object by id takes `expand` only; Stripe rejects
+                // anything else (e.g. a client option sent as a query parameter).
+                call.params.allow(&[])?;
+            }
             let expand = call.params.strings("expand")?;
             for path in &expand {
                 let segments: Vec<&str> = path.split('.').collect();
@@ -267,6 +278,11 @@ fn expand_path(state: &State, scope: &Scope, value: &mut Value, path: &[&str]) {
             }
         }
         return;
+    }
+    if *first == "payments" && value["object"] == "invoice" && value.get("payments").is_none() {
+        // Included only when expanded, as on Stripe.
+        let id = value["id"].as_str().unwrap_or_default();
+        value["payments"] = crate::billing::invoice_payments(state, scope, id);
     }
     let Some(field) = value.get_mut(*first) else {
         return;

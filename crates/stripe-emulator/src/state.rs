@@ -1,7 +1,7 @@
 //! The emulator's whole state: objects, clock, scheduled work, idempotency
 //! records and the outbox of events awaiting webhook delivery.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -148,6 +148,10 @@ pub struct State {
     pub cards: HashMap<String, CardBehavior>,
     /// Webhook endpoint secrets by endpoint id (Stripe shows them only on creation).
     pub endpoint_secrets: HashMap<String, Redacted>,
+    /// Ids of `connect=true` webhook endpoints (they receive connected accounts'
+    /// events); kept here because Stripe's endpoint object has no `connect` field.
+    #[serde(default)]
+    pub connect_endpoints: HashSet<String>,
     /// Account links by the token in their URL.
     pub account_links: HashMap<String, AccountLinkTarget>,
     /// Checkout sessions waiting on a 3-D Secure decision: session id → card form

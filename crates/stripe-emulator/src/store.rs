@@ -46,7 +46,14 @@ type SecondaryKey = (Scope, String, &'static str, String);
 
 /// Fields with a secondary index. `subscription` also covers invoices'
 /// `parent.subscription_details.subscription`.
-pub const INDEXED_FIELDS: &[&str] = &["customer", "subscription", "product", "lookup_key", "email"];
+pub const INDEXED_FIELDS: &[&str] = &[
+    "customer",
+    "subscription",
+    "product",
+    "lookup_key",
+    "email",
+    "invoice",
+];
 
 /// The (field, value) pairs of `value` that [`INDEXED_FIELDS`] index.
 fn indexed_values(value: &Value) -> Vec<(&'static str, String)> {

@@ -68,10 +68,10 @@ pub fn dispatch(state: &mut State, sender: &UnboundedSender<Delivery>) {
                 .into_iter()
                 .flatten()
                 .any(|enabled| enabled == "*" || enabled == kind);
-            if !wants || endpoint["connect"].as_bool().unwrap_or(false) != connected {
+            let id = endpoint["id"].as_str().unwrap_or_default();
+            if !wants || state.connect_endpoints.contains(id) != connected {
                 continue;
             }
-            let id = endpoint["id"].as_str().unwrap_or_default();
             let Some(secret) = state.endpoint_secrets.get(id) else {
                 continue;
             };

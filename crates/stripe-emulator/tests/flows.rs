@@ -29,6 +29,10 @@ async fn checkout_session(harness: &Harness, price: &Value) -> Value {
         .await
 }
 
+/// Keys the 2026-08 fixtures still carry that 2026-10-28.endive no longer
+/// returns (absent from the official clients' types; see `extract.py`).
+const DROPPED_SINCE_FIXTURES: &[(&str, &str)] = &[("invoice", "subscription")];
+
 #[tokio::test]
 async fn hosted_checkout_creates_what_stripe_creates_in_stripes_order() {
     let harness = Harness::start().await;
@@ -617,6 +621,7 @@ async fn every_emitted_object_has_the_keys_of_stripes_fixture() {
         )
         .await;
     responses.push(harness.get("/v1/invoiceitems", &[]).await);
+    responses.push(harness.get("/v1/invoice_payments", &[]).await);
     responses.push(
         harness
             .post("/v1/invoices/create_preview", &[("subscription", sub)])
@@ -638,6 +643,7 @@ async fn every_emitted_object_has_the_keys_of_stripes_fixture() {
         let missing: Vec<&String> = fixture
             .keys()
             .filter(|key| !object.contains_key(*key))
+            .filter(|key| !DROPPED_SINCE_FIXTURES.contains(&(kind, key.as_str())))
             .collect();
         assert!(missing.is_empty(), "{kind} lacks {missing:?}");
         checked.insert(kind.to_owned());

@@ -283,7 +283,10 @@ async fn expand_replaces_ids_along_dotted_paths() {
             &[
                 ("customer", customer["id"].as_str().unwrap()),
                 ("items[0][price]", price["id"].as_str().unwrap()),
-                ("expand[0]", "latest_invoice.payment_intent"),
+                (
+                    "expand[0]",
+                    "latest_invoice.payments.data.payment.payment_intent",
+                ),
                 ("expand[1]", "customer"),
             ],
         )
@@ -292,7 +295,7 @@ async fn expand_replaces_ids_along_dotted_paths() {
     assert_eq!(sub["customer"]["id"], customer["id"]);
     assert_eq!(sub["latest_invoice"]["object"], "invoice");
     assert_eq!(
-        sub["latest_invoice"]["payment_intent"]["status"],
+        sub["latest_invoice"]["payments"]["data"][0]["payment"]["payment_intent"]["status"],
         "succeeded"
     );
     let listed = harness
