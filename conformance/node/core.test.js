@@ -242,3 +242,38 @@ test('Connect: controller accounts, account links, and Stripe-Account scoping', 
     [customer.id],
   );
 });
+
+test('payment methods, setup intents and billing portal sessions have Stripe’s shapes', async () => {
+  const customer = await stripe.customers.create({email: `${tag()}@example.com`});
+  const attached = await stripe.paymentMethods.attach('pm_card_visa', {customer: customer.id});
+  assertShape(attached, 'PaymentMethods.d.ts', 'PaymentMethod');
+  assert.equal(attached.customer, customer.id);
+  assert.equal(attached.card.last4, '4242');
+  const listed = await stripe.customers.listPaymentMethods(customer.id);
+  assert.deepEqual(
+    listed.data.map((method) => method.id),
+    [attached.id],
+  );
+
+  const setup = await stripe.setupIntents.create({
+    customer: customer.id,
+    payment_method: 'pm_card_mastercard',
+    confirm: true,
+    usage: 'off_session',
+  });
+  assertShape(setup, 'SetupIntents.d.ts', 'SetupIntent');
+  assert.equal(setup.status, 'succeeded');
+
+  const portal = await stripe.billingPortal.sessions.create({
+    customer: customer.id,
+    return_url: 'https://example.com/account',
+  });
+  assertShape(portal, 'BillingPortal/Sessions.d.ts', 'Session');
+  assert.equal((await fetch(portal.url)).status, 200);
+
+  const events = await stripe.events.list({type: 'customer.created', limit: 3});
+  for (const event of events.data) {
+    assertShape(event, 'Events.d.ts', 'EventBase');
+    assertShape(event.data.object, 'Customers.d.ts', 'Customer');
+  }
+});

@@ -201,6 +201,17 @@ async fn objects_carry_endive_keys_only() {
         )
         .await;
     assert!(has(&intent, "allowed_payment_method_types") && has(&intent, "payment_record"));
+    let setup = harness
+        .post(
+            "/v1/setup_intents",
+            &[
+                ("customer", customer_id),
+                ("payment_method", "pm_card_visa"),
+                ("confirm", "true"),
+            ],
+        )
+        .await;
+    assert!(has(&setup, "allowed_payment_method_types"));
     let charge = harness
         .get(
             &format!("/v1/charges/{}", intent["latest_charge"].as_str().unwrap()),
