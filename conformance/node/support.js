@@ -152,33 +152,82 @@ async function waitFor(predicate, timeoutMs = 10_000) {
 const TYPES_DIR = path.join(path.dirname(require.resolve('stripe')), 'resources');
 
 /**
- * The top-level fields `interface name` declares in the client's bundled type
- * definitions (`file` relative to `cjs/resources`): `required` are always
- * present on Stripe's objects, `optional` only sometimes.
+ * The fields `name` declares in the client's bundled type definitions (`file`
+ * relative to `cjs/resources`), each with its type text and whether it is
+ * optional (`?`: only sometimes present). `name` is an exported interface
+ * (`Customer`) or one nested in its namespace (`Customer.InvoiceSettings`);
+ * `null` when the file has no such type.
  */
 function declaredFields(file, name) {
-  const source = fs.readFileSync(path.join(TYPES_DIR, file), 'utf8');
-  const start = source.indexOf(`\nexport interface ${name} {\n`);
-  assert.ok(start >= 0, `${file} declares no interface ${name}`);
-  const body = source.slice(start, source.indexOf('\n}\n', start));
-  const required = new Set();
-  const optional = new Set();
-  for (const [, field, question] of body.matchAll(/^ {4}(\w+)(\?)?:/gm)) {
-    (question ? optional : required).add(field);
+  const lines = fs.readFileSync(path.join(TYPES_DIR, file), 'utf8').split('\n');
+  const [root, ...nested] = name.split('.');
+  let at = lines.indexOf(nested.length ? `export declare namespace ${root} {` : `export interface ${root} {`);
+  let indent = 0;
+  nested.forEach((part, depth) => {
+    const inner = ' '.repeat(indent + 4);
+    const opening = depth === nested.length - 1 ? `${inner}interface ${part} {` : `${inner}namespace ${part} {`;
+    const closing = lines.indexOf(`${' '.repeat(indent)}}`, at);
+    const found = at < 0 ? -1 : lines.indexOf(opening, at);
+    at = found >= 0 && found < closing ? found : -1;
+    indent += 4;
+  });
+  if (at < 0) {
+    return null;
   }
-  return {required, optional};
+  const fields = new Map();
+  const field = new RegExp(`^ {${indent + 4}}(\\w+)(\\?)?: (.*)$`);
+  for (const line of lines.slice(at + 1)) {
+    if (line === `${' '.repeat(indent)}}`) {
+      break;
+    }
+    const match = line.match(field);
+    if (match) {
+      fields.set(match[1], {optional: match[2] === '?', type: match[3]});
+    }
+  }
+  return fields;
+}
+
+/** Where `object` differs from type `name`, recursing into the nested types the same file declares. */
+function shapeDifferences(object, file, name, where) {
+  const fields = declaredFields(file, name);
+  if (!fields) {
+    return [`${where}: ${file} declares no ${name}`];
+  }
+  const differences = [];
+  for (const [key, {optional}] of fields) {
+    if (!optional && !(key in object)) {
+      differences.push(`${where}.${key} is missing (${name})`);
+    }
+  }
+  const nested = new RegExp(`\\b(${name.split('.')[0]}\\.[\\w.]+)`);
+  for (const [key, value] of Object.entries(object)) {
+    const declared = fields.get(key);
+    if (!declared) {
+      differences.push(`${where}.${key} is not declared (${name})`);
+      continue;
+    }
+    const type = declared.type.match(nested)?.[1];
+    if (!type || value === null || typeof value !== 'object') {
+      continue;
+    }
+    const elements = Array.isArray(value) ? value.map((element, index) => [element, `${where}.${key}[${index}]`]) : [[value, `${where}.${key}`]];
+    for (const [element, at] of elements) {
+      if (element !== null && typeof element === 'object') {
+        differences.push(...shapeDifferences(element, file, type, at));
+      }
+    }
+  }
+  return differences;
 }
 
 /**
  * Asserts `object` has every field the client's types declare as always
- * present, and nothing they do not declare at all.
+ * present and nothing they do not declare, at the top level and in the nested
+ * objects typed in the same file (`Subscription.BillingMode`, …).
  */
 function assertShape(object, file, name) {
-  const {required, optional} = declaredFields(file, name);
-  const keys = new Set(Object.keys(object));
-  const missing = [...required].filter((field) => !keys.has(field));
-  const undeclared = [...keys].filter((field) => !required.has(field) && !optional.has(field));
-  assert.deepEqual({missing, undeclared}, {missing: [], undeclared: []}, `${name} ${object.id} differs from the types`);
+  assert.deepEqual(shapeDifferences(object, file, name, `${name} ${object.id}`), []);
 }
 
 module.exports = {

@@ -162,6 +162,18 @@ async fn objects_carry_endive_keys_only() {
     let customer_id = customer["id"].as_str().unwrap();
     let sub = harness.subscribe(customer_id, &price, &[]).await;
     assert!(has(&sub["items"]["data"][0], "current_trial"));
+    assert!(has(&sub["billing_mode"], "flexible"));
+    assert!(has(&sub["cancellation_details"], "feedback_option"));
+    let account = harness
+        .post(
+            "/v1/accounts",
+            &[("controller[stripe_dashboard][type]", "none")],
+        )
+        .await;
+    assert!(has(
+        &account["business_profile"],
+        "specified_commercial_transactions_act_url"
+    ));
     let bigger = harness.monthly_price(3000).await;
     harness
         .post(
