@@ -32,10 +32,33 @@ pub fn load(data_dir: &Path) -> std::io::Result<State> {
                 )
             })?;
             state.store.reindex();
+            adopt_legacy_connect_flags(&mut state);
             Ok(state)
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
         Err(error) => Err(error),
+    }
+}
+
+/// Snapshots written before [`State::connect_endpoints`] existed kept
+/// `connect: true` on the endpoint object itself (a key Stripe never returns):
+/// move it into the set so those endpoints keep receiving Connect events.
+fn adopt_legacy_connect_flags(state: &mut State) {
+    let legacy: Vec<serde_json::Value> = state
+        .store
+        .iter_kind(&None, "webhook_endpoint")
+        .filter(|endpoint| endpoint.get("connect").is_some())
+        .cloned()
+        .collect();
+    for mut endpoint in legacy {
+        let id = endpoint["id"].as_str().unwrap_or_default().to_owned();
+        let connect = endpoint
+            .as_object_mut()
+            .and_then(|fields| fields.remove("connect"));
+        if connect == Some(serde_json::Value::Bool(true)) {
+            state.connect_endpoints.insert(id);
+        }
+        state.store.put(&None, endpoint);
     }
 }
 
@@ -61,6 +84,38 @@ pub async fn run_writer(shared: Arc<Shared>, data_dir: PathBuf) {
         tokio::time::sleep(DEBOUNCE).await;
         if let Err(error) = flush(&shared, &data_dir) {
             tracing::warn!(%error, "could not write the emulator snapshot");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn legacy_connect_flags_move_off_the_endpoint_object() {
+        let mut state = State::default();
+        for (id, connect) in [("we_connect", true), ("we_platform", false)] {
+            state.store.insert(
+                &None,
+                json!({"id": id, "object": "webhook_endpoint", "connect": connect}),
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            snapshot_path(dir.path()),
+            serde_json::to_vec(&state).unwrap(),
+        )
+        .unwrap();
+
+        let loaded = load(dir.path()).unwrap();
+        assert!(loaded.connect_endpoints.contains("we_connect"));
+        assert!(!loaded.connect_endpoints.contains("we_platform"));
+        for id in ["we_connect", "we_platform"] {
+            let endpoint = loaded.store.get(&None, id).unwrap();
+            assert!(endpoint.get("connect").is_none(), "{id} still has connect");
         }
     }
 }
