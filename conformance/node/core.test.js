@@ -59,6 +59,14 @@ test('customers: create, retrieve, update, list and auto-paginate across pages',
     backwards.data.map((customer) => customer.id),
     [created[4].id, created[3].id],
   );
+  const newer = await stripe.customers
+    .list({limit: 2, ending_before: created[1].id}, scope)
+    .autoPagingToArray({limit: 10});
+  assert.deepEqual(
+    newer.map((customer) => customer.id),
+    created.slice(2).map((customer) => customer.id),
+    'auto-pagination from ending_before walks towards newer objects, oldest first',
+  );
 
   const deleted = await stripe.customers.del(created[1].id, {}, scope);
   assert.deepEqual(deleted, {id: created[1].id, object: 'customer', deleted: true});
