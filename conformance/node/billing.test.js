@@ -6,6 +6,7 @@ const assert = require('node:assert/strict');
 const {test} = require('node:test');
 const {
   Stripe,
+  assertObjectShape,
   assertShape,
   cardForm,
   monthlyPrice,
@@ -329,4 +330,16 @@ test('a test clock advanced through a renewal', async () => {
   const backwards = await stripe.testHelpers.testClocks.advance(clock.id, {frozen_time: start}).catch((e) => e);
   assert.ok(backwards instanceof Stripe.errors.StripeInvalidRequestError, String(backwards));
   await stripe.testHelpers.testClocks.del(clock.id);
+});
+
+test('every event the flows above sent carries objects of Stripe’s shapes', async () => {
+  const kinds = new Set();
+  for await (const event of stripe.events.list({limit: 100})) {
+    assertShape(event, 'Events.d.ts', 'EventBase');
+    assertObjectShape(event.data.object);
+    kinds.add(event.data.object.object);
+  }
+  for (const kind of ['customer', 'subscription', 'invoice', 'invoiceitem', 'payment_intent', 'checkout.session']) {
+    assert.ok(kinds.has(kind), `no ${kind} event among ${[...kinds]}`);
+  }
 });

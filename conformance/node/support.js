@@ -230,9 +230,38 @@ function assertShape(object, file, name) {
   assert.deepEqual(shapeDifferences(object, file, name, `${name} ${object.id}`), []);
 }
 
+/** Where each kind of object (its `object` field) is typed in the client. */
+const TYPES_BY_OBJECT = {
+  account: ['Accounts.d.ts', 'Account'],
+  application_fee: ['ApplicationFees.d.ts', 'ApplicationFee'],
+  'billing_portal.session': ['BillingPortal/Sessions.d.ts', 'Session'],
+  charge: ['Charges.d.ts', 'Charge'],
+  'checkout.session': ['Checkout/Sessions.d.ts', 'Session'],
+  customer: ['Customers.d.ts', 'Customer'],
+  invoice: ['Invoices.d.ts', 'Invoice'],
+  invoice_payment: ['InvoicePayments.d.ts', 'InvoicePayment'],
+  invoiceitem: ['InvoiceItems.d.ts', 'InvoiceItem'],
+  payment_intent: ['PaymentIntents.d.ts', 'PaymentIntent'],
+  payment_method: ['PaymentMethods.d.ts', 'PaymentMethod'],
+  price: ['Prices.d.ts', 'Price'],
+  product: ['Products.d.ts', 'Product'],
+  refund: ['Refunds.d.ts', 'Refund'],
+  setup_intent: ['SetupIntents.d.ts', 'SetupIntent'],
+  subscription: ['Subscriptions.d.ts', 'Subscription'],
+  'test_helpers.test_clock': ['TestHelpers/TestClocks.d.ts', 'TestClock'],
+};
+
+/** [`assertShape`] for any object whose kind [`TYPES_BY_OBJECT`] knows. */
+function assertObjectShape(object) {
+  const typed = TYPES_BY_OBJECT[object.object];
+  assert.ok(typed, `no type known for ${object.object}`);
+  assertShape(object, ...typed);
+}
+
 module.exports = {
   BASE_URL,
   Stripe,
+  assertObjectShape,
   assertShape,
   cardForm,
   client,
