@@ -207,18 +207,35 @@ function shapeDifferences(object, file, name, where) {
       differences.push(`${where}.${key} is not declared (${name})`);
       continue;
     }
-    const type = declared.type.match(nested)?.[1];
-    if (!type || value === null || typeof value !== 'object') {
+    if (value === null || typeof value !== 'object') {
       continue;
     }
+    const type = declared.type.match(nested)?.[1];
     const elements = Array.isArray(value) ? value.map((element, index) => [element, `${where}.${key}[${index}]`]) : [[value, `${where}.${key}`]];
     for (const [element, at] of elements) {
-      if (element !== null && typeof element === 'object') {
+      if (element === null || typeof element !== 'object') {
+        continue;
+      }
+      if (type) {
         differences.push(...shapeDifferences(element, file, type, at));
+      } else {
+        differences.push(...embeddedDifferences(element, at));
       }
     }
   }
   return differences;
+}
+
+/**
+ * Differences inside an object of another resource embedded in a field (an
+ * expanded id, a list such as `subscription.items`), typed by its `object`.
+ */
+function embeddedDifferences(object, where) {
+  if (object.object === 'list') {
+    return object.data.flatMap((element, index) => embeddedDifferences(element, `${where}.data[${index}]`));
+  }
+  const typed = TYPES_BY_OBJECT[object.object];
+  return typed ? shapeDifferences(object, ...typed, where) : [];
 }
 
 /**
@@ -241,6 +258,8 @@ const TYPES_BY_OBJECT = {
   invoice: ['Invoices.d.ts', 'Invoice'],
   invoice_payment: ['InvoicePayments.d.ts', 'InvoicePayment'],
   invoiceitem: ['InvoiceItems.d.ts', 'InvoiceItem'],
+  item: ['LineItems.d.ts', 'LineItem'],
+  line_item: ['InvoiceLineItems.d.ts', 'InvoiceLineItem'],
   payment_intent: ['PaymentIntents.d.ts', 'PaymentIntent'],
   payment_method: ['PaymentMethods.d.ts', 'PaymentMethod'],
   price: ['Prices.d.ts', 'Price'],
@@ -248,6 +267,7 @@ const TYPES_BY_OBJECT = {
   refund: ['Refunds.d.ts', 'Refund'],
   setup_intent: ['SetupIntents.d.ts', 'SetupIntent'],
   subscription: ['Subscriptions.d.ts', 'Subscription'],
+  subscription_item: ['SubscriptionItems.d.ts', 'SubscriptionItem'],
   'test_helpers.test_clock': ['TestHelpers/TestClocks.d.ts', 'TestClock'],
 };
 
