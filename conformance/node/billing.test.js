@@ -128,6 +128,13 @@ test('Connect: subscription checkout on a connected account takes the applicatio
     assert.equal(event.type, 'checkout.session.completed');
     assert.equal(event.account, account.id);
     assert.equal(event.data.object.client_reference_id, marker);
+
+    const accountEvents = await stripe.events.list({limit: 100}, scope).autoPagingToArray({limit: 1000});
+    assert.ok(accountEvents.some((listed) => listed.id === event.id));
+    for (const listed of accountEvents) {
+      assert.equal(listed.account, account.id);
+      assertObjectShape(listed.data.object);
+    }
   });
 });
 
