@@ -1,0 +1,155 @@
+//! A merchant's first visit, in a real browser: sign up, log out and in,
+//! create an API key (shown once), use it, revoke it.
+
+use fantoccini::Locator;
+use reqwest::{Method, StatusCode};
+
+use crate::chromium::Chromium;
+use crate::harness::{TestApp, assert_api_error, merchant_email, merchant_password, spawn_app};
+
+/// Signs up `slug` through the sign-up form; leaves Chromium on the page the
+/// form led to.
+async fn sign_up(chromium: &Chromium, business_name: &str, slug: &str) {
+    chromium.visit("/signup").await;
+    chromium.fill("Business name", business_name).await;
+    chromium.fill("URL name", slug).await;
+    chromium.fill("Email", &merchant_email(slug)).await;
+    chromium.fill("Password", &merchant_password(slug)).await;
+    chromium.screenshot("signup").await;
+    chromium.press("Sign up").await;
+}
+
+/// Logs in through the merchant login form.
+async fn log_in(chromium: &Chromium, email: &str, password: &str) {
+    chromium.visit("/login").await;
+    chromium.fill("Email", email).await;
+    chromium.fill("Password", password).await;
+    chromium.press("Log in").await;
+}
+
+/// Creates an API key on the dashboard; returns the secret the page shows.
+async fn create_api_key(chromium: &Chromium, name: &str) -> String {
+    chromium.fill("New key name", name).await;
+    chromium.press("Create API key").await;
+    chromium.text(Locator::Id("new-key")).await
+}
+
+/// A fresh app and a Chromium on it that signed up as `slug` through the
+/// form and landed on the dashboard.
+async fn signed_up_in_chromium(business_name: &str, slug: &str) -> (TestApp, Chromium) {
+    let app = spawn_app().await;
+    let chromium = Chromium::open(&app.address).await;
+    sign_up(&chromium, business_name, slug).await;
+    assert_eq!(chromium.path().await, "/dashboard", "sign-up of {slug}");
+    (app, chromium)
+}
+
+#[tokio::test]
+async fn a_merchant_signs_up_logs_in_again_and_creates_uses_and_revokes_an_api_key() {
+    let (app, chromium) = signed_up_in_chromium("Acme Widgets", "acme").await;
+    assert_eq!(chromium.heading().await, "Acme Widgets");
+    chromium.screenshot("dashboard").await;
+
+    chromium.press("Log out").await;
+    chromium.visit("/dashboard").await;
+    assert_eq!(chromium.path().await, "/login", "logged out");
+
+    log_in(
+        &chromium,
+        &merchant_email("acme"),
+        &merchant_password("acme"),
+    )
+    .await;
+    assert_eq!(chromium.path().await, "/dashboard");
+
+    let secret = create_api_key(&chromium, "backend").await;
+    assert!(secret.starts_with("bf_test_"), "a test-mode key: {secret}");
+    assert!(
+        chromium
+            .text(Locator::Css("[role=status]"))
+            .await
+            .contains("will not be shown again"),
+        "the page says the key is shown once"
+    );
+    chromium.screenshot("api-key-created").await;
+
+    let tenant = app.ok_json("/v1/tenant", &secret).await;
+    assert_eq!(
+        (&tenant["slug"], &tenant["name"]),
+        (
+            &serde_json::json!("acme"),
+            &serde_json::json!("Acme Widgets")
+        )
+    );
+
+    chromium.press("Revoke key backend").await;
+    assert_eq!(chromium.path().await, "/dashboard");
+    let key_row = chromium
+        .text(Locator::XPath("//tr[td[normalize-space(.)='backend']]"))
+        .await;
+    assert!(key_row.contains("revoked"), "the list shows it: {key_row}");
+    assert_api_error(
+        app.call(Method::GET, "/v1/tenant", &secret).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_api_key",
+    );
+    chromium.close().await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_shows_an_inline_error_on_the_login_page() {
+    let app = spawn_app().await;
+    app.signed_up_merchant("oops").await;
+    let chromium = Chromium::open(&app.address).await;
+
+    log_in(&chromium, &merchant_email("oops"), "not-the-password-42").await;
+    assert_eq!(chromium.path().await, "/login");
+    assert_eq!(chromium.alert().await, "the email or password is incorrect");
+    assert_eq!(
+        chromium.field_value("Email").await,
+        merchant_email("oops"),
+        "the email is kept for the next try"
+    );
+    assert_eq!(
+        chromium.field_value("Password").await,
+        "",
+        "the password is not sent back"
+    );
+    chromium.screenshot("login-error").await;
+
+    // The right password still works afterwards.
+    log_in(
+        &chromium,
+        &merchant_email("oops"),
+        &merchant_password("oops"),
+    )
+    .await;
+    assert_eq!(chromium.path().await, "/dashboard");
+    chromium.close().await;
+}
+
+#[tokio::test]
+async fn once_shown_an_api_key_is_nowhere_in_the_pages_or_cookies() {
+    let (_app, chromium) = signed_up_in_chromium("Keeper Ltd", "keeper").await;
+    let secret = create_api_key(&chromium, "ci").await;
+    assert!(chromium.html().await.contains(&secret), "shown once");
+
+    let prefix = &secret[..16];
+    for page in ["/dashboard", "/dashboard/settings", "/dashboard/audit"] {
+        chromium.visit(page).await;
+        let html = chromium.html().await;
+        assert!(!html.contains(&secret), "{page} carries the secret");
+        if page == "/dashboard" {
+            assert!(html.contains(prefix), "the key is listed by its prefix");
+        }
+    }
+    assert!(
+        chromium
+            .cookie_values()
+            .await
+            .iter()
+            .all(|value| !value.contains(&secret)),
+        "no cookie carries the secret"
+    );
+    chromium.close().await;
+}
