@@ -47,6 +47,13 @@ pub enum PlatformError {
     /// Any other unexpected failure; details are logged, not shown.
     #[error("internal error")]
     Internal(String),
+    /// The tenant has no usable connected Stripe account for this.
+    #[error("connect your Stripe account first")]
+    StripeNotConnected,
+    /// Stripe refused or could not be reached; the message is Stripe's
+    /// (never a secret) so the merchant can act on it.
+    #[error("Stripe error: {0}")]
+    Stripe(String),
 }
 
 impl PlatformError {
@@ -63,6 +70,8 @@ impl PlatformError {
             Self::Forbidden => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Store(_) | Self::Internal(_) => "internal_error",
+            Self::StripeNotConnected => "stripe_not_connected",
+            Self::Stripe(_) => "stripe_error",
         }
     }
 
@@ -76,6 +85,8 @@ impl PlatformError {
             Self::TenantSuspended | Self::Forbidden => 403,
             Self::NotFound(_) => 404,
             Self::Store(_) | Self::Internal(_) => 500,
+            Self::StripeNotConnected => 409,
+            Self::Stripe(_) => 502,
         }
     }
 
@@ -85,6 +96,12 @@ impl PlatformError {
             field,
             message: message.into(),
         }
+    }
+}
+
+impl From<stripe::Error> for PlatformError {
+    fn from(err: stripe::Error) -> Self {
+        Self::Stripe(err.to_string())
     }
 }
 

@@ -1,1 +1,115 @@
-//! Catalog queries (plans, prices, features), always tenant-scoped.
+//! Catalog and Connect queries (Stripe connection, plans, prices, features),
+//! always tenant-scoped; the one global look-up (a connection by Stripe
+//! account) says why.
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+};
+
+use crate::entities::catalog::stripe_connection;
+use crate::entities::tenant;
+use crate::{AuditContext, Store, StoreResult, TenantScope, TenantStatus, audit};
+
+pub use crate::entities::catalog::stripe_connection::{
+    ConnectionStatus, Model as StripeConnection,
+};
+
+impl Store {
+    /// The connection of whichever tenant owns `account_id`: Connect events
+    /// name the account, and that is how they find their tenant, so this
+    /// cannot be scoped.
+    pub async fn stripe_connection_by_account(
+        &self,
+        account_id: &str,
+    ) -> StoreResult<Option<StripeConnection>> {
+        Ok(stripe_connection::Entity::find()
+            .filter(stripe_connection::Column::AccountId.eq(account_id))
+            .one(&self.db)
+            .await?)
+    }
+}
+
+/// What a tenant's Stripe connection becomes.
+#[derive(Debug, Clone)]
+pub struct ConnectionChange {
+    /// The connected account (`acct_…`).
+    pub account_id: String,
+    /// The new onboarding state.
+    pub status: ConnectionStatus,
+    /// Whether the holder submitted onboarding.
+    pub details_submitted: bool,
+    /// The audit action recorded (`stripe.connected`, `stripe.updated`…).
+    pub action: &'static str,
+}
+
+impl TenantScope<'_> {
+    /// The tenant's Stripe connection, if it ever connected.
+    pub async fn stripe_connection(&self) -> StoreResult<Option<StripeConnection>> {
+        Ok(self
+            .find::<stripe_connection::Entity>()
+            .one(self.db)
+            .await?)
+    }
+
+    /// Stores the tenant's connection state, keeps `tenants.stripe_account_id`
+    /// in step, and moves an onboarding tenant to `active` once the account
+    /// is; one transaction, audited.
+    pub async fn save_stripe_connection(
+        &self,
+        change: ConnectionChange,
+        ctx: &AuditContext,
+    ) -> StoreResult<StripeConnection> {
+        let txn = self.db.begin().await?;
+        let row = stripe_connection::ActiveModel {
+            tenant_id: Set(self.tenant_id.to_string()),
+            account_id: Set(change.account_id.clone()),
+            status: Set(change.status),
+            details_submitted: Set(change.details_submitted),
+            updated_at: Set(ctx.now),
+        };
+        stripe_connection::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(stripe_connection::Column::TenantId)
+                    .update_columns([
+                        stripe_connection::Column::AccountId,
+                        stripe_connection::Column::Status,
+                        stripe_connection::Column::DetailsSubmitted,
+                        stripe_connection::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        if let Some(found) = tenant::Entity::find_by_id(self.tenant_id.to_string())
+            .one(&txn)
+            .await?
+        {
+            let activate = change.status == ConnectionStatus::Active
+                && found.status == TenantStatus::Onboarding;
+            let mut tenant_row: tenant::ActiveModel = found.into();
+            tenant_row.stripe_account_id = Set(Some(change.account_id.clone()));
+            if activate {
+                tenant_row.status = Set(TenantStatus::Active);
+            }
+            tenant_row.updated_at = Set(ctx.now);
+            tenant_row.update(&txn).await?;
+        }
+        audit::record(
+            &txn,
+            ctx,
+            Some(&self.tenant_id),
+            change.action,
+            "stripe_account",
+            &change.account_id,
+        )
+        .await?;
+        let saved = self
+            .find::<stripe_connection::Entity>()
+            .one(&txn)
+            .await?
+            .ok_or_else(|| sea_orm::DbErr::RecordNotFound("stripe connection".to_owned()))?;
+        txn.commit().await?;
+        Ok(saved)
+    }
+}

@@ -10,11 +10,12 @@ use sea_orm::{
     QueryOrder, QuerySelect, Select, TransactionTrait,
 };
 
+use crate::entities::catalog::stripe_connection;
 use crate::entities::{api_key, audit_log, user};
 use crate::{ApiKey, ApiKeyMode, AuditContext, AuditEvent, StoreResult, User, audit};
 
 /// A table whose rows belong to one tenant.
-trait TenantOwned: EntityTrait {
+pub(crate) trait TenantOwned: EntityTrait {
     /// The column holding the owning tenant's id.
     fn tenant_column() -> Self::Column;
 }
@@ -37,6 +38,19 @@ impl TenantOwned for user::Entity {
     }
 }
 
+/// Implements [`TenantOwned`] for tables whose tenant column is `TenantId`.
+macro_rules! tenant_owned {
+    ($($module:ident),+) => {$(
+        impl TenantOwned for $module::Entity {
+            fn tenant_column() -> Self::Column {
+                $module::Column::TenantId
+            }
+        }
+    )+};
+}
+
+tenant_owned!(stripe_connection);
+
 /// A new API key; the caller generated the secret and hashed it.
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
@@ -53,9 +67,9 @@ pub struct NewApiKey {
 /// Queries and mutations on one tenant's rows.
 pub struct TenantScope<'a> {
     /// The shared connection.
-    db: &'a DatabaseConnection,
+    pub(crate) db: &'a DatabaseConnection,
     /// The tenant every statement is filtered by.
-    tenant_id: TenantId,
+    pub(crate) tenant_id: TenantId,
 }
 
 impl<'a> TenantScope<'a> {
@@ -69,7 +83,7 @@ impl<'a> TenantScope<'a> {
     }
 
     /// `SELECT … WHERE tenant_id = <this tenant>`: the start of every query.
-    fn find<E: TenantOwned>(&self) -> Select<E> {
+    pub(crate) fn find<E: TenantOwned>(&self) -> Select<E> {
         E::find().filter(E::tenant_column().eq(self.tenant_id.as_str()))
     }
 

@@ -1,1 +1,198 @@
-//! Catalog: plans, prices, features through the emulator.
+//! Catalog and Connect onboarding through the test's own Stripe emulator.
+
+use billing::connect::ConnectStatus;
+use billing::ids::TenantId;
+use platform::connect::OnboardingUrls;
+use platform::records::TenantStatus;
+
+use crate::harness::{TestApp, spawn_app};
+
+/// An audit context for calls made by the test itself.
+fn system_ctx(app: &TestApp) -> store::AuditContext {
+    store::AuditContext {
+        actor: store::Actor::system(),
+        request_id: "test".to_owned(),
+        now: app.platform.now(),
+    }
+}
+
+/// Signs up `slug`; returns its tenant id.
+async fn tenant(app: &TestApp, slug: &str) -> TenantId {
+    app.signed_up_merchant(slug).await;
+    let tenant = app
+        .platform
+        .store()
+        .tenant_by_slug(slug)
+        .await
+        .unwrap()
+        .unwrap();
+    TenantId::parse(&tenant.id).unwrap()
+}
+
+fn urls(app: &TestApp) -> OnboardingUrls {
+    OnboardingUrls {
+        return_url: format!("{}/dashboard", app.address),
+        refresh_url: format!("{}/dashboard/stripe", app.address),
+    }
+}
+
+/// `GET path` on the emulator as the platform, optionally on a connected account.
+async fn emulator_get(app: &TestApp, path: &str, account: Option<&str>) -> serde_json::Value {
+    let mut request = reqwest::Client::new()
+        .get(format!("{}{path}", app.emulator.base_url()))
+        .bearer_auth("sk_test_billforge_tests");
+    if let Some(account) = account {
+        request = request.header("Stripe-Account", account);
+    }
+    let response = request.send().await.unwrap();
+    assert!(
+        response.status().is_success(),
+        "GET {path}: {}",
+        response.status()
+    );
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn onboarding_creates_one_account_and_activates_the_tenant_once_charges_are_enabled() {
+    let app = spawn_app().await;
+    let tenant = tenant(&app, "acme").await;
+    let ctx = system_ctx(&app);
+
+    assert_eq!(
+        app.platform
+            .connected_account(&tenant)
+            .await
+            .unwrap_err()
+            .code(),
+        "stripe_not_connected"
+    );
+    let first_link = app
+        .platform
+        .connect_stripe(&tenant, &ctx, &urls(&app))
+        .await
+        .unwrap();
+    let account = app.platform.connected_account(&tenant).await.unwrap();
+    assert!(account.starts_with("acct_"), "{account}");
+
+    // A second click reuses the account but gets a fresh single-use link.
+    let second_link = app
+        .platform
+        .connect_stripe(&tenant, &ctx, &urls(&app))
+        .await
+        .unwrap();
+    assert_ne!(first_link, second_link);
+    assert_eq!(
+        app.platform.connected_account(&tenant).await.unwrap(),
+        account
+    );
+    let accounts = emulator_get(&app, "/v1/accounts", None).await;
+    assert_eq!(accounts["data"].as_array().unwrap().len(), 1, "{accounts}");
+    assert_eq!(
+        accounts["data"][0]["metadata"]["tenant_id"],
+        tenant.as_str()
+    );
+    let stored = app.platform.store().tenant(&tenant).await.unwrap().unwrap();
+    assert_eq!(stored.stripe_account_id.as_deref(), Some(account.as_str()));
+    assert_eq!(stored.status, TenantStatus::Onboarding);
+
+    // The merchant completes Stripe's hosted onboarding (a plain form post).
+    let completed = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(&second_link)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        completed.status().is_redirection(),
+        "{}",
+        completed.status()
+    );
+
+    // `account.updated` is applied from a freshly retrieved account.
+    let retrieved = app
+        .platform
+        .stripe()
+        .accounts()
+        .retrieve(&account, &Default::default(), Default::default())
+        .await
+        .unwrap();
+    assert!(retrieved.charges_enabled);
+    let status = app
+        .platform
+        .apply_account_state(
+            &account,
+            retrieved.charges_enabled,
+            retrieved.details_submitted,
+            &ctx,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, Some(ConnectStatus::Active(account.clone())));
+    let stored = app.platform.store().tenant(&tenant).await.unwrap().unwrap();
+    assert_eq!(stored.status, TenantStatus::Active);
+
+    // Unknown accounts are not ours to apply.
+    assert_eq!(
+        app.platform
+            .apply_account_state("acct_unknown", true, true, &ctx)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Deauthorization flags the tenant; nothing is deleted.
+    let status = app
+        .platform
+        .disconnect_stripe(&account, &ctx)
+        .await
+        .unwrap();
+    assert_eq!(status, Some(ConnectStatus::Disconnected(account.clone())));
+    assert_eq!(
+        app.platform
+            .connected_account(&tenant)
+            .await
+            .unwrap_err()
+            .code(),
+        "stripe_not_connected"
+    );
+    let stored = app.platform.store().tenant(&tenant).await.unwrap().unwrap();
+    assert_eq!(stored.stripe_account_id.as_deref(), Some(account.as_str()));
+    // Late updates of a disconnected account change nothing.
+    let status = app
+        .platform
+        .apply_account_state(&account, true, true, &ctx)
+        .await
+        .unwrap();
+    assert_eq!(status, Some(ConnectStatus::Disconnected(account.clone())));
+
+    // Reconnecting creates a new account.
+    app.platform
+        .connect_stripe(&tenant, &ctx, &urls(&app))
+        .await
+        .unwrap();
+    let reconnected = app.platform.connected_account(&tenant).await.unwrap();
+    assert_ne!(reconnected, account);
+    let actions: Vec<String> = app
+        .platform
+        .store()
+        .scoped(&tenant)
+        .audit_events(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| event.action)
+        .collect();
+    for action in [
+        "stripe.account_created",
+        "stripe.account_updated",
+        "stripe.account_deauthorized",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} in {actions:?}"
+        );
+    }
+}

@@ -1,1 +1,4 @@
-//! Catalog tables: plans, prices, features and what plans grant.
+//! Catalog tables: each tenant's Stripe connection, features, plans, prices
+//! and what plans grant.
+
+pub mod stripe_connection;
