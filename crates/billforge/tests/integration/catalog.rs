@@ -196,3 +196,88 @@ async fn onboarding_creates_one_account_and_activates_the_tenant_once_charges_ar
         );
     }
 }
+
+#[tokio::test]
+async fn features_are_validated_unique_per_tenant_and_invisible_to_other_tenants() {
+    use billing::entitlements::{FeatureKind, LimitReset};
+    use billing::ids::FeatureId;
+
+    let app = spawn_app().await;
+    let acme = tenant(&app, "acme").await;
+    let globex = tenant(&app, "globex").await;
+    let ctx = system_ctx(&app);
+    let seats_kind = FeatureKind::Limit {
+        reset: LimitReset::Never,
+    };
+
+    let seats = app
+        .platform
+        .create_feature(&acme, &ctx, "seats", "  Seats ", seats_kind)
+        .await
+        .unwrap();
+    assert_eq!(seats.name, "Seats");
+    let bad_key = app
+        .platform
+        .create_feature(&acme, &ctx, "Bad Key", "Bad", FeatureKind::Flag)
+        .await
+        .unwrap_err();
+    assert_eq!((bad_key.code(), bad_key.status()), ("invalid_request", 400));
+    let empty_name = app
+        .platform
+        .create_feature(&acme, &ctx, "sso", "   ", FeatureKind::Flag)
+        .await
+        .unwrap_err();
+    assert_eq!(empty_name.code(), "invalid_request");
+    let duplicate = app
+        .platform
+        .create_feature(&acme, &ctx, "seats", "Seats again", seats_kind)
+        .await
+        .unwrap_err();
+    assert!(duplicate.to_string().contains("seats"), "{duplicate}");
+    // Another tenant may use the same key.
+    app.platform
+        .create_feature(&globex, &ctx, "seats", "Seats", seats_kind)
+        .await
+        .unwrap();
+    assert_eq!(app.platform.features(&acme).await.unwrap().len(), 1);
+
+    let id = FeatureId::parse(&seats.id).unwrap();
+    let not_found = app.platform.feature(&globex, &id).await.unwrap_err();
+    assert_eq!((not_found.code(), not_found.status()), ("not_found", 404));
+    let not_found = app
+        .platform
+        .set_feature_archived(&globex, &ctx, &id, true)
+        .await
+        .unwrap_err();
+    assert_eq!(not_found.status(), 404);
+    assert!(!app.platform.feature(&acme, &id).await.unwrap().archived);
+
+    let archived = app
+        .platform
+        .set_feature_archived(&acme, &ctx, &id, true)
+        .await
+        .unwrap();
+    assert!(archived.archived);
+    let restored = app
+        .platform
+        .set_feature_archived(&acme, &ctx, &id, false)
+        .await
+        .unwrap();
+    assert!(!restored.archived);
+    let actions: Vec<String> = app
+        .platform
+        .store()
+        .scoped(&acme)
+        .audit_events(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| event.action)
+        .collect();
+    for action in ["feature.created", "feature.archived", "feature.unarchived"] {
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} in {actions:?}"
+        );
+    }
+}

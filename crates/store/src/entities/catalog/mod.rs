@@ -1,4 +1,5 @@
 //! Catalog tables: each tenant's Stripe connection, features, plans, prices
 //! and what plans grant.
 
+pub mod feature;
 pub mod stripe_connection;
