@@ -1,17 +1,85 @@
 //! The tenant's catalog: plans, prices and features, and their sync to Stripe.
 //!
 //! So far: features (flags and limits, found by a stable `lookup_key`),
-//! validated by `billing::entitlements`, stored tenant-scoped and audited.
+//! validated by `billing::entitlements`, and plans with their prices,
+//! validated by `billing::catalog`; all stored tenant-scoped and audited.
+//! Plans are stored `pending`: the Stripe sync job is not written yet.
 
+use billing::catalog::{Interval, Plan, PlanSpec, Price, PriceModel, PriceSpec};
 use billing::entitlements::{FeatureKind, LookupKey};
-use billing::ids::{FeatureId, TenantId};
-use store::catalog::NewFeature;
+use billing::ids::{FeatureId, PlanId, PriceId, TenantId};
+use billing::money::Currency;
+use store::catalog::{NewFeature, NewPlan, NewPrice};
 use store::{AuditContext, StoreError};
 
 use crate::jobs::JobHandlers;
 use crate::{Platform, PlatformError, PlatformResult};
 
-pub use store::catalog::FeatureRecord;
+pub use store::catalog::{FeatureRecord, PlanRecord, PriceRecord, SyncStatus};
+
+/// A price as the merchant describes it.
+#[derive(Debug, Clone)]
+pub struct PriceInput {
+    /// ISO currency code (`usd`, `EUR`…).
+    pub currency: String,
+    /// How often it bills.
+    pub interval: Interval,
+    /// Flat, per seat or tiered.
+    pub model: PriceModel,
+    /// Optional stable handle for the merchant's code.
+    pub lookup_key: Option<String>,
+}
+
+/// A plan as the merchant describes it.
+#[derive(Debug, Clone)]
+pub struct PlanInput {
+    /// Shown to customers.
+    pub name: String,
+    /// Free days before the first charge.
+    pub trial_days: Option<u16>,
+    /// Its first prices.
+    pub prices: Vec<PriceInput>,
+}
+
+/// A plan with its prices, as pages and the API show it.
+#[derive(Debug, Clone)]
+pub struct PlanDetails {
+    /// The plan row (sync status, Stripe product id…).
+    pub plan: PlanRecord,
+    /// All its prices, archived (grandfathered) ones included.
+    pub prices: Vec<PriceRecord>,
+}
+
+/// Validates a price through `billing::catalog` and turns it into a row.
+fn new_price(input: PriceInput) -> PlatformResult<NewPrice> {
+    let currency = Currency::parse(&input.currency)
+        .map_err(|err| PlatformError::invalid("currency", err.to_string()))?;
+    if let Some(key) = &input.lookup_key {
+        LookupKey::parse(key)
+            .map_err(|err| PlatformError::invalid("lookup_key", err.to_string()))?;
+    }
+    let price = Price::try_from(PriceSpec {
+        id: PriceId::generate(),
+        currency,
+        interval: input.interval,
+        model: input.model,
+        archived: false,
+    })
+    .map_err(|err| PlatformError::invalid("prices", err.to_string()))?;
+    let unit = serde_json::to_value(price.interval().unit())
+        .ok()
+        .and_then(|unit| unit.as_str().map(str::to_owned))
+        .ok_or_else(|| PlatformError::Internal("encoding an interval unit".to_owned()))?;
+    Ok(NewPrice {
+        id: price.id().to_string(),
+        model: serde_json::to_string(price.model())
+            .map_err(|err| PlatformError::Internal(format!("encoding a price model: {err}")))?,
+        currency: currency.code().to_owned(),
+        interval_unit: unit,
+        interval_count: i32::from(price.interval().count()),
+        lookup_key: input.lookup_key,
+    })
+}
 
 /// The longest feature name accepted (as Stripe's product names).
 const MAX_NAME_CHARS: usize = 250;
@@ -82,6 +150,74 @@ impl Platform {
             .feature(id)
             .await?
             .ok_or(PlatformError::NotFound("feature"))
+    }
+
+    /// Creates a plan with its prices, validated by `billing::catalog`
+    /// before anything is written.
+    pub async fn create_plan(
+        &self,
+        tenant: &TenantId,
+        ctx: &AuditContext,
+        input: PlanInput,
+    ) -> PlatformResult<PlanDetails> {
+        let plan = Plan::try_from(PlanSpec {
+            id: PlanId::generate(),
+            name: input.name,
+            archived: false,
+            trial_days: input.trial_days,
+            prices: vec![],
+            grants: vec![],
+        })
+        .map_err(|err| PlatformError::invalid("plan", err.to_string()))?;
+        let prices = input
+            .prices
+            .into_iter()
+            .map(new_price)
+            .collect::<PlatformResult<Vec<_>>>()?;
+        let new_plan = NewPlan {
+            id: plan.id().to_string(),
+            name: plan.name().to_owned(),
+            trial_days: plan.trial_days().map(i32::from),
+            prices,
+        };
+        self.store()
+            .scoped(tenant)
+            .create_plan(new_plan, ctx)
+            .await?;
+        self.plan(tenant, plan.id()).await
+    }
+
+    /// The tenant's plans (without prices), oldest first.
+    pub async fn plans(&self, tenant: &TenantId) -> PlatformResult<Vec<PlanRecord>> {
+        Ok(self.store().scoped(tenant).plans().await?)
+    }
+
+    /// One of the tenant's plans with its prices; another tenant's is
+    /// `not_found`.
+    pub async fn plan(&self, tenant: &TenantId, id: &PlanId) -> PlatformResult<PlanDetails> {
+        let scope = self.store().scoped(tenant);
+        let plan = scope
+            .plan(id)
+            .await?
+            .ok_or(PlatformError::NotFound("plan"))?;
+        let prices = scope.prices_of(id).await?;
+        Ok(PlanDetails { plan, prices })
+    }
+
+    /// Archives (`true`) or restores a plan: subscribers stay, nobody new
+    /// joins an archived plan. Plans are never deleted.
+    pub async fn set_plan_archived(
+        &self,
+        tenant: &TenantId,
+        ctx: &AuditContext,
+        id: &PlanId,
+        archived: bool,
+    ) -> PlatformResult<PlanRecord> {
+        self.store()
+            .scoped(tenant)
+            .set_plan_archived(id, archived, ctx)
+            .await?
+            .ok_or(PlatformError::NotFound("plan"))
     }
 
     /// Archives (`true`) or restores a feature; features are never deleted

@@ -2,14 +2,14 @@
 //! always tenant-scoped; the one global look-up (a connection by Stripe
 //! account) says why.
 
-use billing::ids::FeatureId;
+use billing::ids::{FeatureId, PlanId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
     TransactionTrait,
 };
 
-use crate::entities::catalog::{feature, stripe_connection};
+use crate::entities::catalog::{feature, plan, price, stripe_connection};
 use crate::entities::tenant;
 use crate::{AuditContext, Store, StoreResult, TenantScope, TenantStatus, audit};
 
@@ -218,6 +218,170 @@ impl TenantScope<'_> {
             Some(&self.tenant_id),
             action,
             "feature",
+            id.as_str(),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Some(updated))
+    }
+}
+
+pub use crate::entities::catalog::plan::{Model as PlanRecord, SyncStatus};
+pub use crate::entities::catalog::price::Model as PriceRecord;
+
+/// A new plan and its first prices, already validated by `billing::catalog`.
+#[derive(Debug, Clone)]
+pub struct NewPlan {
+    /// `plan_…` id chosen by the caller (the domain value carries it).
+    pub id: String,
+    /// Trimmed display name.
+    pub name: String,
+    /// Free days before the first charge.
+    pub trial_days: Option<i32>,
+    /// The plan's prices.
+    pub prices: Vec<NewPrice>,
+}
+
+/// A new price of a plan, already validated.
+#[derive(Debug, Clone)]
+pub struct NewPrice {
+    /// `price_…` id chosen by the caller.
+    pub id: String,
+    /// JSON of `billing::catalog::PriceModel`.
+    pub model: String,
+    /// Lower-case ISO currency.
+    pub currency: String,
+    /// `day`, `week`, `month` or `year`.
+    pub interval_unit: String,
+    /// Units per period.
+    pub interval_count: i32,
+    /// Optional stable handle.
+    pub lookup_key: Option<String>,
+}
+
+impl TenantScope<'_> {
+    /// The tenant's plans, oldest first.
+    pub async fn plans(&self) -> StoreResult<Vec<PlanRecord>> {
+        Ok(self
+            .find::<plan::Entity>()
+            .order_by_asc(plan::Column::Id)
+            .all(self.db)
+            .await?)
+    }
+
+    /// One of the tenant's plans; another tenant's is `None`.
+    pub async fn plan(&self, id: &PlanId) -> StoreResult<Option<PlanRecord>> {
+        Ok(self
+            .find::<plan::Entity>()
+            .filter(plan::Column::Id.eq(id.as_str()))
+            .one(self.db)
+            .await?)
+    }
+
+    /// The prices of one of the tenant's plans, oldest first.
+    pub async fn prices_of(&self, plan_id: &PlanId) -> StoreResult<Vec<PriceRecord>> {
+        Ok(self
+            .find::<price::Entity>()
+            .filter(price::Column::PlanId.eq(plan_id.as_str()))
+            .order_by_asc(price::Column::Id)
+            .all(self.db)
+            .await?)
+    }
+
+    /// Stores a plan and its prices, `pending` sync, in one audited
+    /// transaction: nothing half-written.
+    pub async fn create_plan(
+        &self,
+        new_plan: NewPlan,
+        ctx: &AuditContext,
+    ) -> StoreResult<PlanRecord> {
+        let txn = self.db.begin().await?;
+        let created = plan::ActiveModel {
+            id: Set(new_plan.id),
+            tenant_id: Set(self.tenant_id.to_string()),
+            name: Set(new_plan.name),
+            archived: Set(false),
+            trial_days: Set(new_plan.trial_days),
+            stripe_product_id: Set(None),
+            sync_status: Set(SyncStatus::Pending),
+            sync_error: Set(None),
+            version: Set(1),
+            created_at: Set(ctx.now),
+            updated_at: Set(ctx.now),
+        }
+        .insert(&txn)
+        .await?;
+        for new_price in new_plan.prices {
+            price::ActiveModel {
+                id: Set(new_price.id),
+                tenant_id: Set(self.tenant_id.to_string()),
+                plan_id: Set(created.id.clone()),
+                model: Set(new_price.model),
+                currency: Set(new_price.currency),
+                interval_unit: Set(new_price.interval_unit),
+                interval_count: Set(new_price.interval_count),
+                archived: Set(false),
+                lookup_key: Set(new_price.lookup_key),
+                stripe_price_id: Set(None),
+                stripe_active: Set(true),
+                created_at: Set(ctx.now),
+                updated_at: Set(ctx.now),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        audit::record(
+            &txn,
+            ctx,
+            Some(&self.tenant_id),
+            "plan.created",
+            "plan",
+            &created.id,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(created)
+    }
+
+    /// Archives or restores one of the tenant's plans (idempotent). A real
+    /// change bumps the version and marks the plan `pending` so it is synced
+    /// again; `None` when the plan is not this tenant's.
+    pub async fn set_plan_archived(
+        &self,
+        id: &PlanId,
+        archived: bool,
+        ctx: &AuditContext,
+    ) -> StoreResult<Option<PlanRecord>> {
+        let txn = self.db.begin().await?;
+        let Some(found) = self
+            .find::<plan::Entity>()
+            .filter(plan::Column::Id.eq(id.as_str()))
+            .one(&txn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if found.archived == archived {
+            return Ok(Some(found));
+        }
+        let version = found.version + 1;
+        let mut row: plan::ActiveModel = found.into();
+        row.archived = Set(archived);
+        row.version = Set(version);
+        row.sync_status = Set(SyncStatus::Pending);
+        row.updated_at = Set(ctx.now);
+        let updated = row.update(&txn).await?;
+        let action = if archived {
+            "plan.archived"
+        } else {
+            "plan.unarchived"
+        };
+        audit::record(
+            &txn,
+            ctx,
+            Some(&self.tenant_id),
+            action,
+            "plan",
             id.as_str(),
         )
         .await?;

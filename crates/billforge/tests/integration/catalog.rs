@@ -281,3 +281,167 @@ async fn features_are_validated_unique_per_tenant_and_invisible_to_other_tenants
         );
     }
 }
+
+#[tokio::test]
+async fn plans_store_every_price_model_pending_sync_and_stay_within_their_tenant() {
+    use billing::catalog::{Interval, IntervalUnit, PriceModel, Tier, TierMode};
+    use billing::ids::PlanId;
+    use platform::catalog::{PlanInput, PriceInput, SyncStatus};
+
+    let app = spawn_app().await;
+    let acme = tenant(&app, "acme").await;
+    let globex = tenant(&app, "globex").await;
+    let ctx = system_ctx(&app);
+    let price = |interval, model| PriceInput {
+        currency: "usd".to_owned(),
+        interval,
+        model,
+        lookup_key: None,
+    };
+    let tiers = vec![
+        Tier {
+            up_to: Some(10),
+            unit_amount_minor: 500,
+            flat_amount_minor: 0,
+        },
+        Tier {
+            up_to: None,
+            unit_amount_minor: 400,
+            flat_amount_minor: 1000,
+        },
+    ];
+    let input = PlanInput {
+        name: " Pro ".to_owned(),
+        trial_days: Some(14),
+        prices: vec![
+            price(Interval::monthly(), PriceModel::Flat { amount_minor: 2900 }),
+            price(
+                Interval::yearly(),
+                PriceModel::Flat {
+                    amount_minor: 29000,
+                },
+            ),
+            price(
+                Interval::new(IntervalUnit::Week, 2).unwrap(),
+                PriceModel::PerSeat {
+                    unit_amount_minor: 1200,
+                },
+            ),
+            price(
+                Interval::monthly(),
+                PriceModel::Tiered {
+                    mode: TierMode::Volume,
+                    tiers: tiers.clone(),
+                },
+            ),
+            price(
+                Interval::monthly(),
+                PriceModel::Tiered {
+                    mode: TierMode::Graduated,
+                    tiers,
+                },
+            ),
+        ],
+    };
+    let created = app
+        .platform
+        .create_plan(&acme, &ctx, input.clone())
+        .await
+        .unwrap();
+    assert_eq!(created.plan.name, "Pro");
+    assert_eq!(created.plan.trial_days, Some(14));
+    assert_eq!(created.plan.sync_status, SyncStatus::Pending);
+    assert_eq!(created.prices.len(), 5);
+    let intervals: Vec<(&str, i32)> = created
+        .prices
+        .iter()
+        .map(|p| (p.interval_unit.as_str(), p.interval_count))
+        .collect();
+    assert!(
+        intervals.contains(&("year", 1)) && intervals.contains(&("week", 2)),
+        "{intervals:?}"
+    );
+    let models: Vec<PriceModel> = created
+        .prices
+        .iter()
+        .map(|p| serde_json::from_str(&p.model).unwrap())
+        .collect();
+    for mode in [TierMode::Volume, TierMode::Graduated] {
+        assert!(
+            models
+                .iter()
+                .any(|m| matches!(m, PriceModel::Tiered { mode: stored, .. } if *stored == mode)),
+            "{mode:?} in {models:?}"
+        );
+    }
+
+    // Invalid input is rejected before anything is written.
+    let mut bad = input.clone();
+    bad.prices.push(price(
+        Interval::monthly(),
+        PriceModel::Tiered {
+            mode: TierMode::Volume,
+            tiers: vec![],
+        },
+    ));
+    let err = app
+        .platform
+        .create_plan(&acme, &ctx, bad)
+        .await
+        .unwrap_err();
+    assert_eq!((err.code(), err.status()), ("invalid_request", 400));
+    let mut bad = input.clone();
+    bad.prices[0].currency = "dollars".to_owned();
+    assert_eq!(
+        app.platform
+            .create_plan(&acme, &ctx, bad)
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_request"
+    );
+    let mut bad = input.clone();
+    bad.name = "  ".to_owned();
+    assert_eq!(
+        app.platform
+            .create_plan(&acme, &ctx, bad)
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_request"
+    );
+    assert_eq!(app.platform.plans(&acme).await.unwrap().len(), 1);
+
+    // Cross-tenant: invisible and unchangeable.
+    let id = PlanId::parse(&created.plan.id).unwrap();
+    assert_eq!(
+        app.platform.plan(&globex, &id).await.unwrap_err().status(),
+        404
+    );
+    assert_eq!(
+        app.platform
+            .set_plan_archived(&globex, &ctx, &id, true)
+            .await
+            .unwrap_err()
+            .status(),
+        404
+    );
+    assert!(app.platform.plans(&globex).await.unwrap().is_empty());
+
+    let archived = app
+        .platform
+        .set_plan_archived(&acme, &ctx, &id, true)
+        .await
+        .unwrap();
+    assert!(archived.archived);
+    assert_eq!(archived.version, created.plan.version + 1);
+    let again = app
+        .platform
+        .set_plan_archived(&acme, &ctx, &id, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.version, archived.version,
+        "archiving twice is a no-op"
+    );
+}

@@ -2,4 +2,6 @@
 //! and what plans grant.
 
 pub mod feature;
+pub mod plan;
+pub mod price;
 pub mod stripe_connection;
