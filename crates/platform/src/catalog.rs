@@ -3,16 +3,28 @@
 //! So far: features (flags and limits, found by a stable `lookup_key`),
 //! validated by `billing::entitlements`, and plans with their prices,
 //! validated by `billing::catalog`; all stored tenant-scoped and audited.
-//! Plans are stored `pending`: the Stripe sync job is not written yet.
+//! A plan change stores the rows `pending` and enqueues a `catalog.sync` job
+//! that pushes the product and prices to the tenant's connected account
+//! with idempotency keys derived from our ids, so a rerun creates nothing
+//! twice; a failure is recorded on the plan (visible) and retried.
 
-use billing::catalog::{Interval, Plan, PlanSpec, Price, PriceModel, PriceSpec};
+use std::sync::Arc;
+
+use billing::catalog::{
+    Interval, IntervalUnit, Plan, PlanSpec, Price, PriceModel, PriceSpec, TierMode,
+};
 use billing::entitlements::{FeatureKind, LookupKey};
 use billing::ids::{FeatureId, PlanId, PriceId, TenantId};
 use billing::money::Currency;
+use serde::{Deserialize, Serialize};
 use store::catalog::{NewFeature, NewPlan, NewPrice};
-use store::{AuditContext, StoreError};
+use store::{Actor, AuditContext, Job, StoreError};
+use stripe::{
+    BillingScheme, CreatePrice, CreateProduct, Metadata, PriceRecurringParams, PriceTierParams,
+    RecurringInterval, RequestOptions, TiersMode, UpTo, UpdatePrice, UpdateProduct,
+};
 
-use crate::jobs::JobHandlers;
+use crate::jobs::{JobError, JobFuture, JobHandlers};
 use crate::{Platform, PlatformError, PlatformResult};
 
 pub use store::catalog::{FeatureRecord, PlanRecord, PriceRecord, SyncStatus};
@@ -84,8 +96,97 @@ fn new_price(input: PriceInput) -> PlatformResult<NewPrice> {
 /// The longest feature name accepted (as Stripe's product names).
 const MAX_NAME_CHARS: usize = 250;
 
+/// The job kind that pushes a plan to Stripe.
+pub const SYNC_JOB: &str = "catalog.sync";
+
+/// What a `catalog.sync` job carries.
+#[derive(Debug, Serialize, Deserialize)]
+struct SyncPayload {
+    /// The plan's tenant.
+    tenant_id: String,
+    /// The plan to push.
+    plan_id: String,
+}
+
 /// Registers this module's kinds of background work.
-pub fn register_jobs(_handlers: &mut JobHandlers) {}
+pub fn register_jobs(handlers: &mut JobHandlers) {
+    handlers.register(
+        SYNC_JOB,
+        Arc::new(|platform: Platform, job: Job| {
+            Box::pin(async move {
+                let payload: SyncPayload = serde_json::from_str(&job.payload).map_err(|err| {
+                    JobError::Permanent(format!("bad catalog.sync payload: {err}"))
+                })?;
+                let tenant = TenantId::parse(&payload.tenant_id)
+                    .map_err(|err| JobError::Permanent(format!("bad tenant id: {err}")))?;
+                let plan = PlanId::parse(&payload.plan_id)
+                    .map_err(|err| JobError::Permanent(format!("bad plan id: {err}")))?;
+                match platform.sync_plan(&tenant, &plan).await {
+                    Ok(()) => Ok(()),
+                    Err(PlatformError::NotFound(_)) => {
+                        Err(JobError::Permanent("plan is gone".into()))
+                    }
+                    Err(err) => Err(JobError::Retry(err.to_string())),
+                }
+            }) as JobFuture
+        }),
+    );
+}
+
+/// Stripe's recurring interval of a stored unit.
+fn recurring_interval(unit: &str) -> PlatformResult<RecurringInterval> {
+    let unit: IntervalUnit = serde_json::from_value(serde_json::Value::String(unit.to_owned()))
+        .map_err(|err| PlatformError::Internal(format!("stored interval unit: {err}")))?;
+    Ok(match unit {
+        IntervalUnit::Day => RecurringInterval::Day,
+        IntervalUnit::Week => RecurringInterval::Week,
+        IntervalUnit::Month => RecurringInterval::Month,
+        IntervalUnit::Year => RecurringInterval::Year,
+    })
+}
+
+/// The `POST /v1/prices` of a stored price on `product`.
+fn create_price_params(price: &PriceRecord, product: &str) -> PlatformResult<CreatePrice> {
+    let model: PriceModel = serde_json::from_str(&price.model)
+        .map_err(|err| PlatformError::Internal(format!("stored price model: {err}")))?;
+    let mut params = CreatePrice {
+        product: Some(product.to_owned()),
+        currency: price.currency.clone(),
+        recurring: Some(PriceRecurringParams {
+            interval: recurring_interval(&price.interval_unit)?,
+            interval_count: u32::try_from(price.interval_count).ok(),
+        }),
+        lookup_key: price.lookup_key.clone(),
+        metadata: Metadata::from([("price_id".to_owned(), price.id.clone())]),
+        ..CreatePrice::default()
+    };
+    match model {
+        PriceModel::Flat {
+            amount_minor: unit_amount,
+        }
+        | PriceModel::PerSeat {
+            unit_amount_minor: unit_amount,
+        } => {
+            params.unit_amount = Some(unit_amount);
+        }
+        PriceModel::Tiered { mode, tiers } => {
+            params.billing_scheme = Some(BillingScheme::Tiered);
+            params.tiers_mode = Some(match mode {
+                TierMode::Volume => TiersMode::Volume,
+                TierMode::Graduated => TiersMode::Graduated,
+            });
+            params.tiers = tiers
+                .iter()
+                .map(|tier| PriceTierParams {
+                    up_to: tier.up_to.map_or(UpTo::Infinity, UpTo::Quantity),
+                    unit_amount: Some(tier.unit_amount_minor),
+                    flat_amount: Some(tier.flat_amount_minor),
+                })
+                .collect();
+        }
+    }
+    Ok(params)
+}
 
 /// A trimmed, non-empty display name of at most [`MAX_NAME_CHARS`].
 fn display_name(raw: &str) -> PlatformResult<String> {
@@ -180,11 +281,123 @@ impl Platform {
             trial_days: plan.trial_days().map(i32::from),
             prices,
         };
-        self.store()
+        let created = self
+            .store()
             .scoped(tenant)
             .create_plan(new_plan, ctx)
             .await?;
+        self.enqueue_plan_sync(tenant, &created).await?;
         self.plan(tenant, plan.id()).await
+    }
+
+    /// Enqueues the Stripe sync of a plan's current version (one job per
+    /// version, so a rerun of the same change is deduplicated).
+    async fn enqueue_plan_sync(&self, tenant: &TenantId, plan: &PlanRecord) -> PlatformResult<()> {
+        let payload = SyncPayload {
+            tenant_id: tenant.to_string(),
+            plan_id: plan.id.clone(),
+        };
+        let dedupe = format!("{SYNC_JOB}:{}:{}", plan.id, plan.version);
+        self.enqueue_job(SYNC_JOB, &payload, Some(tenant), Some(dedupe))
+            .await?;
+        Ok(())
+    }
+
+    /// Pushes a plan to the tenant's connected account: the product first,
+    /// then its prices (a price never goes up without its product), then
+    /// archivals. Every call is idempotent: ids already recorded are not
+    /// created again, and creation keys are derived from our ids. The
+    /// outcome is recorded on the plan; errors are returned for the retry.
+    pub async fn sync_plan(&self, tenant: &TenantId, id: &PlanId) -> PlatformResult<()> {
+        let details = self.plan(tenant, id).await?;
+        let ctx = AuditContext {
+            actor: Actor::system(),
+            request_id: format!("{SYNC_JOB}:{id}"),
+            now: self.now(),
+        };
+        let outcome = self.push_plan(tenant, &details).await;
+        let error = outcome.as_ref().err().map(ToString::to_string);
+        self.store()
+            .scoped(tenant)
+            .finish_plan_sync(id, details.plan.version, error, &ctx)
+            .await?;
+        outcome
+    }
+
+    /// The Stripe calls of [`Platform::sync_plan`].
+    async fn push_plan(&self, tenant: &TenantId, details: &PlanDetails) -> PlatformResult<()> {
+        let account = self.connected_account(tenant).await?;
+        let on_account = || RequestOptions::new().on_account(account.clone());
+        let scope = self.store().scoped(tenant);
+        let plan = &details.plan;
+        let plan_id = PlanId::parse(&plan.id)
+            .map_err(|err| PlatformError::Internal(format!("stored plan id: {err}")))?;
+        let product = match &plan.stripe_product_id {
+            Some(product) => {
+                let update = UpdateProduct {
+                    name: Some(plan.name.clone()),
+                    active: Some(!plan.archived),
+                    ..UpdateProduct::default()
+                };
+                let key = format!("product-update:{}:{}", plan.id, plan.version);
+                self.stripe()
+                    .products()
+                    .update(product, &update, on_account().idempotency_key(key))
+                    .await?;
+                product.clone()
+            }
+            None => {
+                let create = CreateProduct {
+                    name: plan.name.clone(),
+                    active: Some(!plan.archived),
+                    metadata: Metadata::from([("plan_id".to_owned(), plan.id.clone())]),
+                    ..CreateProduct::default()
+                };
+                let key = format!("product-create:{}", plan.id);
+                let created = self
+                    .stripe()
+                    .products()
+                    .create(&create, on_account().idempotency_key(key))
+                    .await?;
+                scope.record_plan_product(&plan_id, &created.id).await?;
+                created.id
+            }
+        };
+        for price in &details.prices {
+            let stripe_id = match &price.stripe_price_id {
+                Some(stripe_id) => stripe_id.clone(),
+                None => {
+                    let key = format!("price-create:{}", price.id);
+                    let created = self
+                        .stripe()
+                        .prices()
+                        .create(
+                            &create_price_params(price, &product)?,
+                            on_account().idempotency_key(key),
+                        )
+                        .await?;
+                    scope
+                        .record_price_on_stripe(&price.id, &created.id, true)
+                        .await?;
+                    created.id
+                }
+            };
+            if price.archived && price.stripe_active {
+                let archive = UpdatePrice {
+                    active: Some(false),
+                    ..UpdatePrice::default()
+                };
+                let key = format!("price-archive:{}", price.id);
+                self.stripe()
+                    .prices()
+                    .update(&stripe_id, &archive, on_account().idempotency_key(key))
+                    .await?;
+                scope
+                    .record_price_on_stripe(&price.id, &stripe_id, false)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// The tenant's plans (without prices), oldest first.
@@ -213,11 +426,16 @@ impl Platform {
         id: &PlanId,
         archived: bool,
     ) -> PlatformResult<PlanRecord> {
-        self.store()
+        let plan = self
+            .store()
             .scoped(tenant)
             .set_plan_archived(id, archived, ctx)
             .await?
-            .ok_or(PlatformError::NotFound("plan"))
+            .ok_or(PlatformError::NotFound("plan"))?;
+        if plan.sync_status == SyncStatus::Pending {
+            self.enqueue_plan_sync(tenant, &plan).await?;
+        }
+        Ok(plan)
     }
 
     /// Archives (`true`) or restores a feature; features are never deleted

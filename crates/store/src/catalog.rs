@@ -3,7 +3,7 @@
 //! account) says why.
 
 use billing::ids::{FeatureId, PlanId};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
     TransactionTrait,
@@ -387,5 +387,75 @@ impl TenantScope<'_> {
         .await?;
         txn.commit().await?;
         Ok(Some(updated))
+    }
+}
+
+impl TenantScope<'_> {
+    /// Records the Stripe product of a plan (sync bookkeeping, not audited:
+    /// the sync outcome is).
+    pub async fn record_plan_product(&self, id: &PlanId, product_id: &str) -> StoreResult<()> {
+        plan::Entity::update_many()
+            .col_expr(plan::Column::StripeProductId, Expr::value(product_id))
+            .filter(plan::Column::Id.eq(id.as_str()))
+            .filter(plan::Column::TenantId.eq(self.tenant_id.as_str()))
+            .exec(self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a price's Stripe id and whether it is active on Stripe.
+    pub async fn record_price_on_stripe(
+        &self,
+        id: &str,
+        stripe_price_id: &str,
+        stripe_active: bool,
+    ) -> StoreResult<()> {
+        price::Entity::update_many()
+            .col_expr(price::Column::StripePriceId, Expr::value(stripe_price_id))
+            .col_expr(price::Column::StripeActive, Expr::value(stripe_active))
+            .filter(price::Column::Id.eq(id))
+            .filter(price::Column::TenantId.eq(self.tenant_id.as_str()))
+            .exec(self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends a sync attempt of `version` of a plan: `synced` on success (only
+    /// if no newer change arrived meanwhile; its own job follows), `failed`
+    /// with the visible `error` otherwise. Audited.
+    pub async fn finish_plan_sync(
+        &self,
+        id: &PlanId,
+        version: i32,
+        error: Option<String>,
+        ctx: &AuditContext,
+    ) -> StoreResult<()> {
+        let txn = self.db.begin().await?;
+        let (status, action) = match &error {
+            None => (SyncStatus::Synced, "plan.synced"),
+            Some(_) => (SyncStatus::Failed, "plan.sync_failed"),
+        };
+        let updated = plan::Entity::update_many()
+            .col_expr(plan::Column::SyncStatus, Expr::value(status))
+            .col_expr(plan::Column::SyncError, Expr::value(error))
+            .filter(plan::Column::Id.eq(id.as_str()))
+            .filter(plan::Column::TenantId.eq(self.tenant_id.as_str()))
+            .filter(plan::Column::Version.eq(version))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if updated > 0 {
+            audit::record(
+                &txn,
+                ctx,
+                Some(&self.tenant_id),
+                action,
+                "plan",
+                id.as_str(),
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(())
     }
 }

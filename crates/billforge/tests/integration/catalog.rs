@@ -5,6 +5,9 @@ use billing::ids::TenantId;
 use platform::connect::OnboardingUrls;
 use platform::records::TenantStatus;
 
+use billing::catalog::{Interval, IntervalUnit, PriceModel, Tier, TierMode};
+use platform::catalog::{PlanInput, PriceInput};
+
 use crate::harness::{TestApp, spawn_app};
 
 /// An audit context for calls made by the test itself.
@@ -284,65 +287,15 @@ async fn features_are_validated_unique_per_tenant_and_invisible_to_other_tenants
 
 #[tokio::test]
 async fn plans_store_every_price_model_pending_sync_and_stay_within_their_tenant() {
-    use billing::catalog::{Interval, IntervalUnit, PriceModel, Tier, TierMode};
+    use billing::catalog::{Interval, PriceModel, TierMode};
     use billing::ids::PlanId;
-    use platform::catalog::{PlanInput, PriceInput, SyncStatus};
+    use platform::catalog::SyncStatus;
 
     let app = spawn_app().await;
     let acme = tenant(&app, "acme").await;
     let globex = tenant(&app, "globex").await;
     let ctx = system_ctx(&app);
-    let price = |interval, model| PriceInput {
-        currency: "usd".to_owned(),
-        interval,
-        model,
-        lookup_key: None,
-    };
-    let tiers = vec![
-        Tier {
-            up_to: Some(10),
-            unit_amount_minor: 500,
-            flat_amount_minor: 0,
-        },
-        Tier {
-            up_to: None,
-            unit_amount_minor: 400,
-            flat_amount_minor: 1000,
-        },
-    ];
-    let input = PlanInput {
-        name: " Pro ".to_owned(),
-        trial_days: Some(14),
-        prices: vec![
-            price(Interval::monthly(), PriceModel::Flat { amount_minor: 2900 }),
-            price(
-                Interval::yearly(),
-                PriceModel::Flat {
-                    amount_minor: 29000,
-                },
-            ),
-            price(
-                Interval::new(IntervalUnit::Week, 2).unwrap(),
-                PriceModel::PerSeat {
-                    unit_amount_minor: 1200,
-                },
-            ),
-            price(
-                Interval::monthly(),
-                PriceModel::Tiered {
-                    mode: TierMode::Volume,
-                    tiers: tiers.clone(),
-                },
-            ),
-            price(
-                Interval::monthly(),
-                PriceModel::Tiered {
-                    mode: TierMode::Graduated,
-                    tiers,
-                },
-            ),
-        ],
-    };
+    let input = pro_plan();
     let created = app
         .platform
         .create_plan(&acme, &ctx, input.clone())
@@ -377,7 +330,7 @@ async fn plans_store_every_price_model_pending_sync_and_stay_within_their_tenant
 
     // Invalid input is rejected before anything is written.
     let mut bad = input.clone();
-    bad.prices.push(price(
+    bad.prices.push(usd(
         Interval::monthly(),
         PriceModel::Tiered {
             mode: TierMode::Volume,
@@ -444,4 +397,185 @@ async fn plans_store_every_price_model_pending_sync_and_stay_within_their_tenant
         again.version, archived.version,
         "archiving twice is a no-op"
     );
+}
+
+/// A price in dollars.
+fn usd(interval: Interval, model: PriceModel) -> PriceInput {
+    PriceInput {
+        currency: "usd".to_owned(),
+        interval,
+        model,
+        lookup_key: None,
+    }
+}
+
+/// "Pro": monthly and yearly flat, per seat every two weeks, volume and
+/// graduated tiers.
+fn pro_plan() -> PlanInput {
+    let tiers = vec![
+        Tier {
+            up_to: Some(10),
+            unit_amount_minor: 500,
+            flat_amount_minor: 0,
+        },
+        Tier {
+            up_to: None,
+            unit_amount_minor: 400,
+            flat_amount_minor: 1000,
+        },
+    ];
+    PlanInput {
+        name: " Pro ".to_owned(),
+        trial_days: Some(14),
+        prices: vec![
+            usd(Interval::monthly(), PriceModel::Flat { amount_minor: 2900 }),
+            usd(
+                Interval::yearly(),
+                PriceModel::Flat {
+                    amount_minor: 29000,
+                },
+            ),
+            usd(
+                Interval::new(IntervalUnit::Week, 2).unwrap(),
+                PriceModel::PerSeat {
+                    unit_amount_minor: 1200,
+                },
+            ),
+            usd(
+                Interval::monthly(),
+                PriceModel::Tiered {
+                    mode: TierMode::Volume,
+                    tiers: tiers.clone(),
+                },
+            ),
+            usd(
+                Interval::monthly(),
+                PriceModel::Tiered {
+                    mode: TierMode::Graduated,
+                    tiers,
+                },
+            ),
+        ],
+    }
+}
+
+/// Runs every due job.
+async fn run_due_jobs(app: &TestApp) {
+    let handlers = billforge::worker::job_handlers();
+    while app.platform.run_next_job(&handlers).await.unwrap() {}
+}
+
+#[tokio::test]
+async fn sync_pushes_plans_to_the_connected_account_once_and_records_stripe_ids() {
+    use billing::ids::PlanId;
+    use platform::catalog::SyncStatus;
+
+    let app = spawn_app().await;
+    let acme = tenant(&app, "acme").await;
+    let unconnected = tenant(&app, "globex").await;
+    let ctx = system_ctx(&app);
+    app.platform
+        .connect_stripe(&acme, &ctx, &urls(&app))
+        .await
+        .unwrap();
+    let account = app.platform.connected_account(&acme).await.unwrap();
+
+    let created = app
+        .platform
+        .create_plan(&acme, &ctx, pro_plan())
+        .await
+        .unwrap();
+    let stranded = app
+        .platform
+        .create_plan(&unconnected, &ctx, pro_plan())
+        .await
+        .unwrap();
+    run_due_jobs(&app).await;
+
+    // A tenant without Stripe: the failure is visible, and retried later.
+    let stranded_id = PlanId::parse(&stranded.plan.id).unwrap();
+    let stranded = app.platform.plan(&unconnected, &stranded_id).await.unwrap();
+    assert_eq!(stranded.plan.sync_status, SyncStatus::Failed);
+    assert!(
+        stranded
+            .plan
+            .sync_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("connect your Stripe account"),
+        "{:?}",
+        stranded.plan.sync_error
+    );
+    assert!(stranded.prices.iter().all(|p| p.stripe_price_id.is_none()));
+
+    let id = PlanId::parse(&created.plan.id).unwrap();
+    let synced = app.platform.plan(&acme, &id).await.unwrap();
+    assert_eq!(
+        synced.plan.sync_status,
+        SyncStatus::Synced,
+        "{:?}",
+        synced.plan.sync_error
+    );
+    let product = synced
+        .plan
+        .stripe_product_id
+        .clone()
+        .expect("product id recorded");
+    assert!(synced.prices.iter().all(|p| p.stripe_price_id.is_some()));
+
+    // The objects exist on the connected account, not on the platform.
+    let on_stripe = emulator_get(
+        &app,
+        &format!("/v1/prices?product={product}&limit=100&expand[]=data.tiers"),
+        Some(&account),
+    )
+    .await;
+    let stripe_prices = on_stripe["data"].as_array().unwrap();
+    assert_eq!(stripe_prices.len(), 5, "{on_stripe}");
+    let find = |model: &str| {
+        let ours = synced
+            .prices
+            .iter()
+            .find(|p| p.model.contains(model))
+            .unwrap();
+        stripe_prices
+            .iter()
+            .find(|p| p["id"].as_str() == ours.stripe_price_id.as_deref())
+            .unwrap()
+            .clone()
+    };
+    let seats = find("per_seat");
+    assert_eq!(seats["unit_amount"], 1200);
+    assert_eq!(seats["recurring"]["interval"], "week");
+    assert_eq!(seats["recurring"]["interval_count"], 2);
+    let yearly = find("29000");
+    assert_eq!(yearly["recurring"]["interval"], "year");
+    let graduated = find("graduated");
+    assert_eq!(graduated["billing_scheme"], "tiered");
+    assert_eq!(graduated["tiers_mode"], "graduated");
+    assert_eq!(graduated["tiers"][0]["up_to"], 10);
+    assert_eq!(graduated["tiers"][0]["unit_amount"], 500);
+    assert_eq!(graduated["tiers"][1]["up_to"], serde_json::Value::Null);
+    assert_eq!(graduated["tiers"][1]["flat_amount"], 1000);
+    assert_eq!(find("volume")["tiers_mode"], "volume");
+    let platform_products = emulator_get(&app, "/v1/products", None).await;
+    assert_eq!(platform_products["data"].as_array().unwrap().len(), 0);
+
+    // Running the sync again creates nothing twice.
+    app.platform.sync_plan(&acme, &id).await.unwrap();
+    let products = emulator_get(&app, "/v1/products", Some(&account)).await;
+    assert_eq!(products["data"].as_array().unwrap().len(), 1, "{products}");
+    let again = emulator_get(&app, "/v1/prices?limit=100", Some(&account)).await;
+    assert_eq!(again["data"].as_array().unwrap().len(), 5);
+
+    // Archiving is synced too: the product is deactivated.
+    app.platform
+        .set_plan_archived(&acme, &ctx, &id, true)
+        .await
+        .unwrap();
+    run_due_jobs(&app).await;
+    let archived = app.platform.plan(&acme, &id).await.unwrap();
+    assert_eq!(archived.plan.sync_status, SyncStatus::Synced);
+    let product = emulator_get(&app, &format!("/v1/products/{product}"), Some(&account)).await;
+    assert_eq!(product["active"], false);
 }
