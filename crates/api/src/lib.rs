@@ -1,4 +1,5 @@
-//! The JSON API under `/v1`, authenticated by merchant API keys.
+//! The JSON API under `/v1`, authenticated by merchant API keys, and the
+//! Stripe webhook endpoints under `/webhooks/stripe` (signed, not keyed).
 //!
 //! Architecture invariant: every handler receives the caller's tenant from the
 //! [`Caller`] extractor and passes it to platform services, which scope every
@@ -7,14 +8,17 @@
 mod error;
 mod extract;
 mod handlers;
+mod webhooks;
 
 use actix_web::web;
 
 pub use error::ApiError;
 pub use extract::Caller;
 
-/// Mounts the API (`/v1/…`) with its JSON limits and JSON 404s.
+/// Mounts the API (`/v1/…`) with its JSON limits and JSON 404s, and the
+/// Stripe webhook endpoints.
 pub fn configure(cfg: &mut web::ServiceConfig, json_body_limit: usize) {
+    webhooks::configure(cfg);
     cfg.service(
         web::scope("/v1")
             .app_data(

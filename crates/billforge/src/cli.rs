@@ -163,6 +163,9 @@ async fn serve(settings: platform::Settings, defaults_in_use: &[String]) -> anyh
     let platform = Platform::start(settings, system_clock(), stripe.client.clone())
         .await
         .context("starting the platform")?;
+    platform.ensure_webhook_endpoints().await.context(
+        "registering the Stripe webhook endpoints (or set STRIPE_WEBHOOK_SECRETS and STRIPE_CONNECT_WEBHOOK_SECRETS)",
+    )?;
     let listener = TcpListener::bind(&bind).with_context(|| format!("binding {bind}"))?;
     let server = crate::app::build_server(platform.clone(), listener, default_workers())?;
     let workers = tokio::spawn(crate::worker::run(platform, crate::worker::job_handlers()));

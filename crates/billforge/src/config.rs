@@ -32,6 +32,10 @@ struct FileConfig {
     stripe_api_base: Option<String>,
     /// `STRIPE_EMULATOR_BIND`.
     stripe_emulator_bind: Option<String>,
+    /// `STRIPE_WEBHOOK_SECRETS`.
+    stripe_webhook_secrets: Option<String>,
+    /// `STRIPE_CONNECT_WEBHOOK_SECRETS`.
+    stripe_connect_webhook_secrets: Option<String>,
     /// `SMTP_URL`.
     smtp_url: Option<String>,
 }
@@ -108,6 +112,23 @@ pub fn load(
     let stripe_api_base = pick("STRIPE_API_BASE", from_file.stripe_api_base);
     let stripe_emulator_bind = pick("STRIPE_EMULATOR_BIND", from_file.stripe_emulator_bind)
         .unwrap_or_else(|| "127.0.0.1:12111".to_owned());
+    let stripe_webhook_secrets = webhook_secrets(
+        "STRIPE_WEBHOOK_SECRETS",
+        pick("STRIPE_WEBHOOK_SECRETS", from_file.stripe_webhook_secrets),
+    )?;
+    let stripe_connect_webhook_secrets = webhook_secrets(
+        "STRIPE_CONNECT_WEBHOOK_SECRETS",
+        pick(
+            "STRIPE_CONNECT_WEBHOOK_SECRETS",
+            from_file.stripe_connect_webhook_secrets,
+        ),
+    )?;
+    if stripe_webhook_secrets.is_empty() || stripe_connect_webhook_secrets.is_empty() {
+        defaults_in_use.push(
+            "no STRIPE_WEBHOOK_SECRETS / STRIPE_CONNECT_WEBHOOK_SECRETS: webhook endpoints are registered on Stripe at start-up, secrets kept in the database"
+                .to_owned(),
+        );
+    }
     let smtp_url = pick("SMTP_URL", from_file.smtp_url).map(Secret::new);
     if smtp_url.is_none() {
         defaults_in_use.push("no SMTP_URL: emails are written to the log".to_owned());
@@ -125,11 +146,36 @@ pub fn load(
     settings.stripe_secret_key = stripe_secret_key;
     settings.stripe_api_base = stripe_api_base;
     settings.stripe_emulator_bind = stripe_emulator_bind;
+    settings.stripe_webhook_secrets = stripe_webhook_secrets;
+    settings.stripe_connect_webhook_secrets = stripe_connect_webhook_secrets;
     settings.smtp_url = smtp_url;
     Ok(LoadedConfig {
         settings,
         defaults_in_use,
     })
+}
+
+/// A comma-separated list of webhook signing secrets (several while one is
+/// rolled). The error never quotes the value: it is secret.
+fn webhook_secrets(name: &str, raw: Option<String>) -> anyhow::Result<Vec<Secret>> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|secret| !secret.is_empty())
+        .enumerate()
+        .map(|(index, secret)| {
+            if secret.starts_with("whsec_") && secret.len() > "whsec_".len() {
+                Ok(Secret::new(secret))
+            } else {
+                bail!(
+                    "{name}: secret number {} does not look like a webhook signing secret (whsec_…)",
+                    index + 1
+                )
+            }
+        })
+        .collect()
 }
 
 /// The database URL with any password masked, for the banner and logs.
@@ -199,6 +245,56 @@ mod tests {
         std::fs::write(&file, "bnd = \"typo\"\n").unwrap();
         assert!(
             format!("{:#}", load(Some(&file), &env_of(&[])).unwrap_err()).contains("unknown field")
+        );
+    }
+
+    #[test]
+    fn webhook_secrets_are_comma_separated_and_checked_without_echo() {
+        let loaded = load(
+            None,
+            &env_of(&[
+                ("DATABASE_URL", "sqlite://x"),
+                ("STRIPE_WEBHOOK_SECRETS", " whsec_new , whsec_old,"),
+                ("STRIPE_CONNECT_WEBHOOK_SECRETS", "whsec_connect"),
+            ]),
+        )
+        .unwrap();
+        let exposed = |secrets: &[Secret]| -> Vec<String> {
+            secrets.iter().map(|s| s.expose().to_owned()).collect()
+        };
+        assert_eq!(
+            exposed(&loaded.settings.stripe_webhook_secrets),
+            ["whsec_new", "whsec_old"]
+        );
+        assert_eq!(
+            exposed(&loaded.settings.stripe_connect_webhook_secrets),
+            ["whsec_connect"]
+        );
+        assert!(
+            !loaded
+                .defaults_in_use
+                .iter()
+                .any(|d| d.contains("STRIPE_WEBHOOK_SECRETS"))
+        );
+
+        let bad = load(
+            None,
+            &env_of(&[
+                ("DATABASE_URL", "sqlite://x"),
+                ("STRIPE_WEBHOOK_SECRETS", "whsec_ok,sk_live_oops"),
+            ]),
+        );
+        let message = format!("{:#}", bad.unwrap_err());
+        assert!(message.contains("secret number 2"), "{message}");
+        assert!(!message.contains("sk_live_oops"), "{message}");
+
+        let unset = load(None, &env_of(&[("DATABASE_URL", "sqlite://x")])).unwrap();
+        assert!(unset.settings.stripe_webhook_secrets.is_empty());
+        assert!(
+            unset
+                .defaults_in_use
+                .iter()
+                .any(|d| d.contains("registered on Stripe at start-up"))
         );
     }
 

@@ -47,6 +47,13 @@ pub enum PlatformError {
     /// Any other unexpected failure; details are logged, not shown.
     #[error("internal error")]
     Internal(String),
+    /// A webhook delivery failed verification (signature, age, size, body).
+    #[error("{0}")]
+    WebhookRejected(stripe::webhook::WebhookError),
+    /// No signing secret is known yet for this webhook endpoint; Stripe
+    /// retries, so nothing is lost while it is being set up.
+    #[error("this webhook endpoint has no signing secret configured yet")]
+    WebhookNotConfigured,
     /// The tenant has no usable connected Stripe account for this.
     #[error("connect your Stripe account first")]
     StripeNotConnected,
@@ -70,6 +77,8 @@ impl PlatformError {
             Self::Forbidden => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Store(_) | Self::Internal(_) => "internal_error",
+            Self::WebhookRejected(err) => err.code(),
+            Self::WebhookNotConfigured => "webhook_not_configured",
             Self::StripeNotConnected => "stripe_not_connected",
             Self::Stripe(_) => "stripe_error",
         }
@@ -85,6 +94,9 @@ impl PlatformError {
             Self::TenantSuspended | Self::Forbidden => 403,
             Self::NotFound(_) => 404,
             Self::Store(_) | Self::Internal(_) => 500,
+            Self::WebhookRejected(stripe::webhook::WebhookError::BodyTooLarge { .. }) => 413,
+            Self::WebhookRejected(_) => 400,
+            Self::WebhookNotConfigured => 503,
             Self::StripeNotConnected => 409,
             Self::Stripe(_) => 502,
         }

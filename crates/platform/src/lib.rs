@@ -60,6 +60,8 @@ struct Inner {
     stripe: stripe::Client,
     /// CSRF token issuer, keyed by `SECRET_KEY`.
     csrf: tokens::CsrfTokens,
+    /// The signing secrets each Stripe webhook endpoint accepts.
+    webhooks: webhooks::WebhookSecrets,
     /// A valid argon2 hash of a random password, verified against when the
     /// email is unknown so timing does not reveal which accounts exist.
     dummy_password_hash: String,
@@ -85,6 +87,7 @@ impl Platform {
         };
         let dummy_password_hash =
             accounts::hash_password(&Secret::new(tokens::random_token())).await?;
+        let webhooks = webhooks::WebhookSecrets::from_settings(&settings)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,
@@ -92,6 +95,7 @@ impl Platform {
                 store,
                 stripe,
                 csrf: tokens::CsrfTokens::new(secret_key),
+                webhooks,
                 dummy_password_hash,
             }),
         })

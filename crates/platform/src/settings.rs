@@ -85,6 +85,12 @@ pub struct Settings {
     pub stripe_api_base: Option<String>,
     /// Where the embedded Stripe emulator listens when no Stripe key is set.
     pub stripe_emulator_bind: String,
+    /// Signing secrets `POST /webhooks/stripe` accepts; several are live at
+    /// once while a secret is rolled. Empty: `serve` registers the endpoint
+    /// on Stripe at start-up and keeps its secret in the database.
+    pub stripe_webhook_secrets: Vec<Secret>,
+    /// The same for `POST /webhooks/stripe/connect` (connected accounts' events).
+    pub stripe_connect_webhook_secrets: Vec<Secret>,
     /// Outgoing mail server; `None` logs mails instead (later issue).
     pub smtp_url: Option<Secret>,
     /// How long a browser session lasts.
@@ -108,6 +114,8 @@ impl Settings {
             stripe_secret_key: None,
             stripe_api_base: None,
             stripe_emulator_bind: "127.0.0.1:12111".to_owned(),
+            stripe_webhook_secrets: Vec::new(),
+            stripe_connect_webhook_secrets: Vec::new(),
             smtp_url: None,
             session_ttl: Duration::from_secs(12 * 60 * 60),
             login_throttle: ThrottlePolicy::default(),
@@ -152,7 +160,11 @@ mod tests {
     fn secrets_do_not_show_in_debug_output() {
         let mut settings = Settings::with_defaults("postgres://bf:hunter2@db/bf");
         settings.secret_key = Some(Secret::new("very-secret"));
+        settings.stripe_webhook_secrets = vec![Secret::new("whsec_platform_one")];
+        settings.stripe_connect_webhook_secrets = vec![Secret::new("whsec_connect_one")];
         let debug = format!("{settings:?}");
-        assert!(!debug.contains("hunter2") && !debug.contains("very-secret"));
+        for secret in ["hunter2", "very-secret", "whsec_"] {
+            assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+        }
     }
 }

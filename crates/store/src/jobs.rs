@@ -7,8 +7,8 @@ use billing::ids::{JobId, TenantId};
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
+    EntityTrait, QueryFilter, QueryOrder,
 };
 
 use crate::entities::job::{self, JobStatus};
@@ -51,33 +51,45 @@ fn claimable(now: DateTime<Utc>) -> Condition {
         )
 }
 
+/// Inserts `new_job` as `id` on `conn`, doing nothing when its dedupe key is
+/// taken; returns the rows inserted. Other modules call it inside their own
+/// transaction, so a job is enqueued exactly when what it works on is stored.
+pub(crate) async fn insert_job(
+    conn: &impl ConnectionTrait,
+    id: &JobId,
+    new_job: NewJob,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    job::Entity::insert(job::ActiveModel {
+        id: Set(id.to_string()),
+        tenant_id: Set(new_job.tenant_id.map(|t| t.to_string())),
+        kind: Set(new_job.kind),
+        payload: Set(new_job.payload),
+        dedupe_key: Set(new_job.dedupe_key),
+        status: Set(JobStatus::Queued),
+        attempts: Set(0),
+        max_attempts: Set(new_job.max_attempts),
+        run_at: Set(new_job.run_at),
+        locked_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(job::Column::DedupeKey)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await
+}
+
 impl Store {
     /// Enqueues a job; with a `dedupe_key` already used, returns the existing job.
     pub async fn enqueue_job(&self, new_job: NewJob, now: DateTime<Utc>) -> StoreResult<Job> {
         let id = JobId::generate();
         let dedupe_key = new_job.dedupe_key.clone();
-        job::Entity::insert(job::ActiveModel {
-            id: Set(id.to_string()),
-            tenant_id: Set(new_job.tenant_id.map(|t| t.to_string())),
-            kind: Set(new_job.kind),
-            payload: Set(new_job.payload),
-            dedupe_key: Set(new_job.dedupe_key),
-            status: Set(JobStatus::Queued),
-            attempts: Set(0),
-            max_attempts: Set(new_job.max_attempts),
-            run_at: Set(new_job.run_at),
-            locked_until: Set(None),
-            last_error: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::column(job::Column::DedupeKey)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&self.db)
-        .await?;
+        insert_job(&self.db, &id, new_job, now).await?;
         let stored = match dedupe_key {
             Some(key) => {
                 job::Entity::find()

@@ -1,1 +1,295 @@
 //! The webhook inbox: received Stripe events, stored before they are acknowledged.
+//!
+//! Ingestion is one transaction: insert-or-ignore the event on its id, and
+//! enqueue its apply job in the same commit, so an acknowledged event always
+//! has a job and a repeated delivery changes nothing. The apply job then moves
+//! the row's status with conditional updates, so an event that reached a
+//! final state is never applied again.
+
+use billing::ids::{JobId, TenantId};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+
+use crate::entities::job::{self, JobStatus};
+use crate::entities::platform_setting;
+use crate::entities::webhooks::webhook_event;
+use crate::jobs::insert_job;
+use crate::{NewJob, Store, StoreResult};
+
+pub use crate::entities::webhooks::webhook_event::{
+    InboxStatus, Model as InboxEvent, WebhookSource,
+};
+
+/// A verified delivery, ready to be stored.
+#[derive(Debug, Clone)]
+pub struct ReceivedEvent {
+    /// Stripe's event id (`evt_…`), the inbox key.
+    pub id: String,
+    /// The endpoint that received it.
+    pub source: WebhookSource,
+    /// The connected account it happened on, for Connect events.
+    pub account_id: Option<String>,
+    /// Stripe's event type, as sent (unknown types included).
+    pub event_type: String,
+    /// When Stripe created the event.
+    pub created: DateTime<Utc>,
+    /// The verified body, byte for byte.
+    pub payload: String,
+}
+
+/// What an apply attempt concluded, to record on the inbox row.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    /// The row's new status.
+    pub status: InboxStatus,
+    /// The tenant the event was found to belong to, if any.
+    pub tenant_id: Option<TenantId>,
+    /// Why it failed or waits; `None` clears an earlier one.
+    pub note: Option<String>,
+}
+
+/// The statuses from which an event may still be (re)applied.
+const OPEN: [InboxStatus; 3] = [InboxStatus::Pending, InboxStatus::Failed, InboxStatus::Dead];
+
+impl Store {
+    /// Stores `event` and enqueues `apply_job` in one transaction. Returns
+    /// `false` for an event id already in the inbox: then nothing is written
+    /// (its job was enqueued with it the first time).
+    pub async fn receive_webhook_event(
+        &self,
+        event: ReceivedEvent,
+        apply_job: NewJob,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let txn = self.db.begin().await?;
+        let inserted = webhook_event::Entity::insert(webhook_event::ActiveModel {
+            id: Set(event.id),
+            source: Set(event.source),
+            account_id: Set(event.account_id),
+            tenant_id: Set(None),
+            event_type: Set(event.event_type),
+            created: Set(event.created),
+            payload: Set(event.payload),
+            status: Set(InboxStatus::Pending),
+            attempts: Set(0),
+            last_error: Set(None),
+            received_at: Set(now),
+            applied_at: Set(None),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(webhook_event::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        insert_job(&txn, &JobId::generate(), apply_job, now).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// An inbox event by its Stripe id.
+    pub async fn webhook_event(&self, id: &str) -> StoreResult<Option<InboxEvent>> {
+        Ok(webhook_event::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Inbox events in `status`, oldest first (the admin's dead-letter view).
+    pub async fn webhook_events_with_status(
+        &self,
+        status: InboxStatus,
+        limit: u64,
+    ) -> StoreResult<Vec<InboxEvent>> {
+        Ok(webhook_event::Entity::find()
+            .filter(webhook_event::Column::Status.eq(status))
+            .order_by_asc(webhook_event::Column::ReceivedAt)
+            .order_by_asc(webhook_event::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Records an apply attempt's outcome and counts the attempt, unless the
+    /// event already reached a final state (applied or ignored): then nothing
+    /// changes and `false` says another run got there first.
+    pub async fn settle_webhook_event(
+        &self,
+        id: &str,
+        settlement: Settlement,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let applied_at = settlement.status.is_final().then_some(now);
+        let mut update = webhook_event::Entity::update_many()
+            .col_expr(
+                webhook_event::Column::Status,
+                Expr::value(settlement.status),
+            )
+            .col_expr(
+                webhook_event::Column::Attempts,
+                Expr::col(webhook_event::Column::Attempts).add(1),
+            )
+            .col_expr(
+                webhook_event::Column::LastError,
+                Expr::value(settlement.note),
+            )
+            .col_expr(webhook_event::Column::AppliedAt, Expr::value(applied_at))
+            .col_expr(webhook_event::Column::UpdatedAt, Expr::value(now));
+        if let Some(tenant_id) = settlement.tenant_id {
+            update = update.col_expr(
+                webhook_event::Column::TenantId,
+                Expr::value(tenant_id.to_string()),
+            );
+        }
+        let changed = update
+            .filter(webhook_event::Column::Id.eq(id))
+            .filter(webhook_event::Column::Status.is_in(OPEN))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        Ok(changed == 1)
+    }
+
+    /// Puts a dead event back to `pending` and its apply job back in the
+    /// queue with fresh attempts, in one transaction. `None` when there is no
+    /// dead event with this id.
+    pub async fn retry_dead_webhook_event(
+        &self,
+        id: &str,
+        apply_job: NewJob,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<InboxEvent>> {
+        let txn = self.db.begin().await?;
+        let reopened = webhook_event::Entity::update_many()
+            .col_expr(
+                webhook_event::Column::Status,
+                Expr::value(InboxStatus::Pending),
+            )
+            .col_expr(webhook_event::Column::UpdatedAt, Expr::value(now))
+            .filter(webhook_event::Column::Id.eq(id))
+            .filter(webhook_event::Column::Status.eq(InboxStatus::Dead))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if reopened == 0 {
+            return Ok(None);
+        }
+        requeue_job(&txn, apply_job, now).await?;
+        let event = webhook_event::Entity::find_by_id(id.to_owned())
+            .one(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(event)
+    }
+
+    /// Re-runs the apply jobs of the events kept `pending` for `account_id`
+    /// (they arrived before any tenant had that account). `apply_job` builds
+    /// an event's job from its id. Returns how many were requeued.
+    pub async fn requeue_pending_webhook_events_for_account(
+        &self,
+        account_id: &str,
+        apply_job: impl Fn(&str) -> NewJob,
+        now: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        let txn = self.db.begin().await?;
+        let waiting: Vec<String> = webhook_event::Entity::find()
+            .select_only()
+            .column(webhook_event::Column::Id)
+            .filter(webhook_event::Column::AccountId.eq(account_id))
+            .filter(webhook_event::Column::Status.eq(InboxStatus::Pending))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        for id in &waiting {
+            requeue_job(&txn, apply_job(id), now).await?;
+        }
+        txn.commit().await?;
+        Ok(waiting.len())
+    }
+
+    /// A platform setting's value, if set.
+    pub async fn platform_setting(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(platform_setting::Entity::find_by_id(key.to_owned())
+            .one(&self.db)
+            .await?
+            .map(|setting| setting.value))
+    }
+
+    /// Sets a platform setting to `value` only if it still holds `expected`
+    /// (`None`: only if unset), so concurrent starters cannot overwrite each
+    /// other. Returns whether this call's value was written.
+    pub async fn swap_platform_setting(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let written = match expected {
+            None => {
+                platform_setting::Entity::insert(platform_setting::ActiveModel {
+                    key: Set(key.to_owned()),
+                    value: Set(value.to_owned()),
+                    created_at: Set(now),
+                })
+                .on_conflict(
+                    OnConflict::column(platform_setting::Column::Key)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(&self.db)
+                .await?
+            }
+            Some(expected) => {
+                platform_setting::Entity::update_many()
+                    .col_expr(platform_setting::Column::Value, Expr::value(value))
+                    .filter(platform_setting::Column::Key.eq(key))
+                    .filter(platform_setting::Column::Value.eq(expected))
+                    .exec(&self.db)
+                    .await?
+                    .rows_affected
+            }
+        };
+        Ok(written == 1)
+    }
+}
+
+/// Makes `apply_job` due now with fresh attempts: resets the finished job
+/// holding its dedupe key, or enqueues it if there is none. A job already
+/// queued or running is left alone; it will see the reopened event.
+async fn requeue_job(
+    conn: &impl ConnectionTrait,
+    apply_job: NewJob,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let Some(dedupe_key) = apply_job.dedupe_key.clone() else {
+        insert_job(conn, &JobId::generate(), apply_job, now).await?;
+        return Ok(());
+    };
+    let reset = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(JobStatus::Queued))
+        .col_expr(job::Column::Attempts, Expr::value(0))
+        .col_expr(job::Column::RunAt, Expr::value(now))
+        .col_expr(
+            job::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .filter(job::Column::DedupeKey.eq(dedupe_key))
+        .filter(job::Column::Status.is_in([JobStatus::Succeeded, JobStatus::Failed]))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    if reset == 0 {
+        insert_job(conn, &JobId::generate(), apply_job, now).await?;
+    }
+    Ok(())
+}

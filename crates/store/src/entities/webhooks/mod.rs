@@ -1,1 +1,3 @@
 //! Webhook tables: the inbox of received Stripe events.
+
+pub mod webhook_event;
