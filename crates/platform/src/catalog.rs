@@ -13,7 +13,7 @@ use std::sync::Arc;
 use billing::catalog::{
     Interval, IntervalUnit, Plan, PlanSpec, Price, PriceModel, PriceSpec, TierMode,
 };
-use billing::entitlements::{FeatureKind, LookupKey};
+use billing::entitlements::{Feature, FeatureGrant, FeatureKind, GrantValue, LookupKey};
 use billing::ids::{FeatureId, PlanId, PriceId, TenantId};
 use billing::money::Currency;
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,7 @@ use stripe::{
 use crate::jobs::{JobError, JobFuture, JobHandlers};
 use crate::{Platform, PlatformError, PlatformResult};
 
-pub use store::catalog::{FeatureRecord, PlanRecord, PriceRecord, SyncStatus};
+pub use store::catalog::{FeatureRecord, GrantRecord, PlanRecord, PriceRecord, SyncStatus};
 
 /// A price as the merchant describes it.
 #[derive(Debug, Clone)]
@@ -398,6 +398,85 @@ impl Platform {
             }
         }
         Ok(())
+    }
+
+    /// Adds a price to a plan, offered to new subscribers from now on.
+    pub async fn add_price(
+        &self,
+        tenant: &TenantId,
+        ctx: &AuditContext,
+        plan: &PlanId,
+        input: PriceInput,
+    ) -> PlatformResult<PlanDetails> {
+        self.store_price(tenant, ctx, plan, input, None).await
+    }
+
+    /// Changes a price: Stripe prices are immutable, so a new price replaces
+    /// `old`, which is archived and keeps billing its subscribers
+    /// (grandfathering) until the merchant migrates them.
+    pub async fn change_price(
+        &self,
+        tenant: &TenantId,
+        ctx: &AuditContext,
+        plan: &PlanId,
+        old: &PriceId,
+        input: PriceInput,
+    ) -> PlatformResult<PlanDetails> {
+        self.store_price(tenant, ctx, plan, input, Some(old)).await
+    }
+
+    /// Validates and stores a new price (superseding `old` if given), then
+    /// enqueues the plan's sync.
+    async fn store_price(
+        &self,
+        tenant: &TenantId,
+        ctx: &AuditContext,
+        plan: &PlanId,
+        input: PriceInput,
+        old: Option<&PriceId>,
+    ) -> PlatformResult<PlanDetails> {
+        let new_price = new_price(input)?;
+        let updated = self
+            .store()
+            .scoped(tenant)
+            .add_price(plan, new_price, old.map(PriceId::as_str), ctx)
+            .await?
+            .ok_or(PlatformError::NotFound(if old.is_some() {
+                "price"
+            } else {
+                "plan"
+            }))?;
+        self.enqueue_plan_sync(tenant, &updated).await?;
+        self.plan(tenant, plan).await
+    }
+
+    /// Grants a feature to a plan (`seats = 10`, `sso` on…); the value must
+    /// fit the feature's kind. Both must be the tenant's (`not_found`).
+    pub async fn grant_feature(
+        &self,
+        tenant: &TenantId,
+        ctx: &AuditContext,
+        plan: &PlanId,
+        feature: &FeatureId,
+        value: GrantValue,
+    ) -> PlatformResult<Vec<GrantRecord>> {
+        self.plan(tenant, plan).await?;
+        let record = self.feature(tenant, feature).await?;
+        let domain = Feature {
+            id: feature.clone(),
+            lookup_key: LookupKey::parse(&record.lookup_key)
+                .map_err(|err| PlatformError::Internal(format!("stored lookup key: {err}")))?,
+            name: record.name,
+            kind: serde_json::from_str(&record.kind)
+                .map_err(|err| PlatformError::Internal(format!("stored feature kind: {err}")))?,
+        };
+        let grant = FeatureGrant::new(&domain, value)
+            .map_err(|err| PlatformError::invalid("value", err.to_string()))?;
+        let value = serde_json::to_string(&grant.value())
+            .map_err(|err| PlatformError::Internal(format!("encoding a grant: {err}")))?;
+        let scope = self.store().scoped(tenant);
+        scope.grant_feature(plan, feature, value, ctx).await?;
+        Ok(scope.grants_of(plan).await?)
     }
 
     /// The tenant's plans (without prices), oldest first.

@@ -9,7 +9,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use crate::entities::catalog::{feature, plan, price, stripe_connection};
+use crate::entities::catalog::{feature, plan, plan_feature, price, stripe_connection};
 use crate::entities::tenant;
 use crate::{AuditContext, Store, StoreResult, TenantScope, TenantStatus, audit};
 
@@ -455,6 +455,143 @@ impl TenantScope<'_> {
             )
             .await?;
         }
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+pub use crate::entities::catalog::plan_feature::Model as GrantRecord;
+
+impl TenantScope<'_> {
+    /// Adds a price to one of the tenant's plans; with `supersedes`, that
+    /// price of the plan is archived in the same transaction (Stripe prices
+    /// are immutable: its subscribers keep it). The plan is bumped to a new
+    /// `pending` version. `None` when the plan, or the superseded price, is
+    /// not this tenant's.
+    pub async fn add_price(
+        &self,
+        plan_id: &PlanId,
+        new_price: NewPrice,
+        supersedes: Option<&str>,
+        ctx: &AuditContext,
+    ) -> StoreResult<Option<PlanRecord>> {
+        let txn = self.db.begin().await?;
+        let Some(found) = self
+            .find::<plan::Entity>()
+            .filter(plan::Column::Id.eq(plan_id.as_str()))
+            .one(&txn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if let Some(old) = supersedes {
+            let archived = price::Entity::update_many()
+                .col_expr(price::Column::Archived, Expr::value(true))
+                .col_expr(price::Column::UpdatedAt, Expr::value(ctx.now))
+                .filter(price::Column::Id.eq(old))
+                .filter(price::Column::PlanId.eq(plan_id.as_str()))
+                .filter(price::Column::TenantId.eq(self.tenant_id.as_str()))
+                .exec(&txn)
+                .await?
+                .rows_affected;
+            if archived == 0 {
+                return Ok(None);
+            }
+            audit::record(
+                &txn,
+                ctx,
+                Some(&self.tenant_id),
+                "price.archived",
+                "price",
+                old,
+            )
+            .await?;
+        }
+        let price_id = new_price.id.clone();
+        price::ActiveModel {
+            id: Set(new_price.id),
+            tenant_id: Set(self.tenant_id.to_string()),
+            plan_id: Set(found.id.clone()),
+            model: Set(new_price.model),
+            currency: Set(new_price.currency),
+            interval_unit: Set(new_price.interval_unit),
+            interval_count: Set(new_price.interval_count),
+            archived: Set(false),
+            lookup_key: Set(new_price.lookup_key),
+            stripe_price_id: Set(None),
+            stripe_active: Set(true),
+            created_at: Set(ctx.now),
+            updated_at: Set(ctx.now),
+        }
+        .insert(&txn)
+        .await?;
+        let version = found.version + 1;
+        let mut row: plan::ActiveModel = found.into();
+        row.version = Set(version);
+        row.sync_status = Set(SyncStatus::Pending);
+        row.updated_at = Set(ctx.now);
+        let updated = row.update(&txn).await?;
+        audit::record(
+            &txn,
+            ctx,
+            Some(&self.tenant_id),
+            "price.created",
+            "price",
+            &price_id,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Some(updated))
+    }
+
+    /// What one of the tenant's plans grants.
+    pub async fn grants_of(&self, plan_id: &PlanId) -> StoreResult<Vec<GrantRecord>> {
+        Ok(self
+            .find::<plan_feature::Entity>()
+            .filter(plan_feature::Column::PlanId.eq(plan_id.as_str()))
+            .order_by_asc(plan_feature::Column::FeatureId)
+            .all(self.db)
+            .await?)
+    }
+
+    /// Grants a feature with `value` (JSON of a validated
+    /// `billing::entitlements::GrantValue`) to a plan, replacing an earlier
+    /// grant of it. The caller checked both belong to this tenant.
+    pub async fn grant_feature(
+        &self,
+        plan_id: &PlanId,
+        feature_id: &FeatureId,
+        value: String,
+        ctx: &AuditContext,
+    ) -> StoreResult<()> {
+        let txn = self.db.begin().await?;
+        let row = plan_feature::ActiveModel {
+            plan_id: Set(plan_id.to_string()),
+            feature_id: Set(feature_id.to_string()),
+            tenant_id: Set(self.tenant_id.to_string()),
+            value: Set(value),
+            updated_at: Set(ctx.now),
+        };
+        plan_feature::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([
+                    plan_feature::Column::PlanId,
+                    plan_feature::Column::FeatureId,
+                ])
+                .update_columns([plan_feature::Column::Value, plan_feature::Column::UpdatedAt])
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        audit::record(
+            &txn,
+            ctx,
+            Some(&self.tenant_id),
+            "plan.feature_granted",
+            "plan",
+            plan_id.as_str(),
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }

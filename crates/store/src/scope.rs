@@ -10,7 +10,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Select, TransactionTrait,
 };
 
-use crate::entities::catalog::{feature, plan, price, stripe_connection};
+use crate::entities::catalog::{feature, plan, plan_feature, price, stripe_connection};
 use crate::entities::{api_key, audit_log, user};
 use crate::{ApiKey, ApiKeyMode, AuditContext, AuditEvent, StoreResult, User, audit};
 
@@ -49,7 +49,7 @@ macro_rules! tenant_owned {
     )+};
 }
 
-tenant_owned!(stripe_connection, feature, plan, price);
+tenant_owned!(stripe_connection, feature, plan, price, plan_feature);
 
 /// A new API key; the caller generated the secret and hashed it.
 #[derive(Debug, Clone)]

@@ -579,3 +579,141 @@ async fn sync_pushes_plans_to_the_connected_account_once_and_records_stripe_ids(
     let product = emulator_get(&app, &format!("/v1/products/{product}"), Some(&account)).await;
     assert_eq!(product["active"], false);
 }
+
+#[tokio::test]
+async fn changing_a_price_grandfathers_the_old_one_and_grants_match_feature_kinds() {
+    use billing::entitlements::{FeatureKind, GrantValue, LimitReset};
+    use billing::ids::{FeatureId, PlanId, PriceId};
+    use platform::catalog::SyncStatus;
+
+    let app = spawn_app().await;
+    let acme = tenant(&app, "acme").await;
+    let globex = tenant(&app, "globex").await;
+    let ctx = system_ctx(&app);
+    app.platform
+        .connect_stripe(&acme, &ctx, &urls(&app))
+        .await
+        .unwrap();
+    let account = app.platform.connected_account(&acme).await.unwrap();
+    let basic = PlanInput {
+        name: "Basic".to_owned(),
+        trial_days: None,
+        prices: vec![usd(
+            Interval::monthly(),
+            PriceModel::Flat { amount_minor: 900 },
+        )],
+    };
+    let created = app.platform.create_plan(&acme, &ctx, basic).await.unwrap();
+    let plan = PlanId::parse(&created.plan.id).unwrap();
+    run_due_jobs(&app).await;
+    let old = created.prices[0].clone();
+    let old_id = PriceId::parse(&old.id).unwrap();
+
+    let new_amount = usd(Interval::monthly(), PriceModel::Flat { amount_minor: 1200 });
+    let err = app
+        .platform
+        .change_price(&globex, &ctx, &plan, &old_id, new_amount.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 404);
+    let changed = app
+        .platform
+        .change_price(&acme, &ctx, &plan, &old_id, new_amount)
+        .await
+        .unwrap();
+    assert_eq!(changed.plan.sync_status, SyncStatus::Pending);
+    assert_eq!(changed.prices.len(), 2);
+    assert!(changed.prices.iter().any(|p| p.id == old.id && p.archived));
+    run_due_jobs(&app).await;
+    let synced = app.platform.plan(&acme, &plan).await.unwrap();
+    assert_eq!(
+        synced.plan.sync_status,
+        SyncStatus::Synced,
+        "{:?}",
+        synced.plan.sync_error
+    );
+    let old_on_stripe = emulator_get(
+        &app,
+        &format!(
+            "/v1/prices/{}",
+            synced
+                .prices
+                .iter()
+                .find(|p| p.id == old.id)
+                .unwrap()
+                .stripe_price_id
+                .clone()
+                .unwrap()
+        ),
+        Some(&account),
+    )
+    .await;
+    assert_eq!(
+        old_on_stripe["active"], false,
+        "the old price is archived, not deleted"
+    );
+    let new = synced.prices.iter().find(|p| p.id != old.id).unwrap();
+    let new_on_stripe = emulator_get(
+        &app,
+        &format!("/v1/prices/{}", new.stripe_price_id.clone().unwrap()),
+        Some(&account),
+    )
+    .await;
+    assert_eq!(
+        (
+            new_on_stripe["active"].clone(),
+            new_on_stripe["unit_amount"].clone()
+        ),
+        (true.into(), 1200.into())
+    );
+
+    // Grants: a limit for a limit feature, a flag for a flag feature.
+    let seats = app
+        .platform
+        .create_feature(
+            &acme,
+            &ctx,
+            "seats",
+            "Seats",
+            FeatureKind::Limit {
+                reset: LimitReset::Never,
+            },
+        )
+        .await
+        .unwrap();
+    let seats = FeatureId::parse(&seats.id).unwrap();
+    let grants = app
+        .platform
+        .grant_feature(&acme, &ctx, &plan, &seats, GrantValue::Limit(10))
+        .await
+        .unwrap();
+    assert_eq!(grants.len(), 1);
+    let grants = app
+        .platform
+        .grant_feature(&acme, &ctx, &plan, &seats, GrantValue::Limit(25))
+        .await
+        .unwrap();
+    assert_eq!(grants.len(), 1, "a new grant replaces the old one");
+    assert_eq!(
+        serde_json::from_str::<GrantValue>(&grants[0].value).unwrap(),
+        GrantValue::Limit(25)
+    );
+    let mismatch = app
+        .platform
+        .grant_feature(&acme, &ctx, &plan, &seats, GrantValue::Enabled)
+        .await
+        .unwrap_err();
+    assert_eq!(mismatch.code(), "invalid_request");
+    let negative = app
+        .platform
+        .grant_feature(&acme, &ctx, &plan, &seats, GrantValue::Limit(-1))
+        .await
+        .unwrap_err();
+    assert_eq!(negative.code(), "invalid_request");
+    let foreign = app
+        .platform
+        .grant_feature(&globex, &ctx, &plan, &seats, GrantValue::Limit(1))
+        .await
+        .unwrap_err();
+    assert_eq!(foreign.status(), 404);
+}

@@ -3,5 +3,6 @@
 
 pub mod feature;
 pub mod plan;
+pub mod plan_feature;
 pub mod price;
 pub mod stripe_connection;
