@@ -5,8 +5,8 @@
 use billing::ids::{FeatureId, PlanId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 
 use crate::entities::catalog::{feature, plan, plan_feature, price, stripe_connection};
@@ -312,23 +312,7 @@ impl TenantScope<'_> {
         .insert(&txn)
         .await?;
         for new_price in new_plan.prices {
-            price::ActiveModel {
-                id: Set(new_price.id),
-                tenant_id: Set(self.tenant_id.to_string()),
-                plan_id: Set(created.id.clone()),
-                model: Set(new_price.model),
-                currency: Set(new_price.currency),
-                interval_unit: Set(new_price.interval_unit),
-                interval_count: Set(new_price.interval_count),
-                archived: Set(false),
-                lookup_key: Set(new_price.lookup_key),
-                stripe_price_id: Set(None),
-                stripe_active: Set(true),
-                created_at: Set(ctx.now),
-                updated_at: Set(ctx.now),
-            }
-            .insert(&txn)
-            .await?;
+            self.insert_price(&txn, &created.id, new_price, ctx).await?;
         }
         audit::record(
             &txn,
@@ -508,23 +492,7 @@ impl TenantScope<'_> {
             .await?;
         }
         let price_id = new_price.id.clone();
-        price::ActiveModel {
-            id: Set(new_price.id),
-            tenant_id: Set(self.tenant_id.to_string()),
-            plan_id: Set(found.id.clone()),
-            model: Set(new_price.model),
-            currency: Set(new_price.currency),
-            interval_unit: Set(new_price.interval_unit),
-            interval_count: Set(new_price.interval_count),
-            archived: Set(false),
-            lookup_key: Set(new_price.lookup_key),
-            stripe_price_id: Set(None),
-            stripe_active: Set(true),
-            created_at: Set(ctx.now),
-            updated_at: Set(ctx.now),
-        }
-        .insert(&txn)
-        .await?;
+        self.insert_price(&txn, &found.id, new_price, ctx).await?;
         let version = found.version + 1;
         let mut row: plan::ActiveModel = found.into();
         row.version = Set(version);
@@ -593,6 +561,37 @@ impl TenantScope<'_> {
         )
         .await?;
         txn.commit().await?;
+        Ok(())
+    }
+}
+
+impl TenantScope<'_> {
+    /// Inserts a new, not yet synced price of `plan_id` inside the caller's
+    /// transaction (plan creation, added and superseding prices).
+    async fn insert_price(
+        &self,
+        txn: &impl ConnectionTrait,
+        plan_id: &str,
+        new_price: NewPrice,
+        ctx: &AuditContext,
+    ) -> StoreResult<()> {
+        price::ActiveModel {
+            id: Set(new_price.id),
+            tenant_id: Set(self.tenant_id.to_string()),
+            plan_id: Set(plan_id.to_owned()),
+            model: Set(new_price.model),
+            currency: Set(new_price.currency),
+            interval_unit: Set(new_price.interval_unit),
+            interval_count: Set(new_price.interval_count),
+            archived: Set(false),
+            lookup_key: Set(new_price.lookup_key),
+            stripe_price_id: Set(None),
+            stripe_active: Set(true),
+            created_at: Set(ctx.now),
+            updated_at: Set(ctx.now),
+        }
+        .insert(txn)
+        .await?;
         Ok(())
     }
 }
