@@ -1,14 +1,18 @@
-//! The durable job queue. Any number of processes may work it: a job is
-//! claimed with a conditional `UPDATE` (only one claimer's update matches) and
-//! leased; if its worker dies, the lease runs out and the job is claimed again.
+//! The durable job queue. Any number of processes may work it. On PostgreSQL a
+//! job is claimed with `SELECT … FOR UPDATE SKIP LOCKED`, so concurrent workers
+//! each lock a different due row without waiting on or retrying against each
+//! other; on SQLite (one writer at a time) with a conditional `UPDATE` that only
+//! one claimer's statement can match. Either way the job is leased; if its
+//! worker dies, the lease runs out and the job is claimed again.
 //! Handlers must therefore be idempotent (at-least-once delivery).
 
 use billing::ids::{JobId, TenantId};
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
-    EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use crate::entities::job::{self, JobStatus};
@@ -112,6 +116,9 @@ impl Store {
         now: DateTime<Utc>,
         lease: TimeDelta,
     ) -> StoreResult<Option<Job>> {
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            return self.claim_job_skip_locked(now, lease).await;
+        }
         for _ in 0..CLAIM_RACES {
             let Some(candidate) = job::Entity::find()
                 .filter(claimable(now))
@@ -139,6 +146,35 @@ impl Store {
             }
         }
         Ok(None)
+    }
+
+    /// PostgreSQL: locks the next due row, skipping rows other workers hold, and
+    /// leases it in the same transaction.
+    async fn claim_job_skip_locked(
+        &self,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+    ) -> StoreResult<Option<Job>> {
+        let txn = self.db.begin().await?;
+        let candidate = job::Entity::find()
+            .filter(claimable(now))
+            .order_by_asc(job::Column::RunAt)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .one(&txn)
+            .await?;
+        let Some(candidate) = candidate else {
+            txn.commit().await?;
+            return Ok(None);
+        };
+        let attempts = candidate.attempts + 1;
+        let mut row: job::ActiveModel = candidate.into();
+        row.status = Set(JobStatus::Running);
+        row.locked_until = Set(Some(now + lease));
+        row.attempts = Set(attempts);
+        row.updated_at = Set(now);
+        let claimed = row.update(&txn).await?;
+        txn.commit().await?;
+        Ok(Some(claimed))
     }
 
     /// Marks a claimed job done.
