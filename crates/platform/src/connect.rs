@@ -101,6 +101,9 @@ impl Platform {
                 });
                 self.save_connection(tenant, &onboarding, false, "stripe.account_created", ctx)
                     .await?;
+                // Events of the new account that arrived before it was linked
+                // were kept in the inbox; now they have a tenant to apply to.
+                self.requeue_events_for_account(&created.id).await?;
                 created.id
             }
         };
