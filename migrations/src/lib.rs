@@ -10,6 +10,12 @@ mod m20261127_000001_foundation;
 mod m20261127_000002_jobs;
 mod m20261127_000003_catalog;
 mod m20261127_000004_webhook_inbox;
+mod m20261127_000005_domain_events;
+mod m20261127_000006_mirror;
+mod m20261127_000007_entitlements;
+mod m20261127_000008_dunning;
+mod m20261127_000009_mail_outbox;
+mod m20261127_000010_api;
 
 /// Applies the migrations in order; `billforge migrate` and `serve` call it.
 pub struct Migrator;
@@ -22,6 +28,12 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_jobs::Migration),
             Box::new(m20261127_000003_catalog::Migration),
             Box::new(m20261127_000004_webhook_inbox::Migration),
+            Box::new(m20261127_000005_domain_events::Migration),
+            Box::new(m20261127_000006_mirror::Migration),
+            Box::new(m20261127_000007_entitlements::Migration),
+            Box::new(m20261127_000008_dunning::Migration),
+            Box::new(m20261127_000009_mail_outbox::Migration),
+            Box::new(m20261127_000010_api::Migration),
         ]
     }
 }

@@ -18,6 +18,7 @@ pub fn job_handlers() -> JobHandlers {
     let mut handlers = JobHandlers::default();
     platform::catalog::register_jobs(&mut handlers);
     platform::webhooks::register_jobs(&mut handlers);
+    platform::domain_events::register_jobs(&mut handlers);
     handlers
 }
 

@@ -121,6 +121,11 @@ prefixed_id!(
     /// A background job.
     JobId, "job"
 );
+prefixed_id!(
+    /// A domain event: something that happened to a tenant's customer, told
+    /// to the mailer, the dunning engine and outbound webhooks.
+    DomainEventId, "ev"
+);
 
 #[cfg(test)]
 mod tests {

@@ -36,6 +36,7 @@ pub mod connect;
 pub mod customer;
 pub mod dunning;
 pub mod entitlements;
+pub mod events;
 pub mod ids;
 pub mod invoice;
 pub mod mirror;

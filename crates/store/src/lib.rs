@@ -11,10 +11,16 @@
 //! its audit entry in the same transaction, so a change cannot be stored
 //! without its record.
 
+pub mod api;
 mod audit;
 pub mod catalog;
+pub mod domain_events;
+pub mod dunning;
 mod entities;
+pub mod entitlements;
 mod jobs;
+pub mod mirror;
+pub mod outbox;
 mod scope;
 pub mod webhooks;
 

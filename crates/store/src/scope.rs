@@ -38,16 +38,18 @@ impl TenantOwned for user::Entity {
     }
 }
 
-/// Implements [`TenantOwned`] for tables whose tenant column is `TenantId`.
+/// Implements [`TenantOwned`] for tables whose tenant column is `TenantId`;
+/// each storage module registers its own tables with it.
 macro_rules! tenant_owned {
     ($($module:ident),+) => {$(
-        impl TenantOwned for $module::Entity {
+        impl $crate::scope::TenantOwned for $module::Entity {
             fn tenant_column() -> Self::Column {
                 $module::Column::TenantId
             }
         }
     )+};
 }
+pub(crate) use tenant_owned;
 
 tenant_owned!(stripe_connection, feature, plan, price, plan_feature);
 

@@ -4,9 +4,15 @@
 
 mod accounts;
 mod api;
+mod api_v1;
 mod catalog;
+mod dunning;
 mod harness;
 mod isolation;
 mod jobs;
+mod mail;
+mod mirror;
 mod ops;
+mod outbound;
+mod subscriptions;
 mod webhooks;

@@ -1,0 +1,1 @@
+//! Tenant API routes and conventions (issue #9).

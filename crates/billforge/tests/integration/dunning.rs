@@ -1,0 +1,1 @@
+//! Dunning engine and clock tests (issue #6).

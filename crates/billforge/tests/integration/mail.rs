@@ -1,0 +1,1 @@
+//! Outbox and SMTP delivery tests (issue #7).

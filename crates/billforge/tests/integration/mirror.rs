@@ -1,0 +1,1 @@
+//! Mirror and webhook pipeline tests (issue #5/#6).

@@ -1,0 +1,1 @@
+//! Subscribe, change plan, cancel: the full flow with entitlements (issue #5).

@@ -1,0 +1,1 @@
+//! API idempotency records and outbound webhook endpoints and deliveries (issue #9).

@@ -1,0 +1,1 @@
+//! Dunning policies, runs and steps (issue #6).

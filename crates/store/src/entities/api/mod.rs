@@ -1,0 +1,1 @@
+//! API and outbound webhook tables (issue #9).

@@ -1,0 +1,1 @@
+//! Dunning tables (issue #6).

@@ -1,0 +1,1 @@
+//! Entitlement tables (issue #5).

@@ -1,0 +1,1 @@
+//! Mail tables (issue #7).

@@ -1,0 +1,1 @@
+//! Mirror tables (issue #5).

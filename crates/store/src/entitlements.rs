@@ -1,0 +1,1 @@
+//! Customer overrides and stored effective entitlements (issue #5).

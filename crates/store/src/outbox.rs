@@ -1,0 +1,1 @@
+//! The mail outbox (issue #7).
