@@ -16,6 +16,7 @@ mod m20261127_000007_entitlements;
 mod m20261127_000008_dunning;
 mod m20261127_000009_mail_outbox;
 mod m20261127_000010_api;
+mod m20261127_000011_outbound;
 
 /// Applies the migrations in order; `billforge migrate` and `serve` call it.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000008_dunning::Migration),
             Box::new(m20261127_000009_mail_outbox::Migration),
             Box::new(m20261127_000010_api::Migration),
+            Box::new(m20261127_000011_outbound::Migration),
         ]
     }
 }

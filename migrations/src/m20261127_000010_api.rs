@@ -1,4 +1,4 @@
-//! API idempotency keys and outbound webhook endpoints and deliveries (issue #9).
+//! API idempotency keys (issue #9).
 
 use sea_orm_migration::prelude::*;
 

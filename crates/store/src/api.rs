@@ -1,1 +1,1 @@
-//! API idempotency records and outbound webhook endpoints and deliveries (issue #9).
+//! API idempotency records (issue #9).

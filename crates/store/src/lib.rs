@@ -20,6 +20,7 @@ mod entities;
 pub mod entitlements;
 mod jobs;
 pub mod mirror;
+pub mod outbound;
 pub mod outbox;
 mod scope;
 pub mod webhooks;

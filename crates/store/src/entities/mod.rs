@@ -13,6 +13,7 @@ pub mod job;
 pub mod login_failure;
 pub mod mail;
 pub mod mirror;
+pub mod outbound;
 pub mod platform_setting;
 pub mod session;
 pub mod tenant;

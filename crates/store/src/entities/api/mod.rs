@@ -1,1 +1,1 @@
-//! API and outbound webhook tables (issue #9).
+//! API idempotency tables (issue #9).

@@ -1,0 +1,1 @@
+//! Outbound webhook endpoints, deliveries and their log (issue #9).
