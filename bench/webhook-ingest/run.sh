@@ -36,8 +36,10 @@ if [ ! -x "$venv/bin/gunicorn" ]; then
   "$venv/bin/pip" install -q 'stripe>=16,<17' flask gunicorn
 fi
 "$venv/bin/python" -c 'import stripe; print("stripe-python", stripe.VERSION)'
-cargo build --release --locked -p billforge
-billforge=$target/release/billforge
+# BILLFORGE_BIN: a binary to measure instead of building the release one
+# (only for trying the script out: figures come from the release build).
+billforge=${BILLFORGE_BIN:-$target/release/billforge}
+[ -n "${BILLFORGE_BIN:-}" ] || cargo build --release --locked -p billforge
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
