@@ -19,6 +19,7 @@ pub fn job_handlers() -> JobHandlers {
     platform::catalog::register_jobs(&mut handlers);
     platform::webhooks::register_jobs(&mut handlers);
     platform::domain_events::register_jobs(&mut handlers);
+    platform::dunning::register_jobs(&mut handlers);
     handlers
 }
 

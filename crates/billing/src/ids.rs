@@ -127,6 +127,15 @@ prefixed_id!(
     DomainEventId, "ev"
 );
 
+prefixed_id!(
+    /// One invoice's dunning: from its first failed payment to recovery or the final action.
+    DunningRunId, "dun"
+);
+prefixed_id!(
+    /// One recorded step of a dunning run (retry, reminder, final action, …).
+    DunningStepId, "dstep"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

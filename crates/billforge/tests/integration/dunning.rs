@@ -1,1 +1,629 @@
-//! Dunning engine and clock tests (issue #6).
+//! Dunning engine tests (issue #6): the engine driven through its real input
+//! boundary (recorded domain events, dispatched by the job queue), paying
+//! and cancelling on the test's emulator.
+
+use std::collections::BTreeSet;
+
+use billing::dunning::{
+    DunningPolicySpec, DunningState, FinalAction, GraceEntitlements, ReminderStep, TimelineEvent,
+};
+use billing::events::{CustomerFacts, DomainEvent, InvoiceFacts};
+use billing::ids::{CustomerId, TenantId};
+use billing::money::{Currency, Money};
+use chrono::TimeDelta;
+use platform::PlatformError;
+use platform::connect::OnboardingUrls;
+use platform::domain_events::RecordedEvent;
+use platform::dunning::SubscriptionStanding;
+use store::domain_events::NewDomainEvent;
+use stripe::{
+    CreateCustomer, CreatePrice, CreateSubscription, InlineProduct, InvoiceSettingsParams,
+    PaymentBehavior, PriceRecurringParams, RecurringInterval, RequestOptions,
+    SubscriptionItemParams,
+};
+
+use crate::harness::{TestApp, spawn_app};
+
+fn ctx(app: &TestApp) -> store::AuditContext {
+    store::AuditContext {
+        actor: store::Actor::system(),
+        request_id: "test".to_owned(),
+        now: app.platform.now(),
+    }
+}
+
+/// Signs up `slug` and connects it to an account on the test's emulator.
+async fn connected_tenant(app: &TestApp, slug: &str) -> (TenantId, String) {
+    app.signed_up_merchant(slug).await;
+    let row = app
+        .platform
+        .store()
+        .tenant_by_slug(slug)
+        .await
+        .unwrap()
+        .unwrap();
+    let tenant = TenantId::parse(&row.id).unwrap();
+    let urls = OnboardingUrls {
+        return_url: format!("{}/dashboard", app.address),
+        refresh_url: format!("{}/dashboard", app.address),
+    };
+    app.platform
+        .connect_stripe(&tenant, &ctx(app), &urls)
+        .await
+        .unwrap();
+    let account = app.platform.connected_account(&tenant).await.unwrap();
+    (tenant, account)
+}
+
+/// A customer paying with `card` (a `pm_card_…` shortcut) and a monthly
+/// subscription whose first invoice is left open when the card fails.
+struct Billed {
+    /// Facts of the subscription's latest invoice.
+    facts: InvoiceFacts,
+}
+
+async fn subscribe(app: &TestApp, account: &str, card: &str) -> Billed {
+    let on = || RequestOptions::new().on_account(account.to_owned());
+    let stripe = app.platform.stripe();
+    let customer = stripe
+        .customers()
+        .create(
+            &CreateCustomer {
+                email: Some("ada@example.com".to_owned()),
+                payment_method: Some(card.to_owned()),
+                invoice_settings: Some(InvoiceSettingsParams {
+                    default_payment_method: Some(card.to_owned()),
+                }),
+                ..CreateCustomer::default()
+            },
+            on(),
+        )
+        .await
+        .unwrap();
+    let price = stripe
+        .prices()
+        .create(
+            &CreatePrice {
+                product_data: Some(InlineProduct {
+                    name: "Pro".to_owned(),
+                    ..InlineProduct::default()
+                }),
+                currency: "usd".to_owned(),
+                unit_amount: Some(2_000),
+                recurring: Some(PriceRecurringParams {
+                    interval: RecurringInterval::Month,
+                    interval_count: None,
+                }),
+                ..CreatePrice::default()
+            },
+            on(),
+        )
+        .await
+        .unwrap();
+    let subscription = stripe
+        .subscriptions()
+        .create(
+            &CreateSubscription {
+                customer: customer.id.clone(),
+                items: vec![SubscriptionItemParams {
+                    price: Some(price.id.clone()),
+                    ..SubscriptionItemParams::default()
+                }],
+                payment_behavior: Some(PaymentBehavior::AllowIncomplete),
+                ..CreateSubscription::default()
+            },
+            on(),
+        )
+        .await
+        .unwrap();
+    let invoice = subscription
+        .latest_invoice
+        .as_ref()
+        .unwrap()
+        .id()
+        .to_owned();
+    let usd = Currency::parse("usd").unwrap();
+    Billed {
+        facts: InvoiceFacts {
+            stripe_invoice_id: invoice,
+            customer: CustomerFacts {
+                customer_id: CustomerId::generate(),
+                stripe_customer_id: customer.id,
+                email: Some("ada@example.com".to_owned()),
+                name: None,
+            },
+            stripe_subscription_id: Some(subscription.id),
+            plan_name: Some("Pro".to_owned()),
+            number: None,
+            amount_due: Money::new(2_000, usd),
+            amount_paid: Money::new(0, usd),
+            attempt_count: 1,
+            next_payment_attempt: None,
+            hosted_invoice_url: Some("https://invoice.example/pay".to_owned()),
+            period_start: None,
+            period_end: None,
+        },
+    }
+}
+
+/// Records `event` as the mirror would, returning it as consumers see it.
+async fn record(
+    app: &TestApp,
+    tenant: &TenantId,
+    cause: &str,
+    event: DomainEvent,
+) -> RecordedEvent {
+    let now = app.platform.now();
+    let id = app
+        .platform
+        .store()
+        .record_domain_event(
+            NewDomainEvent {
+                tenant_id: tenant.clone(),
+                cause: cause.to_owned(),
+                event: event.clone(),
+                occurred_at: now,
+            },
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    RecordedEvent {
+        id,
+        tenant_id: tenant.clone(),
+        occurred_at: now,
+        event,
+    }
+}
+
+/// Runs every due job, as a worker would.
+async fn run_jobs(app: &TestApp) {
+    let handlers = billforge::worker::job_handlers();
+    while app.platform.run_next_job(&handlers).await.unwrap() {}
+}
+
+/// Moves the app's clock forward and runs what became due.
+async fn advance(app: &TestApp, by: TimeDelta) {
+    app.clock.advance(by).unwrap();
+    run_jobs(app).await;
+}
+
+/// The tenant's only run: its state and its steps as `kind:attempt:outcome`.
+async fn the_run(app: &TestApp, tenant: &TenantId) -> (DunningState, Vec<String>) {
+    let mut runs = app.platform.dunning_runs(tenant, 10).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    let run = runs.remove(0);
+    let steps = run
+        .steps
+        .iter()
+        .map(|s| format!("{}:{}:{}", s.kind, s.attempt, s.outcome))
+        .collect();
+    (run.state, steps)
+}
+
+/// The `dunning.step` events recorded for the tenant, as `step:attempt`
+/// (a set: events of one transaction share a millisecond).
+async fn step_events(app: &TestApp, tenant: &TenantId) -> BTreeSet<String> {
+    let events = app
+        .platform
+        .store()
+        .scoped(tenant)
+        .domain_events(None, None, 100)
+        .await
+        .unwrap();
+    events
+        .iter()
+        .filter_map(|row| match row.event().unwrap() {
+            DomainEvent::DunningStep(facts) => Some(format!("{}:{}", facts.step, facts.attempt)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The Stripe status of `invoice` on `account`.
+async fn invoice_status(
+    app: &TestApp,
+    account: &str,
+    invoice: &str,
+) -> Option<stripe::InvoiceStatus> {
+    app.platform
+        .stripe()
+        .invoices()
+        .retrieve(
+            invoice,
+            &Default::default(),
+            RequestOptions::new().on_account(account.to_owned()),
+        )
+        .await
+        .unwrap()
+        .status
+}
+
+/// Sets the tenant's policy to `spec`.
+async fn use_policy(app: &TestApp, tenant: &TenantId, spec: DunningPolicySpec) {
+    app.platform
+        .set_dunning_policy(tenant, spec, &ctx(app))
+        .await
+        .unwrap();
+}
+
+fn spec(final_action: FinalAction, grace: GraceEntitlements) -> DunningPolicySpec {
+    DunningPolicySpec {
+        retry_days: vec![1, 2],
+        grace_days: 3,
+        grace_entitlements: grace,
+        reminders: BTreeSet::from([ReminderStep::FirstFailure, ReminderStep::Retry(2)]),
+        final_action,
+        stripe_retries: false,
+    }
+}
+
+#[tokio::test]
+async fn policies_are_validated_stored_and_previewed() {
+    let app = spawn_app().await;
+    let (tenant, _) = connected_tenant(&app, "dun-policy").await;
+    let default = app.platform.dunning_policy(&tenant).await.unwrap();
+    assert_eq!(default, platform::dunning::default_policy());
+
+    let mut bad = spec(FinalAction::Cancel, GraceEntitlements::Full);
+    bad.retry_days = vec![1, 5];
+    let err = app
+        .platform
+        .set_dunning_policy(&tenant, bad, &ctx(&app))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, PlatformError::Invalid { field: "policy", message } if message.contains("retry 2 on day 5")),
+        "{err:?}"
+    );
+    assert_eq!(app.platform.dunning_policy(&tenant).await.unwrap(), default);
+
+    let good = spec(FinalAction::Cancel, GraceEntitlements::Full);
+    app.platform
+        .set_dunning_policy(&tenant, good.clone(), &ctx(&app))
+        .await
+        .unwrap();
+    assert_eq!(
+        app.platform.dunning_policy(&tenant).await.unwrap().spec(),
+        &good
+    );
+
+    let failed_at = app.platform.now();
+    let timeline = app
+        .platform
+        .preview_dunning(&tenant, None, failed_at)
+        .await
+        .unwrap();
+    let shown: Vec<(i64, TimelineEvent)> = timeline
+        .into_iter()
+        .map(|step| ((step.at - failed_at).num_days(), step.event))
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            (0, TimelineEvent::FirstFailure),
+            (
+                0,
+                TimelineEvent::Reminder {
+                    after: ReminderStep::FirstFailure
+                }
+            ),
+            (1, TimelineEvent::Retry { number: 1 }),
+            (2, TimelineEvent::Retry { number: 2 }),
+            (
+                2,
+                TimelineEvent::Reminder {
+                    after: ReminderStep::Retry(2)
+                }
+            ),
+            (3, TimelineEvent::GraceEnds),
+            (
+                3,
+                TimelineEvent::FinalAction {
+                    action: FinalAction::Cancel
+                }
+            ),
+        ]
+    );
+    let mut invalid = good;
+    invalid.grace_days = 0;
+    assert!(matches!(
+        app.platform
+            .preview_dunning(&tenant, Some(invalid), failed_at)
+            .await,
+        Err(PlatformError::Invalid { .. })
+    ));
+}
+
+#[tokio::test]
+async fn failed_payments_are_retried_on_schedule_reminded_and_cancelled_once() {
+    let app = spawn_app().await;
+    let (tenant, account) = connected_tenant(&app, "dun-cancel").await;
+    use_policy(
+        &app,
+        &tenant,
+        spec(FinalAction::Cancel, GraceEntitlements::Full),
+    )
+    .await;
+    let billed = subscribe(&app, &account, "pm_card_chargeCustomerFail").await;
+    let failed = record(
+        &app,
+        &tenant,
+        "evt_fail_1",
+        DomainEvent::PaymentFailed(billed.facts.clone()),
+    )
+    .await;
+    run_jobs(&app).await;
+    // The same event dispatched again, twice at once: nothing new.
+    let (a, b) = tokio::join!(
+        app.platform.dispatch_domain_event(&failed),
+        app.platform.dispatch_domain_event(&failed)
+    );
+    a.unwrap();
+    b.unwrap();
+    let (state, steps) = the_run(&app, &tenant).await;
+    assert!(
+        matches!(
+            state,
+            DunningState::Chasing {
+                retries_started: 0,
+                ..
+            }
+        ),
+        "{state:?}"
+    );
+    assert_eq!(
+        steps,
+        ["invoice.payment_failed:1:recorded", "reminder:1:notified"]
+    );
+
+    advance(&app, TimeDelta::hours(23)).await;
+    assert_eq!(
+        the_run(&app, &tenant).await.1.len(),
+        2,
+        "retry 1 is not due yet"
+    );
+    advance(&app, TimeDelta::hours(1)).await;
+    assert_eq!(the_run(&app, &tenant).await.1[2], "retry:1:failed");
+    advance(&app, TimeDelta::days(1)).await;
+    advance(&app, TimeDelta::days(1)).await;
+    run_jobs(&app).await;
+
+    let (state, steps) = the_run(&app, &tenant).await;
+    assert!(
+        matches!(
+            &state,
+            DunningState::Finalized {
+                action: FinalAction::Cancel,
+                ..
+            }
+        ),
+        "{state:?}"
+    );
+    assert_eq!(
+        steps,
+        [
+            "invoice.payment_failed:1:recorded",
+            "reminder:1:notified",
+            "retry:1:failed",
+            "retry:2:failed",
+            "final_notice:3:notified",
+            "grace_ended:3:recorded",
+            "final_action:3:succeeded",
+        ]
+    );
+    assert_eq!(
+        step_events(&app, &tenant).await,
+        BTreeSet::from([
+            "reminder:1".to_owned(),
+            "retry:1".to_owned(),
+            "retry:2".to_owned(),
+            "final_notice:3".to_owned(),
+            "grace_ended:3".to_owned(),
+            "final_action:3".to_owned(),
+        ])
+    );
+    let subscription = app
+        .platform
+        .stripe()
+        .subscriptions()
+        .retrieve(
+            billed.facts.stripe_subscription_id.as_deref().unwrap(),
+            &Default::default(),
+            RequestOptions::new().on_account(account.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        subscription.status,
+        Some(stripe::SubscriptionStatus::Canceled)
+    );
+
+    // A late failure report for the settled invoice restarts nothing.
+    record(
+        &app,
+        &tenant,
+        "evt_fail_late",
+        DomainEvent::PaymentFailed(billed.facts),
+    )
+    .await;
+    advance(&app, TimeDelta::days(30)).await;
+    assert_eq!(
+        the_run(&app, &tenant).await.1.len(),
+        8,
+        "only the report is recorded"
+    );
+}
+
+#[tokio::test]
+async fn a_payment_by_any_route_stops_dunning() {
+    let app = spawn_app().await;
+    let (tenant, account) = connected_tenant(&app, "dun-paid").await;
+    use_policy(
+        &app,
+        &tenant,
+        spec(FinalAction::Cancel, GraceEntitlements::Full),
+    )
+    .await;
+    // Paid elsewhere (invoice.paid from the mirror) after the first retry.
+    let billed = subscribe(&app, &account, "pm_card_chargeCustomerFail").await;
+    record(
+        &app,
+        &tenant,
+        "evt_f",
+        DomainEvent::PaymentFailed(billed.facts.clone()),
+    )
+    .await;
+    advance(&app, TimeDelta::days(1)).await;
+    record(
+        &app,
+        &tenant,
+        "evt_p",
+        DomainEvent::InvoicePaid(billed.facts.clone()),
+    )
+    .await;
+    run_jobs(&app).await;
+    advance(&app, TimeDelta::days(10)).await;
+    let (state, steps) = the_run(&app, &tenant).await;
+    assert!(matches!(state, DunningState::Recovered { .. }), "{state:?}");
+    assert_eq!(
+        steps,
+        [
+            "invoice.payment_failed:1:recorded",
+            "reminder:1:notified",
+            "retry:1:failed",
+            "invoice.paid:1:recorded",
+            "recovered:1:succeeded",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_customer_who_updates_the_card_is_recovered_by_the_next_retry() {
+    let app = spawn_app().await;
+    let (tenant, account) = connected_tenant(&app, "dun-card").await;
+    let billed = subscribe(&app, &account, "pm_card_chargeCustomerFail").await;
+    use_policy(
+        &app,
+        &tenant,
+        spec(FinalAction::Cancel, GraceEntitlements::Full),
+    )
+    .await;
+    record(
+        &app,
+        &tenant,
+        "evt_f",
+        DomainEvent::PaymentFailed(billed.facts.clone()),
+    )
+    .await;
+    advance(&app, TimeDelta::days(1)).await;
+    let on = RequestOptions::new().on_account(account.clone());
+    let stripe = app.platform.stripe();
+    let customer = &billed.facts.customer.stripe_customer_id;
+    let card = stripe
+        .payment_methods()
+        .attach("pm_card_visa", customer, on.clone())
+        .await
+        .unwrap();
+    stripe
+        .customers()
+        .set_default_payment_method(customer, &card.id, on)
+        .await
+        .unwrap();
+    advance(&app, TimeDelta::days(1)).await;
+    advance(&app, TimeDelta::days(5)).await;
+    let (state, steps) = the_run(&app, &tenant).await;
+    assert!(matches!(state, DunningState::Recovered { .. }), "{state:?}");
+    assert_eq!(
+        steps,
+        [
+            "invoice.payment_failed:1:recorded",
+            "reminder:1:notified",
+            "retry:1:failed",
+            "retry:2:succeeded",
+            "recovered:1:succeeded",
+        ]
+    );
+    assert_eq!(
+        invoice_status(&app, &account, &billed.facts.stripe_invoice_id).await,
+        Some(stripe::InvoiceStatus::Paid)
+    );
+}
+
+#[tokio::test]
+async fn revoking_policies_degrade_then_revoke_and_write_the_invoice_off() {
+    let app = spawn_app().await;
+    let (tenant, account) = connected_tenant(&app, "dun-revoke").await;
+    use_policy(
+        &app,
+        &tenant,
+        spec(
+            FinalAction::MarkUnpaidAndRevoke,
+            GraceEntitlements::Degrade(vec![]),
+        ),
+    )
+    .await;
+    let billed = subscribe(&app, &account, "pm_card_chargeCustomerFail").await;
+    let subscription = billed.facts.stripe_subscription_id.clone().unwrap();
+    let standing = |app: &TestApp| {
+        let subscription = subscription.clone();
+        let tenant = tenant.clone();
+        let platform = app.platform.clone();
+        async move {
+            platform
+                .dunning_standings(&tenant, std::slice::from_ref(&subscription))
+                .await
+                .unwrap()
+                .remove(&subscription)
+        }
+    };
+    assert_eq!(standing(&app).await, None);
+    record(
+        &app,
+        &tenant,
+        "evt_f",
+        DomainEvent::PaymentFailed(billed.facts.clone()),
+    )
+    .await;
+    run_jobs(&app).await;
+    assert_eq!(
+        standing(&app).await,
+        Some(SubscriptionStanding::Degraded(vec![]))
+    );
+    advance(&app, TimeDelta::days(3)).await;
+    assert_eq!(standing(&app).await, Some(SubscriptionStanding::Revoked));
+    let (_, steps) = the_run(&app, &tenant).await;
+    assert_eq!(steps.last().unwrap(), "final_action:3:succeeded");
+    assert_eq!(
+        invoice_status(&app, &account, &billed.facts.stripe_invoice_id).await,
+        Some(stripe::InvoiceStatus::Uncollectible)
+    );
+}
+
+#[tokio::test]
+async fn authentication_required_records_the_link_for_the_customer() {
+    let app = spawn_app().await;
+    let (tenant, account) = connected_tenant(&app, "dun-sca").await;
+    let billed = subscribe(&app, &account, "pm_card_chargeCustomerFail").await;
+    record(
+        &app,
+        &tenant,
+        "evt_sca",
+        DomainEvent::PaymentActionRequired(billed.facts.clone()),
+    )
+    .await;
+    run_jobs(&app).await;
+    let runs = app.platform.dunning_runs(&tenant, 10).await.unwrap();
+    let auth = runs[0]
+        .steps
+        .iter()
+        .find(|step| step.kind == "authentication_required")
+        .expect("an authentication step");
+    assert_eq!(auth.detail.as_deref(), Some("https://invoice.example/pay"));
+    assert!(
+        step_events(&app, &tenant)
+            .await
+            .contains("authentication_required:1")
+    );
+}
