@@ -183,10 +183,11 @@ async fn run_jobs(app: &TestApp) {
     while app.platform.run_next_job(&handlers).await.unwrap() {}
 }
 
-/// Moves the app's clock forward and runs what became due.
+/// Moves the app's clock forward and runs what became due with two
+/// workers at once, as two processes sharing the database would.
 async fn advance(app: &TestApp, by: TimeDelta) {
     app.clock.advance(by).unwrap();
-    run_jobs(app).await;
+    tokio::join!(run_jobs(app), run_jobs(app));
 }
 
 /// The tenant's only run: its state and its steps as `kind:attempt:outcome`.
@@ -626,4 +627,68 @@ async fn authentication_required_records_the_link_for_the_customer() {
             .await
             .contains("authentication_required:1")
     );
+}
+
+#[tokio::test]
+async fn the_final_action_can_move_the_customer_to_a_free_plan() {
+    use billing::catalog::{Interval, PriceModel};
+    use billing::ids::PlanId;
+    use platform::catalog::{PlanInput, PriceInput};
+
+    let app = spawn_app().await;
+    let (tenant, account) = connected_tenant(&app, "dun-free").await;
+    let free = app
+        .platform
+        .create_plan(
+            &tenant,
+            &ctx(&app),
+            PlanInput {
+                name: "Free".to_owned(),
+                trial_days: None,
+                prices: vec![PriceInput {
+                    currency: "usd".to_owned(),
+                    interval: Interval::monthly(),
+                    model: PriceModel::Flat { amount_minor: 0 },
+                    lookup_key: None,
+                }],
+            },
+        )
+        .await
+        .unwrap();
+    run_jobs(&app).await; // catalog.sync puts the plan on the account
+    let plan = PlanId::parse(&free.plan.id).unwrap();
+    let price = app.platform.plan(&tenant, &plan).await.unwrap().prices[0]
+        .stripe_price_id
+        .clone()
+        .expect("the free price is synced");
+    use_policy(
+        &app,
+        &tenant,
+        spec(FinalAction::MoveToPlan(plan), GraceEntitlements::Full),
+    )
+    .await;
+    let billed = subscribe(&app, &account, "pm_card_chargeCustomerFail").await;
+    record(
+        &app,
+        &tenant,
+        "evt_f",
+        DomainEvent::PaymentFailed(billed.facts.clone()),
+    )
+    .await;
+    advance(&app, TimeDelta::days(3)).await;
+    let (state, steps) = the_run(&app, &tenant).await;
+    assert!(matches!(state, DunningState::Finalized { .. }), "{state:?}");
+    assert_eq!(steps.last().unwrap(), "final_action:3:succeeded");
+    let subscription = app
+        .platform
+        .stripe()
+        .subscriptions()
+        .retrieve(
+            billed.facts.stripe_subscription_id.as_deref().unwrap(),
+            &Default::default(),
+            RequestOptions::new().on_account(account),
+        )
+        .await
+        .unwrap();
+    assert_eq!(subscription.items.data[0].price.id, price);
 }
