@@ -249,6 +249,19 @@ async fn use_policy(app: &TestApp, tenant: &TenantId, spec: DunningPolicySpec) {
         .unwrap();
 }
 
+/// A fresh app with `slug` connected and on `policy`, and a subscribed
+/// customer whose card (0341) attaches but declines every charge.
+async fn failing_customer(
+    slug: &str,
+    policy: DunningPolicySpec,
+) -> (TestApp, TenantId, String, Billed) {
+    let app = spawn_app().await;
+    let (tenant, account) = connected_tenant(&app, slug).await;
+    use_policy(&app, &tenant, policy).await;
+    let billed = subscribe(&app, &account, "pm_card_chargeCustomerFail").await;
+    (app, tenant, account, billed)
+}
+
 fn spec(final_action: FinalAction, grace: GraceEntitlements) -> DunningPolicySpec {
     DunningPolicySpec {
         retry_days: vec![1, 2],
@@ -339,15 +352,11 @@ async fn policies_are_validated_stored_and_previewed() {
 
 #[tokio::test]
 async fn failed_payments_are_retried_on_schedule_reminded_and_cancelled_once() {
-    let app = spawn_app().await;
-    let (tenant, account) = connected_tenant(&app, "dun-cancel").await;
-    use_policy(
-        &app,
-        &tenant,
+    let (app, tenant, account, billed) = failing_customer(
+        "dun-cancel",
         spec(FinalAction::Cancel, GraceEntitlements::Full),
     )
     .await;
-    let billed = subscribe(&app, &account, "pm_card_chargeCustomerFail").await;
     let failed = record(
         &app,
         &tenant,
@@ -459,16 +468,12 @@ async fn failed_payments_are_retried_on_schedule_reminded_and_cancelled_once() {
 
 #[tokio::test]
 async fn a_payment_by_any_route_stops_dunning() {
-    let app = spawn_app().await;
-    let (tenant, account) = connected_tenant(&app, "dun-paid").await;
-    use_policy(
-        &app,
-        &tenant,
+    // Paid elsewhere (invoice.paid from the mirror) after the first retry.
+    let (app, tenant, _, billed) = failing_customer(
+        "dun-paid",
         spec(FinalAction::Cancel, GraceEntitlements::Full),
     )
     .await;
-    // Paid elsewhere (invoice.paid from the mirror) after the first retry.
-    let billed = subscribe(&app, &account, "pm_card_chargeCustomerFail").await;
     record(
         &app,
         &tenant,
@@ -502,12 +507,8 @@ async fn a_payment_by_any_route_stops_dunning() {
 
 #[tokio::test]
 async fn a_customer_who_updates_the_card_is_recovered_by_the_next_retry() {
-    let app = spawn_app().await;
-    let (tenant, account) = connected_tenant(&app, "dun-card").await;
-    let billed = subscribe(&app, &account, "pm_card_chargeCustomerFail").await;
-    use_policy(
-        &app,
-        &tenant,
+    let (app, tenant, account, billed) = failing_customer(
+        "dun-card",
         spec(FinalAction::Cancel, GraceEntitlements::Full),
     )
     .await;
@@ -554,18 +555,14 @@ async fn a_customer_who_updates_the_card_is_recovered_by_the_next_retry() {
 
 #[tokio::test]
 async fn revoking_policies_degrade_then_revoke_and_write_the_invoice_off() {
-    let app = spawn_app().await;
-    let (tenant, account) = connected_tenant(&app, "dun-revoke").await;
-    use_policy(
-        &app,
-        &tenant,
+    let (app, tenant, account, billed) = failing_customer(
+        "dun-revoke",
         spec(
             FinalAction::MarkUnpaidAndRevoke,
             GraceEntitlements::Degrade(vec![]),
         ),
     )
     .await;
-    let billed = subscribe(&app, &account, "pm_card_chargeCustomerFail").await;
     let subscription = billed.facts.stripe_subscription_id.clone().unwrap();
     let standing = |app: &TestApp| {
         let subscription = subscription.clone();
