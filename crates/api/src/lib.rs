@@ -8,6 +8,7 @@
 mod error;
 mod extract;
 mod handlers;
+mod outbound;
 mod webhooks;
 
 use actix_web::web;
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_body_limit: usize) {
                 "/audit_events/{id}",
                 web::get().to(handlers::get_audit_event),
             )
+            .configure(outbound::configure)
             .default_service(web::to(handlers::no_such_route)),
     );
 }

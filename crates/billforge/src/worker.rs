@@ -20,6 +20,7 @@ pub fn job_handlers() -> JobHandlers {
     platform::webhooks::register_jobs(&mut handlers);
     platform::domain_events::register_jobs(&mut handlers);
     platform::dunning::register_jobs(&mut handlers);
+    platform::outbound::register_jobs(&mut handlers);
     handlers
 }
 

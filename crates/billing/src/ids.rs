@@ -126,6 +126,18 @@ prefixed_id!(
     /// to the mailer, the dunning engine and outbound webhooks.
     DomainEventId, "ev"
 );
+prefixed_id!(
+    /// A merchant's outbound webhook endpoint (where Billforge POSTs events).
+    OutboundEndpointId, "we"
+);
+prefixed_id!(
+    /// One event to send to one outbound endpoint, with its retries.
+    OutboundDeliveryId, "wd"
+);
+prefixed_id!(
+    /// One HTTP attempt of an outbound delivery, for the delivery log.
+    OutboundAttemptId, "wda"
+);
 
 prefixed_id!(
     /// One invoice's dunning: from its first failed payment to recovery or the final action.

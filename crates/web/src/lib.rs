@@ -11,6 +11,7 @@ mod auth;
 mod browser;
 mod dashboard;
 mod error;
+mod outbound;
 mod views;
 
 use actix_web::{HttpResponse, web};
@@ -60,6 +61,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(admin::reactivate_tenant),
         )
         .route("/admin/audit", web::get().to(admin::audit_log));
+    outbound::configure(cfg);
 }
 
 /// The friendly 404 page, for the app's default service.

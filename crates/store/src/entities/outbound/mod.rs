@@ -1,1 +1,5 @@
 //! Outbound webhook tables (issue #9).
+
+pub mod attempt;
+pub mod delivery;
+pub mod endpoint;
