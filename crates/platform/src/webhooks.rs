@@ -6,11 +6,19 @@
 //! nothing else. A repeated delivery finds its event id taken and changes
 //! nothing.
 //!
+//! Ingestion parses only the event's envelope (id, type, account, created):
+//! an event whose object our types cannot read is still stored, and its
+//! apply job records why (`ignored` for types Billforge does not act on,
+//! `dead` with the parse error for types it does).
+//!
 //! The `webhook.apply` job ([`APPLY_JOB`]) dispatches the stored event by
 //! type through [`Platform::apply_inbox_event`] and moves the row's status
 //! with a conditional update, so an event that was applied (or ignored) is
-//! never applied again. Handlers read the current state of the object from
-//! Stripe rather than the event's copy, so events converge in any order.
+//! never applied again. Billing-mirror events write the mirror, their domain
+//! events and that status change in one transaction (a run that finds the
+//! row already settled rolls its writes back), so they are applied exactly
+//! once; the mirror's newer-state-wins rule makes any order converge.
+//! Account events read the account's current state from Stripe instead.
 
 use std::sync::RwLock;
 
@@ -20,7 +28,10 @@ use serde::{Deserialize, Serialize};
 use store::webhooks::{ReceivedEvent, Settlement};
 use store::{Actor, AuditContext, Job, NewJob};
 use stripe::webhook::{WebhookError, WebhookVerifier};
-use stripe::{ApiErrorKind, CreateWebhookEndpoint, Event, EventObject, EventType, RequestOptions};
+use stripe::{
+    ApiErrorKind, CreateWebhookEndpoint, Event, EventEnvelope, EventObject, EventType,
+    RequestOptions,
+};
 
 use crate::jobs::{JobError, JobFuture, JobHandlers};
 use crate::{Platform, PlatformError, PlatformResult, Secret, Settings};
@@ -103,21 +114,22 @@ impl WebhookSecrets {
         }
     }
 
-    /// Verifies a delivery to `source` as of `now` (Unix seconds) and types it.
+    /// Verifies a delivery to `source` as of `now` (Unix seconds) and reads
+    /// its envelope.
     fn verify(
         &self,
         source: WebhookSource,
         signature: Option<&str>,
         body: &[u8],
         now: i64,
-    ) -> PlatformResult<Event> {
+    ) -> PlatformResult<EventEnvelope> {
         let guard = self
             .slot(source)
             .read()
             .map_err(|_| PlatformError::Internal("webhook secrets lock poisoned".into()))?;
         let verifier = guard.as_ref().ok_or(PlatformError::WebhookNotConfigured)?;
         verifier
-            .construct_event_at(signature, body, now)
+            .construct_envelope_at(signature, body, now)
             .map_err(PlatformError::WebhookRejected)
     }
 
@@ -161,6 +173,9 @@ enum Outcome {
     Ignored,
     /// It concerns a connected account no tenant has (yet): kept pending.
     NoTenant(String),
+    /// The handler settled the inbox row itself, in the transaction of its
+    /// domain writes.
+    Settled,
 }
 
 impl Platform {
@@ -401,11 +416,13 @@ impl Platform {
         }
         let outcome = match stripe::json::from_slice::<Event>(row.payload.as_bytes()) {
             Ok(event) => self.dispatch_event(&event).await,
-            Err(err) => Err(JobError::Permanent(format!(
-                "the stored event no longer parses: {err}"
-            ))),
+            Err(err) if handled(&EventType::from(row.event_type.as_str())) => Err(
+                JobError::Permanent(format!("the event's object does not parse: {err}")),
+            ),
+            Err(_) => Ok(Outcome::Ignored),
         };
         let settlement = match &outcome {
+            Ok(Outcome::Settled) => return Ok(()),
             Ok(Outcome::Applied(tenant_id)) => Settlement {
                 status: InboxStatus::Applied,
                 tenant_id: tenant_id.clone(),
@@ -450,9 +467,59 @@ impl Platform {
             EventType::AccountUpdated | EventType::AccountApplicationDeauthorized => {
                 self.apply_account_webhook(event).await
             }
-            // The billing mirror claims the other types in a later issue.
+            event_type if crate::mirror::handles(event_type) => {
+                self.apply_mirror_webhook(event).await
+            }
             _ => Ok(Outcome::Ignored),
         }
+    }
+
+    /// A billing-mirror event of a connected account: the tenant's mirror,
+    /// the event's domain events and the inbox row's settlement commit in
+    /// one transaction. Platform-account events (no `account`) concern no
+    /// tenant's customers and are ignored; suspended tenants' events are
+    /// applied like any other (the mirror stays true).
+    async fn apply_mirror_webhook(&self, event: &Event) -> Result<Outcome, JobError> {
+        let Some(account) = event.account.clone() else {
+            return Ok(Outcome::Ignored);
+        };
+        let Some(connection) = self
+            .store()
+            .stripe_connection_by_account(&account)
+            .await
+            .map_err(|err| JobError::Retry(format!("finding the tenant: {err:?}")))?
+        else {
+            return Ok(Outcome::NoTenant(account));
+        };
+        let tenant_id = TenantId::parse(&connection.tenant_id)
+            .map_err(|err| JobError::Permanent(format!("stored tenant id: {err}")))?;
+        let prefetched = self.prefetch_for_event(&tenant_id, &account, event).await?;
+        let retry = |doing: &'static str| {
+            move |err: store::StoreError| JobError::Retry(format!("{doing}: {err}"))
+        };
+        let txn = self.store().begin().await.map_err(retry("opening"))?;
+        let acted = self
+            .write_mirror_event(&txn, &tenant_id, event, prefetched)
+            .await?;
+        let settlement = Settlement {
+            status: if acted {
+                InboxStatus::Applied
+            } else {
+                InboxStatus::Ignored
+            },
+            tenant_id: Some(tenant_id),
+            note: None,
+        };
+        if txn
+            .settle_webhook_event(&event.id, settlement, self.now())
+            .await
+            .map_err(retry("settling"))?
+        {
+            txn.commit().await.map_err(retry("committing"))?;
+        } else {
+            tracing::debug!(event = %event.id, "event was settled by another run; rolled back");
+        }
+        Ok(Outcome::Settled)
     }
 
     /// `account.updated` / `account.application.deauthorized`: the tenant
@@ -509,6 +576,15 @@ impl Platform {
             None => Ok(Outcome::NoTenant(account_id)),
         }
     }
+}
+
+/// Whether Billforge acts on events of this type (an unreadable one is
+/// then an error to look at, not something to ignore).
+fn handled(event_type: &EventType) -> bool {
+    matches!(
+        event_type,
+        EventType::AccountUpdated | EventType::AccountApplicationDeauthorized
+    ) || crate::mirror::handles(event_type)
 }
 
 /// The `webhook.apply` job for `event_id`, keyed on it so enqueueing twice

@@ -127,35 +127,7 @@ impl Store {
         settlement: Settlement,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let applied_at = settlement.status.is_final().then_some(now);
-        let mut update = webhook_event::Entity::update_many()
-            .col_expr(
-                webhook_event::Column::Status,
-                Expr::value(settlement.status),
-            )
-            .col_expr(
-                webhook_event::Column::Attempts,
-                Expr::col(webhook_event::Column::Attempts).add(1),
-            )
-            .col_expr(
-                webhook_event::Column::LastError,
-                Expr::value(settlement.note),
-            )
-            .col_expr(webhook_event::Column::AppliedAt, Expr::value(applied_at))
-            .col_expr(webhook_event::Column::UpdatedAt, Expr::value(now));
-        if let Some(tenant_id) = settlement.tenant_id {
-            update = update.col_expr(
-                webhook_event::Column::TenantId,
-                Expr::value(tenant_id.to_string()),
-            );
-        }
-        let changed = update
-            .filter(webhook_event::Column::Id.eq(id))
-            .filter(webhook_event::Column::Status.is_in(OPEN))
-            .exec(&self.db)
-            .await?
-            .rows_affected;
-        Ok(changed == 1)
+        Ok(settle(&self.db, id, settlement, now).await?)
     }
 
     /// Puts a dead event back to `pending` and its apply job back in the
@@ -260,6 +232,58 @@ impl Store {
         };
         Ok(written == 1)
     }
+}
+
+impl crate::mirror::StoreTxn {
+    /// [`Store::settle_webhook_event`] inside this transaction, so the
+    /// event's domain writes and its settlement commit together; `false`
+    /// (another run settled it first) tells the caller to roll back.
+    pub async fn settle_webhook_event(
+        &self,
+        id: &str,
+        settlement: Settlement,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        Ok(settle(&self.txn, id, settlement, now).await?)
+    }
+}
+
+/// Moves an open inbox row to `settlement`'s status; whether it was open.
+async fn settle(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    settlement: Settlement,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let applied_at = settlement.status.is_final().then_some(now);
+    let mut update = webhook_event::Entity::update_many()
+        .col_expr(
+            webhook_event::Column::Status,
+            Expr::value(settlement.status),
+        )
+        .col_expr(
+            webhook_event::Column::Attempts,
+            Expr::col(webhook_event::Column::Attempts).add(1),
+        )
+        .col_expr(
+            webhook_event::Column::LastError,
+            Expr::value(settlement.note),
+        )
+        .col_expr(webhook_event::Column::AppliedAt, Expr::value(applied_at))
+        .col_expr(webhook_event::Column::UpdatedAt, Expr::value(now));
+    if let Some(tenant_id) = settlement.tenant_id {
+        update = update.col_expr(
+            webhook_event::Column::TenantId,
+            Expr::value(tenant_id.to_string()),
+        );
+    }
+    let changed = update
+        .filter(webhook_event::Column::Id.eq(id))
+        .filter(webhook_event::Column::Status.is_in(OPEN))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    Ok(changed == 1)
 }
 
 /// Makes `apply_job` due now with fresh attempts: resets the finished job

@@ -151,6 +151,25 @@ pub struct Event {
     pub data: EventData,
 }
 
+/// An event's envelope only: what ingestion needs to store and route an
+/// event without typing its object (which a newer API version may change).
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventEnvelope {
+    /// Stripe's id.
+    pub id: String,
+    /// What happened.
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    /// When it happened, Unix seconds.
+    pub created: i64,
+    /// Live or test mode.
+    #[serde(default)]
+    pub livemode: bool,
+    /// The connected account it happened on (Connect endpoints only).
+    #[serde(default)]
+    pub account: Option<String>,
+}
+
 /// The request behind an event.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::{Event, Secret, json};
+use crate::{Event, EventEnvelope, Secret, json};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -246,6 +246,21 @@ impl WebhookVerifier {
         body: &[u8],
         now: i64,
     ) -> Result<Event, WebhookError> {
+        self.verify_at(header, body, now)?;
+        json::from_slice(body).map_err(|err| WebhookError::InvalidPayload(err.to_string()))
+    }
+}
+
+impl WebhookVerifier {
+    /// Verifies the delivery as of `now` (Unix seconds) and parses only the
+    /// event's envelope, so an event whose object this crate cannot type is
+    /// still accepted (and stored) rather than refused.
+    pub fn construct_envelope_at(
+        &self,
+        header: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<EventEnvelope, WebhookError> {
         self.verify_at(header, body, now)?;
         json::from_slice(body).map_err(|err| WebhookError::InvalidPayload(err.to_string()))
     }

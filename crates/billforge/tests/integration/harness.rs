@@ -344,3 +344,55 @@ pub fn assert_api_error(
     assert_eq!(body["error"]["code"], code, "{body}");
     assert!(body["error"]["request_id"].is_string(), "{body}");
 }
+
+/// Runs every due job, as a worker would.
+pub async fn run_jobs(app: &TestApp) {
+    let handlers = billforge::worker::job_handlers();
+    while app.platform.run_next_job(&handlers).await.unwrap() {}
+}
+
+/// Signs up `slug` and starts its Connect onboarding on the test's emulator;
+/// returns the tenant, its connected account and the onboarding link.
+pub async fn connected_tenant(
+    app: &TestApp,
+    slug: &str,
+) -> (billing::ids::TenantId, String, String) {
+    app.signed_up_merchant(slug).await;
+    let tenant = app
+        .platform
+        .store()
+        .tenant_by_slug(slug)
+        .await
+        .unwrap()
+        .unwrap();
+    let tenant = billing::ids::TenantId::parse(&tenant.id).unwrap();
+    let ctx = store::AuditContext {
+        actor: store::Actor::system(),
+        request_id: "test".to_owned(),
+        now: app.platform.now(),
+    };
+    let urls = platform::connect::OnboardingUrls {
+        return_url: format!("{}/dashboard", app.address),
+        refresh_url: format!("{}/dashboard", app.address),
+    };
+    let link = app
+        .platform
+        .connect_stripe(&tenant, &ctx, &urls)
+        .await
+        .unwrap();
+    let account = app.platform.connected_account(&tenant).await.unwrap();
+    (tenant, account, link)
+}
+
+/// Points a tenant's connection at another account id (test set-up only).
+pub async fn repoint_connection(app: &TestApp, tenant: &billing::ids::TenantId, account: &str) {
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let changed = db
+        .execute_unprepared(&format!(
+            "UPDATE stripe_connections SET account_id = '{account}' WHERE tenant_id = '{tenant}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(changed.rows_affected(), 1);
+    db.close().await.unwrap();
+}

@@ -8,13 +8,13 @@ use billing::connect::ConnectStatus;
 use billing::ids::TenantId;
 use chrono::TimeDelta;
 use platform::Secret;
-use platform::connect::OnboardingUrls;
 use platform::webhooks::InboxStatus;
 use reqwest::StatusCode;
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, spawn_app, spawn_app_with};
+use crate::harness::{
+    TestApp, connected_tenant, repoint_connection, run_jobs, spawn_app, spawn_app_with,
+};
 
 const PLATFORM_SECRET: &str = "whsec_platform_test_secret";
 const CONNECT_SECRET: &str = "whsec_connect_test_secret";
@@ -85,12 +85,6 @@ async fn deliver(app: &TestApp, path: &str, secret: &str, body: &str) -> (Status
     post(app, path, body, Some(signature)).await
 }
 
-/// Runs every due job, as a worker would.
-async fn run_jobs(app: &TestApp) {
-    let handlers = billforge::worker::job_handlers();
-    while app.platform.run_next_job(&handlers).await.unwrap() {}
-}
-
 async fn inbox_status(app: &TestApp, id: &str) -> Option<(InboxStatus, i32)> {
     app.platform
         .store()
@@ -98,49 +92,6 @@ async fn inbox_status(app: &TestApp, id: &str) -> Option<(InboxStatus, i32)> {
         .await
         .unwrap()
         .map(|row| (row.status, row.attempts))
-}
-
-/// Signs up `slug` and starts its Connect onboarding on the test's emulator;
-/// returns the tenant, its connected account and the onboarding link.
-async fn connected_tenant(app: &TestApp, slug: &str) -> (TenantId, String, String) {
-    app.signed_up_merchant(slug).await;
-    let tenant = app
-        .platform
-        .store()
-        .tenant_by_slug(slug)
-        .await
-        .unwrap()
-        .unwrap();
-    let tenant = TenantId::parse(&tenant.id).unwrap();
-    let ctx = store::AuditContext {
-        actor: store::Actor::system(),
-        request_id: "test".to_owned(),
-        now: app.platform.now(),
-    };
-    let urls = OnboardingUrls {
-        return_url: format!("{}/dashboard", app.address),
-        refresh_url: format!("{}/dashboard", app.address),
-    };
-    let link = app
-        .platform
-        .connect_stripe(&tenant, &ctx, &urls)
-        .await
-        .unwrap();
-    let account = app.platform.connected_account(&tenant).await.unwrap();
-    (tenant, account, link)
-}
-
-/// Points a tenant's connection at another account id (test set-up only).
-async fn repoint_connection(app: &TestApp, tenant: &TenantId, account: &str) {
-    let db = Database::connect(&app.database_url).await.unwrap();
-    let changed = db
-        .execute_unprepared(&format!(
-            "UPDATE stripe_connections SET account_id = '{account}' WHERE tenant_id = '{tenant}'"
-        ))
-        .await
-        .unwrap();
-    assert_eq!(changed.rows_affected(), 1);
-    db.close().await.unwrap();
 }
 
 async fn connect_status(app: &TestApp, tenant: &TenantId) -> ConnectStatus {
