@@ -118,7 +118,7 @@ async fn a_verified_event_is_stored_byte_for_byte_before_the_200() {
     // Odd spacing on purpose: the raw body must be kept, not re-serialised.
     let body = event_body(
         "evt_stored",
-        "customer.created",
+        "customer.discount.created",
         Some("acct_1"),
         customer("cus_1"),
     )
@@ -131,7 +131,7 @@ async fn a_verified_event_is_stored_byte_for_byte_before_the_200() {
     assert_eq!(row.payload, body);
     assert_eq!(row.status, InboxStatus::Pending);
     assert_eq!(row.account_id.as_deref(), Some("acct_1"));
-    assert_eq!(row.event_type, "customer.created");
+    assert_eq!(row.event_type, "customer.discount.created");
     assert_eq!(row.created.timestamp(), 1_700_000_000);
     assert_eq!(row.attempts, 0);
 
@@ -148,7 +148,7 @@ async fn a_verified_event_is_stored_byte_for_byte_before_the_200() {
 #[tokio::test]
 async fn each_signature_failure_is_a_400_with_its_code_and_stores_nothing() {
     let app = app_with_secrets().await;
-    let body = event_body("evt_refused", "customer.created", None, customer("cus_1"));
+    let body = event_body("evt_refused", "customer.discount.created", None, customer("cus_1"));
     let at = |t: i64, secret: &str, body: &str| {
         Some(stripe::webhook::signature_header(
             &[secret],
@@ -221,7 +221,7 @@ async fn each_signature_failure_is_a_400_with_its_code_and_stores_nothing() {
 #[tokio::test]
 async fn an_endpoint_without_secrets_answers_503_so_stripe_retries() {
     let app = spawn_app().await;
-    let body = event_body("evt_early", "customer.created", None, customer("cus_1"));
+    let body = event_body("evt_early", "customer.discount.created", None, customer("cus_1"));
     let (status, answer) = deliver(&app, "/webhooks/stripe", PLATFORM_SECRET, &body).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
     assert_eq!(answer["error"]["code"], "webhook_not_configured");
@@ -237,8 +237,8 @@ async fn rotated_secrets_are_all_accepted_while_live() {
         ];
     })
     .await;
-    let old = event_body("evt_old", "customer.created", None, customer("cus_1"));
-    let new = event_body("evt_new", "customer.created", None, customer("cus_2"));
+    let old = event_body("evt_old", "customer.discount.created", None, customer("cus_1"));
+    let new = event_body("evt_new", "customer.discount.created", None, customer("cus_2"));
     assert_eq!(
         deliver(&app, "/webhooks/stripe", "whsec_old_secret", &old)
             .await
@@ -274,7 +274,7 @@ async fn an_event_delivered_three_times_is_stored_and_applied_once() {
         ),
         event_body(
             "evt_c",
-            "customer.created",
+            "customer.discount.created",
             Some(&account),
             customer("cus_1"),
         ),
@@ -322,7 +322,7 @@ async fn converge(order: &[usize]) -> Vec<String> {
         ));
         events.push(event_body(
             &format!("evt_{slug}_customer"),
-            "customer.created",
+            "customer.discount.created",
             Some(&account),
             customer(&format!("cus_{slug}")),
         ));
@@ -486,7 +486,7 @@ async fn a_failing_event_goes_dead_and_an_admin_can_retry_it() {
 #[tokio::test]
 async fn an_event_stored_before_a_crash_is_applied_by_the_next_process() {
     let app = app_with_secrets().await;
-    let body = event_body("evt_survivor", "customer.created", None, customer("cus_1"));
+    let body = event_body("evt_survivor", "customer.discount.created", None, customer("cus_1"));
     assert_eq!(
         deliver(&app, "/webhooks/stripe", PLATFORM_SECRET, &body)
             .await
@@ -519,7 +519,7 @@ async fn two_workers_never_apply_an_event_twice() {
     for n in 0..20 {
         let body = event_body(
             &format!("evt_race_{n}"),
-            "customer.created",
+            "customer.discount.created",
             None,
             customer("cus_1"),
         );
