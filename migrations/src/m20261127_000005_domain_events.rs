@@ -2,9 +2,9 @@
 //! transaction as the change, then handed to consumers (mail, dunning,
 //! outbound webhooks) by a `domain_event.dispatch` job.
 //!
-//! `cause` is unique: it names what produced the event (a Stripe event id, a
-//! dunning step) plus the event's kind, so reproducing the same cause twice
-//! records nothing the second time.
+//! `cause` is unique per tenant: it names what produced the event (a Stripe
+//! event id, a Stripe object, a dunning step) plus the event's kind, so
+//! reproducing the same cause twice records nothing the second time.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -22,7 +22,7 @@ impl MigrationTrait for Migration {
                     .col(string(DomainEvents::TenantId))
                     .col(string(DomainEvents::Kind))
                     .col(string_null(DomainEvents::CustomerId))
-                    .col(string_uniq(DomainEvents::Cause))
+                    .col(string(DomainEvents::Cause))
                     .col(text(DomainEvents::Payload))
                     .col(timestamp_with_time_zone(DomainEvents::OccurredAt))
                     .col(timestamp_with_time_zone(DomainEvents::CreatedAt))
@@ -31,6 +31,18 @@ impl MigrationTrait for Migration {
                             .from(DomainEvents::Table, DomainEvents::TenantId)
                             .to(Tenants::Table, Tenants::Id),
                     )
+                    .to_owned(),
+            )
+            .await?;
+        // One event per cause and kind within a tenant.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_domain_events_cause")
+                    .table(DomainEvents::Table)
+                    .col(DomainEvents::TenantId)
+                    .col(DomainEvents::Cause)
+                    .unique()
                     .to_owned(),
             )
             .await?;

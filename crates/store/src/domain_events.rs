@@ -72,7 +72,7 @@ pub async fn insert_domain_event(
         created_at: Set(now),
     })
     .on_conflict(
-        OnConflict::column(domain_event::Column::Cause)
+        OnConflict::columns([domain_event::Column::TenantId, domain_event::Column::Cause])
             .do_nothing()
             .to_owned(),
     )

@@ -443,12 +443,19 @@ async fn real_deliveries_mirror_a_paid_renewed_refunded_then_failing_subscriptio
         "one refund.created per refund"
     );
 
-    // The card starts failing: the next renewal's payment fails.
+    // The card starts failing: the next renewal's payment fails. Months
+    // differ in length, so move to the renewed period's own end.
     pay_with(&app, &account, &cus, "pm_card_chargeCustomerFail").await;
+    let until_renewal = renewed
+        .current_period_end
+        .expect("a period end")
+        .timestamp()
+        - app.platform.now().timestamp()
+        + 3600;
     app.emulator
-        .advance(Duration::from_secs(u64::try_from(period).unwrap()));
+        .advance(Duration::from_secs(u64::try_from(until_renewal).unwrap()));
     app.clock
-        .advance(chrono::TimeDelta::seconds(period))
+        .advance(chrono::TimeDelta::seconds(until_renewal))
         .unwrap();
     sync(&app, &account).await;
     let invoices = scope.invoices_of(&customer_id).await.unwrap();

@@ -148,7 +148,12 @@ async fn a_verified_event_is_stored_byte_for_byte_before_the_200() {
 #[tokio::test]
 async fn each_signature_failure_is_a_400_with_its_code_and_stores_nothing() {
     let app = app_with_secrets().await;
-    let body = event_body("evt_refused", "customer.discount.created", None, customer("cus_1"));
+    let body = event_body(
+        "evt_refused",
+        "customer.discount.created",
+        None,
+        customer("cus_1"),
+    );
     let at = |t: i64, secret: &str, body: &str| {
         Some(stripe::webhook::signature_header(
             &[secret],
@@ -221,7 +226,12 @@ async fn each_signature_failure_is_a_400_with_its_code_and_stores_nothing() {
 #[tokio::test]
 async fn an_endpoint_without_secrets_answers_503_so_stripe_retries() {
     let app = spawn_app().await;
-    let body = event_body("evt_early", "customer.discount.created", None, customer("cus_1"));
+    let body = event_body(
+        "evt_early",
+        "customer.discount.created",
+        None,
+        customer("cus_1"),
+    );
     let (status, answer) = deliver(&app, "/webhooks/stripe", PLATFORM_SECRET, &body).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
     assert_eq!(answer["error"]["code"], "webhook_not_configured");
@@ -237,8 +247,18 @@ async fn rotated_secrets_are_all_accepted_while_live() {
         ];
     })
     .await;
-    let old = event_body("evt_old", "customer.discount.created", None, customer("cus_1"));
-    let new = event_body("evt_new", "customer.discount.created", None, customer("cus_2"));
+    let old = event_body(
+        "evt_old",
+        "customer.discount.created",
+        None,
+        customer("cus_1"),
+    );
+    let new = event_body(
+        "evt_new",
+        "customer.discount.created",
+        None,
+        customer("cus_2"),
+    );
     assert_eq!(
         deliver(&app, "/webhooks/stripe", "whsec_old_secret", &old)
             .await
@@ -268,7 +288,7 @@ async fn an_event_delivered_three_times_is_stored_and_applied_once() {
         ),
         event_body(
             "evt_b",
-            "customer.updated",
+            "customer.discount.updated",
             Some(&account),
             customer("cus_2"),
         ),
@@ -486,7 +506,12 @@ async fn a_failing_event_goes_dead_and_an_admin_can_retry_it() {
 #[tokio::test]
 async fn an_event_stored_before_a_crash_is_applied_by_the_next_process() {
     let app = app_with_secrets().await;
-    let body = event_body("evt_survivor", "customer.discount.created", None, customer("cus_1"));
+    let body = event_body(
+        "evt_survivor",
+        "customer.discount.created",
+        None,
+        customer("cus_1"),
+    );
     assert_eq!(
         deliver(&app, "/webhooks/stripe", PLATFORM_SECRET, &body)
             .await

@@ -16,8 +16,8 @@ pub struct Model {
     pub kind: String,
     /// Billforge's customer id, when the event is about a customer.
     pub customer_id: Option<String>,
-    /// What produced it plus its kind; unique, so a cause yields one event.
-    #[sea_orm(unique)]
+    /// What produced it plus its kind; unique per tenant, so a cause yields
+    /// one event.
     pub cause: String,
     /// The `billing::events::DomainEvent`, JSON.
     #[sea_orm(column_type = "Text")]
