@@ -1,6 +1,7 @@
 //! Background workers: run inside `serve`, or alone with `billforge worker`
 //! to scale out. They work the job queue and run periodic maintenance
-//! (expired sessions, old login failures).
+//! (expired sessions, old login failures) and schedule webhook
+//! reconciliation (`platform::reconcile`) as often.
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,7 @@ pub fn job_handlers() -> JobHandlers {
     platform::domain_events::register_jobs(&mut handlers);
     platform::dunning::register_jobs(&mut handlers);
     platform::outbound::register_jobs(&mut handlers);
+    platform::reconcile::register_jobs(&mut handlers);
     handlers
 }
 
@@ -32,6 +34,9 @@ pub async fn run(platform: Platform, handlers: JobHandlers) {
         if Instant::now() >= next_maintenance {
             if let Err(err) = platform.run_maintenance().await {
                 tracing::warn!(error = %err, "maintenance failed; retrying at the next round");
+            }
+            if let Err(err) = platform.schedule_webhook_reconcile().await {
+                tracing::warn!(error = %err, "could not schedule webhook reconciliation");
             }
             next_maintenance = Instant::now() + MAINTENANCE_EVERY;
         }

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod mail;
 pub mod mirror;
 pub mod outbound;
+pub mod reconcile;
 mod request_id;
 mod settings;
 pub mod subscriptions;

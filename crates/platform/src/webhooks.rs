@@ -589,7 +589,7 @@ fn handled(event_type: &EventType) -> bool {
 
 /// The `webhook.apply` job for `event_id`, keyed on it so enqueueing twice
 /// yields one job.
-fn apply_job(event_id: &str, now: DateTime<Utc>) -> NewJob {
+pub(crate) fn apply_job(event_id: &str, now: DateTime<Utc>) -> NewJob {
     NewJob {
         kind: APPLY_JOB.to_owned(),
         payload: serde_json::json!({ "event_id": event_id }).to_string(),

@@ -22,6 +22,7 @@ mod jobs;
 pub mod mirror;
 pub mod outbound;
 pub mod outbox;
+pub mod reconcile;
 mod scope;
 pub mod webhooks;
 
@@ -115,6 +116,15 @@ impl Store {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let mut options = ConnectOptions::new(url.to_owned());
         options.sqlx_logging(false);
+        // SQLite: a write-ahead log, so readers never wait for the writer and
+        // a commit is one append to the log instead of a rollback journal's
+        // several writes; `synchronous = FULL` still syncs the log at every
+        // commit, so an acknowledged webhook survives a power cut.
+        options.map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
+        });
         let db = Database::connect(options).await?;
         Ok(Self { db })
     }

@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::enums::stripe_enum;
 use crate::list::impl_object;
 use crate::{
-    Account, Charge, CheckoutSession, Client, Customer, Dispute, Error, Invoice, ListParams,
+    Account, Charge, CheckoutSession, Client, Customer, Dispute, Error, Invoice, List, ListParams,
     PaymentIntent, PaymentMethod, Price, Product, Refund, RequestOptions, SetupIntent,
     Subscription, TestClock, json,
 };
@@ -322,6 +322,34 @@ impl TryFrom<RawEvent> for Event {
 
 impl_object!(Event);
 
+/// An event as Stripe rendered it, untyped: what [`Events::list_json`] yields,
+/// to be kept verbatim and typed later with [`crate::json::from_slice`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct EventJson(
+    /// The event object, as Stripe sent it.
+    pub Value,
+);
+
+impl crate::list::Object for EventJson {
+    fn id(&self) -> &str {
+        self.0.get("id").and_then(Value::as_str).unwrap_or_default()
+    }
+}
+
+impl EventJson {
+    /// The event as a webhook body, naming `account` when it was listed on a
+    /// connected account and does not say so itself (as a Connect delivery would).
+    pub fn into_body(mut self, account: Option<&str>) -> String {
+        if let (Some(account), Value::Object(fields)) = (account, &mut self.0) {
+            fields
+                .entry("account")
+                .or_insert_with(|| Value::String(account.to_owned()));
+        }
+        self.0.to_string()
+    }
+}
+
 /// `GET /v1/events` filters (events are kept 30 days).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ListEvents {
@@ -355,6 +383,27 @@ impl Events<'_> {
     /// Retrieves an event (e.g. to re-fetch a webhook's event from the source).
     pub async fn retrieve(&self, id: &str, options: RequestOptions) -> Result<Event, Error> {
         self.client.get(&["events", id], &(), options).await
+    }
+
+    /// Every event matching `params`, newest first, each as Stripe's JSON
+    /// (reconciliation stores it in the inbox as a delivery's body would be).
+    pub fn list_json(
+        &self,
+        params: &ListEvents,
+        options: RequestOptions,
+    ) -> BoxStream<'static, Result<EventJson, Error>> {
+        self.client.paginate(&["events"], params, options)
+    }
+
+    /// One page of events as Stripe's JSON, newest first. With
+    /// `page.ending_before` set to the newest event seen, it is the next
+    /// events after it: how reconciliation walks forward from its cursor.
+    pub async fn page_json(
+        &self,
+        params: &ListEvents,
+        options: RequestOptions,
+    ) -> Result<List<EventJson>, Error> {
+        self.client.get(&["events"], params, options).await
     }
 
     /// Every event matching `params`, newest first.

@@ -36,7 +36,8 @@ pub use budget::RateLimit;
 pub use client::{API_VERSION, Client, ClientBuilder, DEFAULT_BASE_URL, RequestOptions};
 pub use error::{ApiError, ApiErrorKind, Error};
 pub use event::{
-    Event, EventData, EventEnvelope, EventObject, EventRequest, EventType, Events, ListEvents,
+    Event, EventData, EventEnvelope, EventJson, EventObject, EventRequest, EventType, Events,
+    ListEvents,
 };
 pub use list::{
     Address, Deleted, Expand, Expandable, List, ListParams, Metadata, Object, Percent, RangeQuery,

@@ -29,7 +29,7 @@ fn capture_logs() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         tracing_subscriber::fmt()
-            .with_env_filter("debug,sqlx=warn,sea_orm=info,actix_server=warn,actix_http=info,hyper_util=warn,reqwest=warn,rustls=warn,h2=warn")
+            .with_env_filter("debug,sqlx=warn,sea_orm=info,actix_server=warn,actix_http=info,hyper_util=warn,reqwest=warn,rustls=warn,h2=warn,cookie_store=warn")
             .with_writer(|| CaptureWriter)
             .with_ansi(false)
             .init();

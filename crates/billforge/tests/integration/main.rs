@@ -14,5 +14,7 @@ mod mail;
 mod mirror;
 mod ops;
 mod outbound;
+mod reconcile;
+mod security;
 mod subscriptions;
 mod webhooks;

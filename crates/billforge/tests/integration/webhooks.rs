@@ -16,11 +16,11 @@ use crate::harness::{
     TestApp, connected_tenant, repoint_connection, run_jobs, spawn_app, spawn_app_with,
 };
 
-const PLATFORM_SECRET: &str = "whsec_platform_test_secret";
-const CONNECT_SECRET: &str = "whsec_connect_test_secret";
+pub(crate) const PLATFORM_SECRET: &str = "whsec_platform_test_secret";
+pub(crate) const CONNECT_SECRET: &str = "whsec_connect_test_secret";
 
 /// An app whose endpoints take the test secrets from its settings.
-async fn app_with_secrets() -> TestApp {
+pub(crate) async fn app_with_secrets() -> TestApp {
     spawn_app_with(|settings| {
         settings.stripe_webhook_secrets = vec![Secret::new(PLATFORM_SECRET)];
         settings.stripe_connect_webhook_secrets = vec![Secret::new(CONNECT_SECRET)];
@@ -29,7 +29,12 @@ async fn app_with_secrets() -> TestApp {
 }
 
 /// A minimal event body as Stripe renders it.
-fn event_body(id: &str, event_type: &str, account: Option<&str>, object: Value) -> String {
+pub(crate) fn event_body(
+    id: &str,
+    event_type: &str,
+    account: Option<&str>,
+    object: Value,
+) -> String {
     let mut event = json!({
         "id": id,
         "object": "event",
@@ -47,21 +52,21 @@ fn event_body(id: &str, event_type: &str, account: Option<&str>, object: Value) 
     event.to_string()
 }
 
-fn customer(id: &str) -> Value {
+pub(crate) fn customer(id: &str) -> Value {
     json!({"id": id, "object": "customer", "created": 1_700_000_000, "livemode": false})
 }
 
-fn account_object(id: &str) -> Value {
+pub(crate) fn account_object(id: &str) -> Value {
     json!({"id": id, "object": "account", "charges_enabled": true})
 }
 
 /// Seconds since the epoch on the app's clock.
-fn now(app: &TestApp) -> i64 {
+pub(crate) fn now(app: &TestApp) -> i64 {
     app.platform.now().timestamp()
 }
 
 /// Posts `body` to `path` with `signature` (or none); returns status and JSON.
-async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     path: &str,
     body: &str,
@@ -80,12 +85,17 @@ async fn post(
 }
 
 /// Delivers `body` to `path` signed with `secret` now, as Stripe would.
-async fn deliver(app: &TestApp, path: &str, secret: &str, body: &str) -> (StatusCode, Value) {
+pub(crate) async fn deliver(
+    app: &TestApp,
+    path: &str,
+    secret: &str,
+    body: &str,
+) -> (StatusCode, Value) {
     let signature = stripe::webhook::signature_header(&[secret], now(app), body.as_bytes());
     post(app, path, body, Some(signature)).await
 }
 
-async fn inbox_status(app: &TestApp, id: &str) -> Option<(InboxStatus, i32)> {
+pub(crate) async fn inbox_status(app: &TestApp, id: &str) -> Option<(InboxStatus, i32)> {
     app.platform
         .store()
         .webhook_event(id)
@@ -94,12 +104,12 @@ async fn inbox_status(app: &TestApp, id: &str) -> Option<(InboxStatus, i32)> {
         .map(|row| (row.status, row.attempts))
 }
 
-async fn connect_status(app: &TestApp, tenant: &TenantId) -> ConnectStatus {
+pub(crate) async fn connect_status(app: &TestApp, tenant: &TenantId) -> ConnectStatus {
     app.platform.stripe_connect_status(tenant).await.unwrap()
 }
 
 /// A connected account on the test's emulator that no tenant has; returns its id.
-async fn emulator_account(app: &TestApp) -> String {
+pub(crate) async fn emulator_account(app: &TestApp) -> String {
     app.platform
         .stripe()
         .accounts()
