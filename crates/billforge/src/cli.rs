@@ -51,6 +51,31 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// One merchant's account on the platform.
+    Tenant {
+        /// The tenant action.
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+/// `billforge tenant …`.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Pull the products, prices, customers and subscriptions of the
+    /// tenant's already-running Stripe account into Billforge. Resumable
+    /// (an interrupted run continues where it stopped) and idempotent.
+    Import {
+        /// The tenant's URL name.
+        slug: String,
+    },
+    /// Set the platform's fee on the tenant's new subscriptions.
+    SetFee {
+        /// The tenant's URL name.
+        slug: String,
+        /// Percent of each payment, e.g. `2.5`.
+        percent: String,
+    },
 }
 
 /// `billforge admin …`.
@@ -133,6 +158,13 @@ pub async fn execute(
                 "Created platform admin {} ({}). Log in at /admin/login.",
                 admin.email, admin.id
             );
+        }
+        Command::Tenant { command } => {
+            let stripe = StripeBackend::connect(&settings, false).await?;
+            let platform = Platform::start(settings, system_clock(), stripe.client)
+                .await
+                .context("starting the platform")?;
+            crate::tenant_cli::execute(&platform, command).await?;
         }
     }
     Ok(())

@@ -8,4 +8,5 @@ pub mod config;
 pub mod ops;
 pub mod stripe_backend;
 pub mod telemetry;
+pub mod tenant_cli;
 pub mod worker;

@@ -63,7 +63,7 @@ pub struct PlanDetails {
 }
 
 /// Validates a price through `billing::catalog` and turns it into a row.
-fn new_price(input: PriceInput) -> PlatformResult<NewPrice> {
+pub(crate) fn new_price(input: PriceInput) -> PlatformResult<NewPrice> {
     let currency = Currency::parse(&input.currency)
         .map_err(|err| PlatformError::invalid("currency", err.to_string()))?;
     if let Some(key) = &input.lookup_key {
@@ -90,6 +90,7 @@ fn new_price(input: PriceInput) -> PlatformResult<NewPrice> {
         interval_unit: unit,
         interval_count: i32::from(price.interval().count()),
         lookup_key: input.lookup_key,
+        on_stripe: None,
     })
 }
 
@@ -280,6 +281,7 @@ impl Platform {
             name: plan.name().to_owned(),
             trial_days: plan.trial_days().map(i32::from),
             prices,
+            imported_from: None,
         };
         let created = self
             .store()
@@ -476,6 +478,11 @@ impl Platform {
             .map_err(|err| PlatformError::Internal(format!("encoding a grant: {err}")))?;
         let scope = self.store().scoped(tenant);
         scope.grant_feature(plan, feature, value, ctx).await?;
+        let cause = format!(
+            "grant:{plan}:{feature}:{}",
+            ctx.now.timestamp_nanos_opt().unwrap_or_default()
+        );
+        self.recompute_plan_customers(tenant, plan, &cause).await?;
         Ok(scope.grants_of(plan).await?)
     }
 

@@ -68,8 +68,10 @@ impl Platform {
         self.dispatch_domain_event(&recorded).await
     }
 
-    /// Calls every consumer of `recorded`; each is idempotent.
+    /// Calls every consumer of `recorded`; each is idempotent. Entitlements
+    /// come first, so their own event is recorded before mail goes out.
     pub async fn dispatch_domain_event(&self, recorded: &RecordedEvent) -> Result<(), JobError> {
+        self.entitlements_on_domain_event(recorded).await?;
         self.dunning_on_domain_event(recorded).await?;
         self.mail_on_domain_event(recorded).await?;
         self.outbound_on_domain_event(recorded).await?;

@@ -14,6 +14,7 @@ pub mod domain_events;
 pub mod dunning;
 pub mod entitlements;
 mod error;
+pub mod import;
 pub mod jobs;
 pub mod mail;
 pub mod mirror;

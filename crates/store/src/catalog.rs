@@ -240,6 +240,18 @@ pub struct NewPlan {
     pub trial_days: Option<i32>,
     /// The plan's prices.
     pub prices: Vec<NewPrice>,
+    /// The Stripe product the plan already is (an import), so the plan is
+    /// stored `synced` instead of `pending`; `None` for a plan made here.
+    pub imported_from: Option<ImportedProduct>,
+}
+
+/// A product that already exists on the tenant's Stripe account.
+#[derive(Debug, Clone)]
+pub struct ImportedProduct {
+    /// Its `prod_…` id.
+    pub stripe_product_id: String,
+    /// Whether it is archived on Stripe (then so is the plan).
+    pub archived: bool,
 }
 
 /// A new price of a plan, already validated.
@@ -257,6 +269,9 @@ pub struct NewPrice {
     pub interval_count: i32,
     /// Optional stable handle.
     pub lookup_key: Option<String>,
+    /// The Stripe price it already is (an import) and whether that price is
+    /// active; `None` for a price the sync still has to create.
+    pub on_stripe: Option<(String, bool)>,
 }
 
 impl TenantScope<'_> {
@@ -296,14 +311,21 @@ impl TenantScope<'_> {
         ctx: &AuditContext,
     ) -> StoreResult<PlanRecord> {
         let txn = self.db.begin().await?;
+        let imported = new_plan.imported_from;
         let created = plan::ActiveModel {
             id: Set(new_plan.id),
             tenant_id: Set(self.tenant_id.to_string()),
             name: Set(new_plan.name),
-            archived: Set(false),
+            archived: Set(imported.as_ref().is_some_and(|product| product.archived)),
             trial_days: Set(new_plan.trial_days),
-            stripe_product_id: Set(None),
-            sync_status: Set(SyncStatus::Pending),
+            stripe_product_id: Set(imported
+                .as_ref()
+                .map(|product| product.stripe_product_id.clone())),
+            sync_status: Set(if imported.is_some() {
+                SyncStatus::Synced
+            } else {
+                SyncStatus::Pending
+            }),
             sync_error: Set(None),
             version: Set(1),
             created_at: Set(ctx.now),
@@ -447,6 +469,58 @@ impl TenantScope<'_> {
 pub use crate::entities::catalog::plan_feature::Model as GrantRecord;
 
 impl TenantScope<'_> {
+    /// The tenant's plan that is the Stripe product `product_id`, if any
+    /// (an import asks before creating one).
+    pub async fn plan_by_stripe_product(
+        &self,
+        product_id: &str,
+    ) -> StoreResult<Option<PlanRecord>> {
+        Ok(self
+            .find::<plan::Entity>()
+            .filter(plan::Column::StripeProductId.eq(product_id))
+            .one(self.db)
+            .await?)
+    }
+
+    /// The tenant's price that is the Stripe price `stripe_price_id`, if any.
+    pub async fn price_by_stripe_id(
+        &self,
+        stripe_price_id: &str,
+    ) -> StoreResult<Option<PriceRecord>> {
+        Ok(self
+            .find::<price::Entity>()
+            .filter(price::Column::StripePriceId.eq(stripe_price_id))
+            .one(self.db)
+            .await?)
+    }
+
+    /// Adds a price that already exists on Stripe to one of the tenant's
+    /// plans, without a new plan version (nothing is left to sync); audited.
+    pub async fn import_price(
+        &self,
+        plan_id: &PlanId,
+        new_price: NewPrice,
+        ctx: &AuditContext,
+    ) -> StoreResult<()> {
+        let txn = self.db.begin().await?;
+        let price_id = new_price.id.clone();
+        self.insert_price(&txn, plan_id.as_str(), new_price, ctx)
+            .await?;
+        audit::record(
+            &txn,
+            ctx,
+            Some(&self.tenant_id),
+            "price.imported",
+            "price",
+            &price_id,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+impl TenantScope<'_> {
     /// Adds a price to one of the tenant's plans; with `supersedes`, that
     /// price of the plan is archived in the same transaction (Stripe prices
     /// are immutable: its subscribers keep it). The plan is bumped to a new
@@ -583,10 +657,16 @@ impl TenantScope<'_> {
             currency: Set(new_price.currency),
             interval_unit: Set(new_price.interval_unit),
             interval_count: Set(new_price.interval_count),
-            archived: Set(false),
             lookup_key: Set(new_price.lookup_key),
-            stripe_price_id: Set(None),
-            stripe_active: Set(true),
+            archived: Set(new_price
+                .on_stripe
+                .as_ref()
+                .is_some_and(|(_, active)| !active)),
+            stripe_price_id: Set(new_price.on_stripe.as_ref().map(|(id, _)| id.clone())),
+            stripe_active: Set(new_price
+                .on_stripe
+                .as_ref()
+                .is_none_or(|(_, active)| *active)),
             created_at: Set(ctx.now),
             updated_at: Set(ctx.now),
         }

@@ -287,6 +287,20 @@ impl Store {
             .await
     }
 
+    /// Sets the platform's fee on a tenant's sales, in basis points of each
+    /// payment (it becomes `application_fee_percent` on new subscriptions).
+    pub async fn set_platform_fee_bps(
+        &self,
+        id: &TenantId,
+        bps: i32,
+        ctx: &AuditContext,
+    ) -> StoreResult<Option<Tenant>> {
+        self.update_tenant(id, "tenant.fee_changed", ctx, |row| {
+            row.platform_fee_bps = Set(bps)
+        })
+        .await
+    }
+
     /// Replaces a tenant's profile (name and branding).
     pub async fn update_tenant_profile(
         &self,

@@ -59,6 +59,43 @@ pub(crate) async fn reactivate_tenant(
     set_status(form, &id, TenantStatus::Active).await
 }
 
+/// The platform-fee form of the tenants page.
+#[derive(serde::Deserialize)]
+pub(crate) struct FeeForm {
+    /// The submitted CSRF token.
+    #[serde(default)]
+    csrf_token: String,
+    /// The new fee, a percentage such as `2.5`.
+    #[serde(default)]
+    fee_percent: String,
+}
+
+impl crate::browser::CsrfProtected for FeeForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// `POST /admin/tenants/{id}/fee`: the tenant's platform fee, applied to the
+/// subscriptions it sells from now on.
+pub(crate) async fn set_fee(form: CsrfForm<FeeForm>, id: web::Path<String>) -> PageResult {
+    let browser = &form.browser;
+    let signed_in = browser.require_admin()?;
+    browser
+        .platform()
+        .admin_set_platform_fee(
+            signed_in,
+            &id,
+            &form.form.fee_percent,
+            &RequestId::current_or_new(),
+        )
+        .await
+        .map_err(|err| WebError::from(err).with_browser(browser))?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("location", "/admin"))
+        .finish())
+}
+
 /// `GET /admin/audit`: every tenant's entries.
 pub(crate) async fn audit_log(admin: AdminUser) -> PageResult {
     let browser = &admin.browser;

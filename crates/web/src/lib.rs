@@ -60,6 +60,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/tenants/{id}/reactivate",
             web::post().to(admin::reactivate_tenant),
         )
+        .route("/admin/tenants/{id}/fee", web::post().to(admin::set_fee))
         .route("/admin/audit", web::get().to(admin::audit_log));
     outbound::configure(cfg);
 }

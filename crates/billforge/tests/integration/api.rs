@@ -148,7 +148,30 @@ async fn an_admin_created_on_the_command_line_can_suspend_a_tenant() {
         StatusCode::OK
     );
 
+    // The platform fee: set from the console, refused when malformed.
+    let fee = admin
+        .submit(
+            "/admin",
+            &format!("/admin/tenants/{tenant_id}/fee"),
+            &[("fee_percent", "1.75")],
+        )
+        .await;
+    assert_eq!(fee.status(), StatusCode::SEE_OTHER);
+    let fee_of = || async { app.platform.store().tenants().await.unwrap()[0].platform_fee_bps };
+    assert_eq!(fee_of().await, 175);
+    assert!(admin.page("/admin").await.contains("value=\"1.75\""));
+    let refused = admin
+        .submit(
+            "/admin",
+            &format!("/admin/tenants/{tenant_id}/fee"),
+            &[("fee_percent", "12.345")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(fee_of().await, 175);
+
     let audit = admin.page("/admin/audit").await;
+    assert!(audit.contains("tenant.fee_changed"));
     assert!(
         audit.contains("tenant.suspended")
             && audit.contains("tenant.active")

@@ -100,14 +100,7 @@ async fn onboarding_creates_one_account_and_activates_the_tenant_once_charges_ar
     assert_eq!(stored.status, TenantStatus::Onboarding);
 
     // The merchant completes Stripe's hosted onboarding (a plain form post).
-    let completed = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(&second_link)
-        .send()
-        .await
-        .unwrap();
+    let completed = crate::harness::post_without_redirects(&second_link).await;
     assert!(
         completed.status().is_redirection(),
         "{}",

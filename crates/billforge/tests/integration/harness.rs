@@ -351,6 +351,16 @@ pub async fn run_jobs(app: &TestApp) {
     while app.platform.run_next_job(&handlers).await.unwrap() {}
 }
 
+/// An audit context for calls the test itself makes, under `request_id`
+/// (operations derive their Stripe idempotency keys from it).
+pub fn test_ctx(app: &TestApp, request_id: &str) -> store::AuditContext {
+    store::AuditContext {
+        actor: store::Actor::system(),
+        request_id: request_id.to_owned(),
+        now: app.platform.now(),
+    }
+}
+
 /// Signs up `slug` and starts its Connect onboarding on the test's emulator;
 /// returns the tenant, its connected account and the onboarding link.
 pub async fn connected_tenant(
@@ -366,22 +376,50 @@ pub async fn connected_tenant(
         .unwrap()
         .unwrap();
     let tenant = billing::ids::TenantId::parse(&tenant.id).unwrap();
-    let ctx = store::AuditContext {
-        actor: store::Actor::system(),
-        request_id: "test".to_owned(),
-        now: app.platform.now(),
-    };
     let urls = platform::connect::OnboardingUrls {
         return_url: format!("{}/dashboard", app.address),
         refresh_url: format!("{}/dashboard", app.address),
     };
     let link = app
         .platform
-        .connect_stripe(&tenant, &ctx, &urls)
+        .connect_stripe(&tenant, &test_ctx(app, "onboarding"), &urls)
         .await
         .unwrap();
     let account = app.platform.connected_account(&tenant).await.unwrap();
     (tenant, account, link)
+}
+
+/// Signs up `slug`, connects it to a Stripe account on the test's emulator
+/// and completes the hosted onboarding, so the tenant can sell; returns the
+/// tenant and its account. The app's webhook endpoints are registered first,
+/// so the emulator's events reach the app.
+pub async fn selling_tenant(app: &TestApp, slug: &str) -> (billing::ids::TenantId, String) {
+    app.platform.ensure_webhook_endpoints().await.unwrap();
+    let (tenant, account, link) = connected_tenant(app, slug).await;
+    let completed = post_without_redirects(&link).await;
+    assert!(
+        completed.status().is_redirection(),
+        "{}",
+        completed.status()
+    );
+    app.platform
+        .apply_account_state(&account, true, true, &test_ctx(app, "onboarding"))
+        .await
+        .unwrap();
+    (tenant, account)
+}
+
+/// POSTs to `url` as a browser's form submit would, without following the
+/// redirect (the hosted onboarding and checkout pages answer with one).
+pub async fn post_without_redirects(url: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(url)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Points a tenant's connection at another account id (test set-up only).
@@ -395,4 +433,22 @@ pub async fn repoint_connection(app: &TestApp, tenant: &billing::ids::TenantId, 
         .unwrap();
     assert_eq!(changed.rows_affected(), 1);
     db.close().await.unwrap();
+}
+
+/// Runs due jobs until `done` holds, for up to ten seconds (webhooks from the
+/// emulator arrive asynchronously); panics with `what` otherwise.
+pub async fn run_jobs_until<F, Fut>(app: &TestApp, what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let handlers = billforge::worker::job_handlers();
+    for _ in 0..200 {
+        while app.platform.run_next_job(&handlers).await.unwrap() {}
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
 }

@@ -8,6 +8,7 @@ mod api_v1;
 mod catalog;
 mod dunning;
 mod harness;
+mod import;
 mod isolation;
 mod jobs;
 mod mail;

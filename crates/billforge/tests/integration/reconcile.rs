@@ -54,14 +54,7 @@ async fn missed_deliveries_are_recovered_applied_and_never_added_twice() {
     // No endpoint is registered on the emulator: every delivery is missed.
     let app = app_with_secrets().await;
     let (tenant, account, link) = connected_tenant(&app, "missed").await;
-    let completed = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(&link)
-        .send()
-        .await
-        .unwrap();
+    let completed = crate::harness::post_without_redirects(&link).await;
     assert_eq!(completed.status(), StatusCode::SEE_OTHER);
     platform_customer(&app, "first").await;
     platform_customer(&app, "second").await;

@@ -49,14 +49,7 @@ async fn a_valid_delivery_replayed_after_the_tolerance_window_is_rejected() {
 async fn a_signed_body_naming_another_tenants_account_cannot_touch_the_first_tenant() {
     let app = app_with_secrets().await;
     let (victim, victim_account, link) = connected_tenant(&app, "victim").await;
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(&link)
-        .send()
-        .await
-        .unwrap();
+    crate::harness::post_without_redirects(&link).await;
     let updated = event_body(
         "evt_victim_active",
         "account.updated",

@@ -614,14 +614,7 @@ async fn start_up_registers_the_endpoints_once_and_a_real_delivery_activates_the
     );
 
     let (tenant, account, link) = connected_tenant(&app, "onboarder").await;
-    let completed = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(&link)
-        .send()
-        .await
-        .unwrap();
+    let completed = crate::harness::post_without_redirects(&link).await;
     assert_eq!(completed.status(), StatusCode::SEE_OTHER);
 
     // The emulator delivers a signed `account.updated` to the Connect endpoint.
