@@ -435,6 +435,52 @@ impl Platform {
         }])
     }
 
+    /// Moves every live subscriber of `old`, a price kept for its existing
+    /// subscribers after a change (grandfathering), to `new` of the same
+    /// plan, from their next period (no proration): the merchant's explicit
+    /// migration. Returns how many moved; a rerun moves only those still on
+    /// `old` (each change's Stripe key is derived from the subscription and
+    /// the request).
+    pub async fn migrate_price_subscribers(
+        &self,
+        tenant: &TenantId,
+        ctx: &AuditContext,
+        old: &PriceId,
+        new: &PriceId,
+    ) -> PlatformResult<usize> {
+        let scope = self.store().scoped(tenant);
+        let old_record = scope
+            .price(old)
+            .await?
+            .ok_or(PlatformError::NotFound("price"))?;
+        let new_record = scope
+            .price(new)
+            .await?
+            .ok_or(PlatformError::NotFound("price"))?;
+        if old_record.plan_id != new_record.plan_id || old == new {
+            return Err(PlatformError::invalid(
+                "price",
+                "subscribers move to another price of the same plan",
+            ));
+        }
+        let mut moved = 0;
+        for row in scope.subscriptions_on_price(old.as_str()).await? {
+            if !matches!(row.status.as_str(), "active" | "trialing" | "past_due") {
+                continue;
+            }
+            let id = SubscriptionId::parse(&row.id)
+                .map_err(|err| PlatformError::Internal(format!("stored subscription id: {err}")))?;
+            let change = SubscriptionChange {
+                price_id: Some(new.clone()),
+                quantity: None,
+                proration: Proration::None,
+            };
+            self.change_subscription(tenant, ctx, &id, change).await?;
+            moved += 1;
+        }
+        Ok(moved)
+    }
+
     /// What a change would bill now: the prorated amount of the invoice
     /// Stripe would create (nothing is changed).
     pub async fn preview_subscription_change(

@@ -1134,6 +1134,30 @@ impl TenantScope<'_> {
             .await?)
     }
 
+    /// The tenant's subscriptions with an item billing Billforge's price
+    /// `price_id` (any status), oldest first: the subscribers a price
+    /// migration moves.
+    pub async fn subscriptions_on_price(
+        &self,
+        price_id: &str,
+    ) -> StoreResult<Vec<SubscriptionRow>> {
+        let ids: Vec<String> = self
+            .find::<subscription_item::Entity>()
+            .filter(subscription_item::Column::PriceId.eq(price_id))
+            .all(self.db)
+            .await?
+            .into_iter()
+            .map(|item| item.subscription_id)
+            .collect();
+        Ok(self
+            .find::<subscription::Entity>()
+            .filter(subscription::Column::Id.is_in(ids))
+            .order_by_asc(subscription::Column::CreatedAt)
+            .order_by_asc(subscription::Column::Id)
+            .all(self.db)
+            .await?)
+    }
+
     /// The tenant's subscriptions in `status` (Stripe's string), by id.
     pub async fn subscriptions_with_status(
         &self,

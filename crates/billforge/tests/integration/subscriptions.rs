@@ -337,6 +337,75 @@ async fn subscribe_upgrade_cancel_and_entitlements_follow_each_step() {
         (false, None)
     );
 
+    // A new monthly amount for Basic: the subscriber keeps the old price
+    // (grandfathered) until the merchant migrates them, from the next period.
+    let old_price = price_id(&catalog.basic, 0);
+    let repriced = platform
+        .change_price(
+            &tenant,
+            &test_ctx(&app, "req_reprice"),
+            &plan_id(&catalog.basic),
+            &old_price,
+            usd(
+                Interval::monthly(),
+                PriceModel::Flat {
+                    amount_minor: 1_200,
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    platform
+        .sync_plan(&tenant, &plan_id(&catalog.basic))
+        .await
+        .unwrap();
+    let basic = platform
+        .plan(&tenant, &plan_id(&catalog.basic))
+        .await
+        .unwrap();
+    let new_price = basic
+        .prices
+        .iter()
+        .find(|p| !p.archived && p.model.contains("1200"))
+        .unwrap();
+    assert_eq!(repriced.prices.len(), 3);
+    let on_price = |id: &str| {
+        let id = id.to_owned();
+        let scope = platform.store().scoped(&tenant);
+        let subscription_id = subscription_id.clone();
+        async move {
+            scope
+                .subscription(&subscription_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .price_id
+                .unwrap()
+                == id
+        }
+    };
+    assert!(on_price(old_price.as_str()).await, "grandfathered");
+    let new_price_id = PriceId::parse(&new_price.id).unwrap();
+    let ctx = test_ctx(&app, "req_migrate");
+    let moved = platform
+        .migrate_price_subscribers(&tenant, &ctx, &old_price, &new_price_id)
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    assert!(on_price(new_price.id.as_str()).await, "migrated");
+    assert_eq!(
+        platform
+            .migrate_price_subscribers(&tenant, &ctx, &old_price, &new_price_id)
+            .await
+            .unwrap(),
+        0
+    );
+    let across = platform
+        .migrate_price_subscribers(&tenant, &ctx, &new_price_id, &price_id(&catalog.team, 0))
+        .await
+        .unwrap_err();
+    assert_eq!(across.code(), "invalid_request");
+
     // The merchant grants Basic an API quota: its subscriber gets it.
     platform
         .grant_feature(
