@@ -3,11 +3,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use platform::{Platform, PlatformError, api_keys::ApiCaller};
 
 use crate::ApiError;
+use crate::guard::bearer;
 
 /// The authenticated API caller; every `/v1` handler takes one.
 pub struct Caller(pub ApiCaller);
@@ -17,15 +17,13 @@ impl FromRequest for Caller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // The `/v1` middleware already authenticated the key.
+        if let Some(caller) = req.extensions().get::<ApiCaller>() {
+            let caller = caller.clone();
+            return Box::pin(async move { Ok(Caller(caller)) });
+        }
         let platform = req.app_data::<web::Data<Platform>>().cloned();
-        let bearer = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split_once(' '))
-            // The scheme is case-insensitive (RFC 9110); the token is not.
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim().to_owned());
+        let bearer = bearer(req);
         Box::pin(async move {
             let platform = platform.ok_or_else(|| {
                 ApiError::from(PlatformError::Internal("platform state missing".into()))
@@ -37,7 +35,7 @@ impl FromRequest for Caller {
                     "send your API key as `Authorization: Bearer bf_test_…`",
                 )
             })?;
-            Ok(Caller(platform.authenticate_api_key(&bearer).await?))
+            Ok(Caller(platform.api_caller(&bearer).await?))
         })
     }
 }

@@ -6,32 +6,15 @@ use chrono::{DateTime, Utc};
 use platform::records::{ActorKind, ApiKey, ApiKeyMode, AuditEvent, Tenant, TenantStatus};
 use platform::{Platform, RequestId};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::{ApiError, Caller};
-
-type ApiResult = Result<HttpResponse, ApiError>;
-
-/// A list response, Stripe style, so pagination can be added compatibly.
-#[derive(Serialize)]
-struct List<T> {
-    /// Always `list`.
-    object: &'static str,
-    /// The items, newest first.
-    data: Vec<T>,
-}
-
-impl<T> List<T> {
-    fn of(data: Vec<T>) -> Self {
-        Self {
-            object: "list",
-            data,
-        }
-    }
-}
+use crate::docs::ErrorResponse;
+use crate::list::{List, ListParams};
+use crate::{ApiError, ApiResult, Caller};
 
 /// The caller's tenant as the API shows it.
-#[derive(Serialize)]
-struct TenantView {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TenantView {
     /// `ten_…` id.
     id: String,
     /// Always `tenant`, so clients can dispatch on the type.
@@ -41,6 +24,7 @@ struct TenantView {
     /// Display name.
     name: String,
     /// `onboarding`, `active` or `suspended`.
+    #[schema(value_type = String)]
     status: TenantStatus,
     /// Brand colour of hosted pages, if set.
     brand_color: Option<String>,
@@ -69,8 +53,8 @@ impl From<Tenant> for TenantView {
 }
 
 /// An API key as the API shows it: never the secret, except once at creation.
-#[derive(Serialize)]
-struct ApiKeyView {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ApiKeyView {
     /// `key_…` id, used to fetch or revoke the key.
     id: String,
     /// Always `api_key`.
@@ -80,6 +64,7 @@ struct ApiKeyView {
     /// Start of the key, to recognise it without the secret.
     prefix: String,
     /// `test` or `live`.
+    #[schema(value_type = String)]
     mode: ApiKeyMode,
     /// Creation time.
     created_at: DateTime<Utc>,
@@ -109,13 +94,14 @@ impl From<ApiKey> for ApiKeyView {
 }
 
 /// An audit entry as the API shows it.
-#[derive(Serialize)]
-struct AuditEventView {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AuditEventView {
     /// `aud_…` id.
     id: String,
     /// Always `audit_event`.
     object: &'static str,
     /// `user`, `api_key`, `admin` or `system`.
+    #[schema(value_type = String)]
     actor_kind: ActorKind,
     /// Who acted.
     actor_id: String,
@@ -148,7 +134,7 @@ impl From<AuditEvent> for AuditEventView {
 }
 
 /// `POST /v1/api_keys` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateApiKey {
     /// Label for the new key.
@@ -156,20 +142,27 @@ pub(crate) struct CreateApiKey {
 }
 
 /// `GET /v1/tenant`: who am I.
+#[utoipa::path(get, path = "/v1/tenant", tag = "account", responses((status = 200, body = TenantView), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn tenant(Caller(caller): Caller) -> ApiResult {
     Ok(HttpResponse::Ok().json(TenantView::from(caller.tenant)))
 }
 
 /// `GET /v1/api_keys`.
+#[utoipa::path(get, path = "/v1/api_keys", tag = "account", params(ListParams), responses((status = 200, body = List<ApiKeyView>), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn list_api_keys(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
+    req: HttpRequest,
+    params: web::Query<ListParams>,
 ) -> ApiResult {
-    let keys = platform.api_keys(&caller.tenant_id).await?;
-    Ok(HttpResponse::Ok().json(List::of(keys.into_iter().map(ApiKeyView::from).collect())))
+    let mut keys = platform.api_keys(&caller.tenant_id).await?;
+    keys.sort_by(|a, b| a.id.cmp(&b.id));
+    let page = List::page_of(&req, keys, |key| &key.id, &params)?;
+    Ok(HttpResponse::Ok().json(page.try_map(|key| Ok::<_, ApiError>(ApiKeyView::from(key)))?))
 }
 
 /// `POST /v1/api_keys`: the response carries the secret, once.
+#[utoipa::path(post, path = "/v1/api_keys", tag = "account", request_body = CreateApiKey, responses((status = 201, body = ApiKeyView), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn create_api_key(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
@@ -190,6 +183,7 @@ pub(crate) async fn create_api_key(
 }
 
 /// `GET /v1/api_keys/{id}`.
+#[utoipa::path(get, path = "/v1/api_keys/{id}", tag = "account", params(("id" = String, Path, description = "`key_…`")), responses((status = 200, body = ApiKeyView), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn get_api_key(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
@@ -200,6 +194,7 @@ pub(crate) async fn get_api_key(
 }
 
 /// `DELETE /v1/api_keys/{id}`: revokes.
+#[utoipa::path(delete, path = "/v1/api_keys/{id}", tag = "account", params(("id" = String, Path, description = "`key_…`")), responses((status = 200, body = ApiKeyView), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn revoke_api_key(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
@@ -217,17 +212,22 @@ pub(crate) async fn revoke_api_key(
 }
 
 /// `GET /v1/audit_events`.
+#[utoipa::path(get, path = "/v1/audit_events", tag = "account", params(ListParams), responses((status = 200, body = List<AuditEventView>), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn list_audit_events(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
+    req: HttpRequest,
+    params: web::Query<ListParams>,
 ) -> ApiResult {
-    let events = platform.audit_events(&caller.tenant_id).await?;
-    Ok(HttpResponse::Ok().json(List::of(
-        events.into_iter().map(AuditEventView::from).collect(),
-    )))
+    let mut events = platform.audit_events(&caller.tenant_id).await?;
+    events.sort_by(|a, b| a.id.cmp(&b.id));
+    let page = List::page_of(&req, events, |event| &event.id, &params)?;
+    Ok(HttpResponse::Ok()
+        .json(page.try_map(|event| Ok::<_, ApiError>(AuditEventView::from(event)))?))
 }
 
 /// `GET /v1/audit_events/{id}`.
+#[utoipa::path(get, path = "/v1/audit_events/{id}", tag = "account", params(("id" = String, Path, description = "`aud_…`")), responses((status = 200, body = AuditEventView), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn get_audit_event(
     platform: web::Data<Platform>,
     Caller(caller): Caller,

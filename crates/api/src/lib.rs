@@ -1,43 +1,106 @@
-//! The JSON API under `/v1`, authenticated by merchant API keys, and the
-//! Stripe webhook endpoints under `/webhooks/stripe` (signed, not keyed).
+//! The JSON API under `/v1`, authenticated by merchant API keys, its OpenAPI
+//! description (`/openapi.json`, `/docs/api`), and the Stripe webhook
+//! endpoints under `/webhooks/stripe` (signed, not keyed).
 //!
 //! Architecture invariant: every handler receives the caller's tenant from the
 //! [`Caller`] extractor and passes it to platform services, which scope every
 //! query by it; another tenant's object is indistinguishable from a missing one.
 
+mod catalog;
+mod docs;
 mod error;
+mod events;
 mod extract;
+mod guard;
 mod handlers;
+mod list;
 mod outbound;
 mod webhooks;
 
+use actix_web::HttpResponse;
+use actix_web::middleware::from_fn;
 use actix_web::web;
 
+pub use docs::{ApiDoc, spec_json};
 pub use error::ApiError;
 pub use extract::Caller;
 
-/// Mounts the API (`/v1/…`) with its JSON limits and JSON 404s, and the
+/// What every handler returns.
+pub(crate) type ApiResult = Result<HttpResponse, ApiError>;
+
+/// Declares the `/v1` routes once: [`ROUTES`] (which the OpenAPI test
+/// compares with the spec) and their registration come from the same list.
+macro_rules! v1_routes {
+    ($($method:ident $path:literal => $handler:path),+ $(,)?) => {
+        /// Every `/v1` route as `(method, path)`, exactly as registered.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), concat!("/v1", $path))),+];
+
+        /// Adds every route to the `/v1` scope.
+        fn v1_scope(scope: actix_web::Scope) -> actix_web::Scope {
+            scope$(.route($path, web::$method().to($handler)))+
+        }
+    };
+}
+
+v1_routes! {
+    get "/tenant" => handlers::tenant,
+    get "/api_keys" => handlers::list_api_keys,
+    post "/api_keys" => handlers::create_api_key,
+    get "/api_keys/{id}" => handlers::get_api_key,
+    delete "/api_keys/{id}" => handlers::revoke_api_key,
+    get "/audit_events" => handlers::list_audit_events,
+    get "/audit_events/{id}" => handlers::get_audit_event,
+    get "/features" => catalog::list_features,
+    post "/features" => catalog::create_feature,
+    get "/features/{id}" => catalog::get_feature,
+    post "/features/{id}/archive" => catalog::archive_feature,
+    post "/features/{id}/unarchive" => catalog::unarchive_feature,
+    get "/plans" => catalog::list_plans,
+    post "/plans" => catalog::create_plan,
+    get "/plans/{id}" => catalog::get_plan,
+    post "/plans/{id}/archive" => catalog::archive_plan,
+    post "/plans/{id}/unarchive" => catalog::unarchive_plan,
+    post "/plans/{id}/prices" => catalog::add_price,
+    post "/plans/{id}/prices/{price}" => catalog::replace_price,
+    post "/plans/{id}/grants" => catalog::grant_feature,
+    get "/events" => events::list_events,
+    get "/events/{id}" => events::get_event,
+    get "/webhook_endpoints" => outbound::list_endpoints,
+    post "/webhook_endpoints" => outbound::create_endpoint,
+    get "/webhook_endpoints/{id}" => outbound::get_endpoint,
+    post "/webhook_endpoints/{id}" => outbound::update_endpoint,
+    delete "/webhook_endpoints/{id}" => outbound::delete_endpoint,
+    post "/webhook_endpoints/{id}/rotate_secret" => outbound::rotate_secret,
+    post "/webhook_endpoints/{id}/reveal_secret" => outbound::reveal_secret,
+    post "/webhook_endpoints/{id}/test" => outbound::send_test,
+    get "/webhook_deliveries" => outbound::list_deliveries,
+    get "/webhook_deliveries/{id}" => outbound::get_delivery,
+    post "/webhook_deliveries/{id}/replay" => outbound::replay_delivery,
+}
+
+/// Mounts the API (`/v1/…`) with its JSON limits, JSON 404s and the key,
+/// rate-limit and idempotency middleware; the API reference; and the
 /// Stripe webhook endpoints.
 pub fn configure(cfg: &mut web::ServiceConfig, json_body_limit: usize) {
     webhooks::configure(cfg);
-    cfg.service(
-        web::scope("/v1")
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(json_body_limit)
-                    .error_handler(|err, _req| ApiError::from(err).into()),
+    docs::configure(cfg);
+    let scope = web::scope("/v1")
+        .wrap(from_fn(guard::guard))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(json_body_limit)
+                .error_handler(|err, _req| ApiError::from(err).into()),
+        )
+        .app_data(web::QueryConfig::default().error_handler(|err, _req| {
+            ApiError::new(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("the query string is not valid for this endpoint: {err}"),
             )
-            .route("/tenant", web::get().to(handlers::tenant))
-            .route("/api_keys", web::get().to(handlers::list_api_keys))
-            .route("/api_keys", web::post().to(handlers::create_api_key))
-            .route("/api_keys/{id}", web::get().to(handlers::get_api_key))
-            .route("/api_keys/{id}", web::delete().to(handlers::revoke_api_key))
-            .route("/audit_events", web::get().to(handlers::list_audit_events))
-            .route(
-                "/audit_events/{id}",
-                web::get().to(handlers::get_audit_event),
-            )
-            .configure(outbound::configure)
-            .default_service(web::to(handlers::no_such_route)),
-    );
+            .into()
+        }));
+    cfg.service(v1_scope(scope).default_service(web::to(handlers::no_such_route)));
 }
+
+#[cfg(test)]
+mod tests;

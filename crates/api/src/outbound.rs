@@ -18,30 +18,6 @@ type ApiResult = Result<HttpResponse, ApiError>;
 /// Default page size of the delivery log.
 const DEFAULT_PAGE: u64 = 20;
 
-/// Mounts the routes inside the `/v1` scope.
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/webhook_endpoints", web::get().to(list_endpoints))
-        .route("/webhook_endpoints", web::post().to(create_endpoint))
-        .route("/webhook_endpoints/{id}", web::get().to(get_endpoint))
-        .route("/webhook_endpoints/{id}", web::post().to(update_endpoint))
-        .route("/webhook_endpoints/{id}", web::delete().to(delete_endpoint))
-        .route(
-            "/webhook_endpoints/{id}/rotate_secret",
-            web::post().to(rotate_secret),
-        )
-        .route(
-            "/webhook_endpoints/{id}/reveal_secret",
-            web::post().to(reveal_secret),
-        )
-        .route("/webhook_endpoints/{id}/test", web::post().to(send_test))
-        .route("/webhook_deliveries", web::get().to(list_deliveries))
-        .route("/webhook_deliveries/{id}", web::get().to(get_delivery))
-        .route(
-            "/webhook_deliveries/{id}/replay",
-            web::post().to(replay_delivery),
-        );
-}
-
 /// An endpoint as the API shows it: the secret only at creation, rotation
 /// or an (audited) reveal.
 #[derive(Serialize)]
@@ -230,7 +206,7 @@ fn endpoint_with_secret(endpoint: OutboundEndpoint, secret: &str) -> EndpointVie
 }
 
 /// `GET /v1/webhook_endpoints`.
-async fn list_endpoints(platform: web::Data<Platform>, Caller(caller): Caller) -> ApiResult {
+pub(crate) async fn list_endpoints(platform: web::Data<Platform>, Caller(caller): Caller) -> ApiResult {
     let endpoints = platform.outbound_endpoints(&caller.tenant_id).await?;
     Ok(HttpResponse::Ok().json(Page {
         object: "list",
@@ -240,7 +216,7 @@ async fn list_endpoints(platform: web::Data<Platform>, Caller(caller): Caller) -
 }
 
 /// `POST /v1/webhook_endpoints`: the response carries the secret, once.
-async fn create_endpoint(
+pub(crate) async fn create_endpoint(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     body: web::Json<CreateEndpoint>,
@@ -266,7 +242,7 @@ async fn create_endpoint(
 }
 
 /// `GET /v1/webhook_endpoints/{id}`.
-async fn get_endpoint(
+pub(crate) async fn get_endpoint(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     id: web::Path<String>,
@@ -276,7 +252,7 @@ async fn get_endpoint(
 }
 
 /// `POST /v1/webhook_endpoints/{id}`: partial update.
-async fn update_endpoint(
+pub(crate) async fn update_endpoint(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     id: web::Path<String>,
@@ -302,7 +278,7 @@ async fn update_endpoint(
 }
 
 /// `DELETE /v1/webhook_endpoints/{id}`: deletes it with its delivery log.
-async fn delete_endpoint(
+pub(crate) async fn delete_endpoint(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     id: web::Path<String>,
@@ -324,7 +300,7 @@ async fn delete_endpoint(
 
 /// `POST /v1/webhook_endpoints/{id}/rotate_secret`: a new secret (shown
 /// once); the old one still signs for 24 hours.
-async fn rotate_secret(
+pub(crate) async fn rotate_secret(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     id: web::Path<String>,
@@ -345,7 +321,7 @@ async fn rotate_secret(
 
 /// `POST /v1/webhook_endpoints/{id}/reveal_secret`: the current secret;
 /// audited.
-async fn reveal_secret(
+pub(crate) async fn reveal_secret(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     id: web::Path<String>,
@@ -365,7 +341,7 @@ async fn reveal_secret(
 }
 
 /// `POST /v1/webhook_endpoints/{id}/test`: queues a `webhook_endpoint.test` event.
-async fn send_test(
+pub(crate) async fn send_test(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     id: web::Path<String>,
@@ -382,7 +358,7 @@ async fn send_test(
 }
 
 /// `GET /v1/webhook_deliveries?endpoint=…&starting_after=…&limit=…`, newest first.
-async fn list_deliveries(
+pub(crate) async fn list_deliveries(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     query: web::Query<DeliveryQuery>,
@@ -413,7 +389,7 @@ async fn list_deliveries(
 }
 
 /// `GET /v1/webhook_deliveries/{id}`: with its attempts.
-async fn get_delivery(
+pub(crate) async fn get_delivery(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     id: web::Path<String>,
@@ -425,7 +401,7 @@ async fn get_delivery(
 }
 
 /// `POST /v1/webhook_deliveries/{id}/replay`: sends it again now.
-async fn replay_delivery(
+pub(crate) async fn replay_delivery(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     id: web::Path<String>,

@@ -38,6 +38,10 @@ struct FileConfig {
     stripe_connect_webhook_secrets: Option<String>,
     /// `SMTP_URL`.
     smtp_url: Option<String>,
+    /// `API_RATE_LIMIT_PER_SECOND`.
+    api_rate_limit_per_second: Option<u32>,
+    /// `API_RATE_LIMIT_BURST`.
+    api_rate_limit_burst: Option<u32>,
 }
 
 /// Settings plus what the startup banner says about them.
@@ -149,6 +153,29 @@ pub fn load(
     settings.stripe_webhook_secrets = stripe_webhook_secrets;
     settings.stripe_connect_webhook_secrets = stripe_connect_webhook_secrets;
     settings.smtp_url = smtp_url;
+    for (name, from_file, target) in [
+        (
+            "API_RATE_LIMIT_PER_SECOND",
+            from_file.api_rate_limit_per_second,
+            &mut settings.api_rate_limit.per_second,
+        ),
+        (
+            "API_RATE_LIMIT_BURST",
+            from_file.api_rate_limit_burst,
+            &mut settings.api_rate_limit.burst,
+        ),
+    ] {
+        let value =
+            match env(name) {
+                Some(raw) => Some(raw.parse::<u32>().ok().filter(|n| *n > 0).with_context(
+                    || format!("{name} must be a positive whole number, got {raw:?}"),
+                )?),
+                None => from_file,
+            };
+        if let Some(value) = value {
+            *target = value;
+        }
+    }
     Ok(LoadedConfig {
         settings,
         defaults_in_use,

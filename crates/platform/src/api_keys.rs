@@ -93,11 +93,15 @@ impl Platform {
         request_id: &RequestId,
     ) -> PlatformResult<ApiKey> {
         let id = parse_key_id(raw_id)?;
-        self.store()
+        let revoked = self
+            .store()
             .scoped(tenant_id)
             .revoke_api_key(&id, &self.audit_context(actor, request_id))
             .await?
-            .ok_or(PlatformError::NotFound("api key"))
+            .ok_or(PlatformError::NotFound("api key"))?;
+        // This instance stops accepting it now; others within CALLER_TTL.
+        self.forget_api_callers();
+        Ok(revoked)
     }
 
     /// Resolves a bearer token to its tenant. Unknown and revoked keys are

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod api_keys;
+pub mod api_support;
 pub mod catalog;
 pub mod connect;
 pub mod domain_events;
@@ -44,7 +45,7 @@ pub mod records {
 
 pub use error::{PlatformError, PlatformResult};
 pub use request_id::RequestId;
-pub use settings::{LogFormat, Secret, Settings, ThrottlePolicy};
+pub use settings::{ApiRateLimit, LogFormat, Secret, Settings, ThrottlePolicy};
 
 /// The key under which a generated `SECRET_KEY` is kept in the database.
 const SECRET_KEY_SETTING: &str = "secret_key";
@@ -74,6 +75,8 @@ struct Inner {
     /// A valid argon2 hash of a random password, verified against when the
     /// email is unknown so timing does not reveal which accounts exist.
     dummy_password_hash: String,
+    /// The API's in-memory state: key cache, rate limiter.
+    api: api_support::ApiState,
 }
 
 impl Platform {
@@ -97,6 +100,7 @@ impl Platform {
         let dummy_password_hash =
             accounts::hash_password(&Secret::new(tokens::random_token())).await?;
         let webhooks = webhooks::WebhookSecrets::from_settings(&settings)?;
+        let api = api_support::ApiState::new(&settings);
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,
@@ -106,6 +110,7 @@ impl Platform {
                 csrf: tokens::CsrfTokens::new(secret_key),
                 webhooks,
                 dummy_password_hash,
+                api,
             }),
         })
     }

@@ -65,6 +65,25 @@ impl Default for ThrottlePolicy {
     }
 }
 
+/// Per-API-key request rate (a token bucket): `burst` requests at once,
+/// refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiRateLimit {
+    /// Sustained requests per second one key may make.
+    pub per_second: u32,
+    /// Requests one key may make at once before being throttled.
+    pub burst: u32,
+}
+
+impl Default for ApiRateLimit {
+    fn default() -> Self {
+        Self {
+            per_second: 100,
+            burst: 200,
+        }
+    }
+}
+
 /// Everything the platform is configured with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -99,6 +118,8 @@ pub struct Settings {
     pub login_throttle: ThrottlePolicy,
     /// Largest JSON body the API accepts, in bytes.
     pub json_body_limit: usize,
+    /// Requests each API key may make (`429 rate_limited` beyond).
+    pub api_rate_limit: ApiRateLimit,
 }
 
 impl Settings {
@@ -120,6 +141,7 @@ impl Settings {
             session_ttl: Duration::from_secs(12 * 60 * 60),
             login_throttle: ThrottlePolicy::default(),
             json_body_limit: 64 * 1024,
+            api_rate_limit: ApiRateLimit::default(),
         }
     }
 

@@ -1,1 +1,3 @@
 //! API idempotency tables (issue #9).
+
+pub mod idempotency_key;
