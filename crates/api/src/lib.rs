@@ -84,8 +84,7 @@ v1_routes! {
 pub fn configure(cfg: &mut web::ServiceConfig, json_body_limit: usize) {
     webhooks::configure(cfg);
     docs::configure(cfg);
-    let scope = web::scope("/v1")
-        .wrap(from_fn(guard::guard))
+    let scope = v1_scope(web::scope("/v1"))
         .app_data(
             web::JsonConfig::default()
                 .limit(json_body_limit)
@@ -98,8 +97,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_body_limit: usize) {
                 format!("the query string is not valid for this endpoint: {err}"),
             )
             .into()
-        }));
-    cfg.service(v1_scope(scope).default_service(web::to(handlers::no_such_route)));
+        }))
+        .default_service(web::to(handlers::no_such_route))
+        .wrap(from_fn(guard::guard));
+    cfg.service(scope);
 }
 
 #[cfg(test)]
