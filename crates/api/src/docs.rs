@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::{catalog, events, handlers};
+use crate::{catalog, events, handlers, outbound};
 
 /// The error body every endpoint answers on failure.
 #[derive(Serialize, ToSchema)]
@@ -87,6 +87,17 @@ request runs 409 `idempotency_key_in_use`. Each key has a rate limit; beyond it 
         catalog::grant_feature,
         events::list_events,
         events::get_event,
+        outbound::list_endpoints,
+        outbound::create_endpoint,
+        outbound::get_endpoint,
+        outbound::update_endpoint,
+        outbound::delete_endpoint,
+        outbound::rotate_secret,
+        outbound::reveal_secret,
+        outbound::send_test,
+        outbound::list_deliveries,
+        outbound::get_delivery,
+        outbound::replay_delivery,
     ),
     components(schemas(ErrorResponse, ErrorDetail))
 )]

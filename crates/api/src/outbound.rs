@@ -10,7 +10,9 @@ use platform::outbound::{
 };
 use platform::{Platform, RequestId};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use crate::docs::ErrorResponse;
 use crate::{ApiError, Caller};
 
 type ApiResult = Result<HttpResponse, ApiError>;
@@ -20,8 +22,8 @@ const DEFAULT_PAGE: u64 = 20;
 
 /// An endpoint as the API shows it: the secret only at creation, rotation
 /// or an (audited) reveal.
-#[derive(Serialize)]
-struct EndpointView {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EndpointView {
     /// `we_…` id.
     id: String,
     /// Always `webhook_endpoint`.
@@ -33,6 +35,7 @@ struct EndpointView {
     /// The event types sent; empty means all.
     event_types: Vec<String>,
     /// `enabled` or `disabled`.
+    #[schema(value_type = String)]
     status: EndpointStatus,
     /// Why it is disabled, when it is.
     disabled_reason: Option<String>,
@@ -66,8 +69,8 @@ impl From<OutboundEndpoint> for EndpointView {
 }
 
 /// A delivery as the API shows it.
-#[derive(Serialize)]
-struct DeliveryView {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DeliveryView {
     /// `wd_…` id.
     id: String,
     /// Always `webhook_delivery`.
@@ -81,6 +84,7 @@ struct DeliveryView {
     /// The customer it is about (deliveries of one customer go in order).
     customer: Option<String>,
     /// `pending`, `succeeded`, `failed`, `dead` or `skipped`.
+    #[schema(value_type = String)]
     status: DeliveryStatus,
     /// Attempts since creation or the last replay.
     attempt_count: i32,
@@ -121,8 +125,8 @@ impl From<OutboundDelivery> for DeliveryView {
 }
 
 /// One HTTP attempt as the API shows it.
-#[derive(Serialize)]
-struct AttemptView {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AttemptView {
     /// `wda_…` id.
     id: String,
     /// The HTTP status answered, if any.
@@ -151,8 +155,8 @@ impl From<OutboundAttempt> for AttemptView {
 }
 
 /// A list response, Stripe style.
-#[derive(Serialize)]
-struct Page<T> {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Page<T> {
     /// Always `list`.
     object: &'static str,
     /// The items.
@@ -162,7 +166,7 @@ struct Page<T> {
 }
 
 /// `POST /v1/webhook_endpoints` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateEndpoint {
     /// Where to POST.
@@ -175,7 +179,7 @@ pub(crate) struct CreateEndpoint {
 }
 
 /// `POST /v1/webhook_endpoints/{id}` body; omitted fields are kept.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateEndpoint {
     /// A new URL.
@@ -189,7 +193,8 @@ pub(crate) struct UpdateEndpoint {
 }
 
 /// `GET /v1/webhook_deliveries` query.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct DeliveryQuery {
     /// Only this endpoint's deliveries.
     endpoint: Option<String>,
@@ -206,7 +211,12 @@ fn endpoint_with_secret(endpoint: OutboundEndpoint, secret: &str) -> EndpointVie
 }
 
 /// `GET /v1/webhook_endpoints`.
-pub(crate) async fn list_endpoints(platform: web::Data<Platform>, Caller(caller): Caller) -> ApiResult {
+#[utoipa::path(get, path = "/v1/webhook_endpoints", tag = "webhooks",
+    responses((status = 200, body = Page<EndpointView>), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn list_endpoints(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+) -> ApiResult {
     let endpoints = platform.outbound_endpoints(&caller.tenant_id).await?;
     Ok(HttpResponse::Ok().json(Page {
         object: "list",
@@ -216,6 +226,8 @@ pub(crate) async fn list_endpoints(platform: web::Data<Platform>, Caller(caller)
 }
 
 /// `POST /v1/webhook_endpoints`: the response carries the secret, once.
+#[utoipa::path(post, path = "/v1/webhook_endpoints", tag = "webhooks", request_body = CreateEndpoint,
+    responses((status = 201, body = EndpointView), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn create_endpoint(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
@@ -242,6 +254,8 @@ pub(crate) async fn create_endpoint(
 }
 
 /// `GET /v1/webhook_endpoints/{id}`.
+#[utoipa::path(get, path = "/v1/webhook_endpoints/{id}", tag = "webhooks", params(("id" = String, Path, description = "`we_…`")),
+    responses((status = 200, body = EndpointView), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn get_endpoint(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
@@ -252,6 +266,8 @@ pub(crate) async fn get_endpoint(
 }
 
 /// `POST /v1/webhook_endpoints/{id}`: partial update.
+#[utoipa::path(post, path = "/v1/webhook_endpoints/{id}", tag = "webhooks", params(("id" = String, Path, description = "`we_…`")), request_body = UpdateEndpoint,
+    responses((status = 200, body = EndpointView), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn update_endpoint(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
@@ -278,6 +294,8 @@ pub(crate) async fn update_endpoint(
 }
 
 /// `DELETE /v1/webhook_endpoints/{id}`: deletes it with its delivery log.
+#[utoipa::path(delete, path = "/v1/webhook_endpoints/{id}", tag = "webhooks", params(("id" = String, Path, description = "`we_…`")),
+    responses((status = 200, description = "`{id, object, deleted: true}`"), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn delete_endpoint(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
@@ -300,6 +318,8 @@ pub(crate) async fn delete_endpoint(
 
 /// `POST /v1/webhook_endpoints/{id}/rotate_secret`: a new secret (shown
 /// once); the old one still signs for 24 hours.
+#[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/rotate_secret", tag = "webhooks", params(("id" = String, Path, description = "`we_…`")),
+    responses((status = 200, body = EndpointView), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn rotate_secret(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
@@ -321,6 +341,8 @@ pub(crate) async fn rotate_secret(
 
 /// `POST /v1/webhook_endpoints/{id}/reveal_secret`: the current secret;
 /// audited.
+#[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/reveal_secret", tag = "webhooks", params(("id" = String, Path, description = "`we_…`")),
+    responses((status = 200, body = EndpointView), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn reveal_secret(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
@@ -341,6 +363,8 @@ pub(crate) async fn reveal_secret(
 }
 
 /// `POST /v1/webhook_endpoints/{id}/test`: queues a `webhook_endpoint.test` event.
+#[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/test", tag = "webhooks", params(("id" = String, Path, description = "`we_…`")),
+    responses((status = 201, body = DeliveryView), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn send_test(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
@@ -358,6 +382,8 @@ pub(crate) async fn send_test(
 }
 
 /// `GET /v1/webhook_deliveries?endpoint=…&starting_after=…&limit=…`, newest first.
+#[utoipa::path(get, path = "/v1/webhook_deliveries", tag = "webhooks", params(DeliveryQuery),
+    responses((status = 200, body = Page<DeliveryView>), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn list_deliveries(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
@@ -389,6 +415,8 @@ pub(crate) async fn list_deliveries(
 }
 
 /// `GET /v1/webhook_deliveries/{id}`: with its attempts.
+#[utoipa::path(get, path = "/v1/webhook_deliveries/{id}", tag = "webhooks", params(("id" = String, Path, description = "`wd_…`")),
+    responses((status = 200, body = DeliveryView), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn get_delivery(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
@@ -401,6 +429,8 @@ pub(crate) async fn get_delivery(
 }
 
 /// `POST /v1/webhook_deliveries/{id}/replay`: sends it again now.
+#[utoipa::path(post, path = "/v1/webhook_deliveries/{id}/replay", tag = "webhooks", params(("id" = String, Path, description = "`wd_…`")),
+    responses((status = 200, body = DeliveryView), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn replay_delivery(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
