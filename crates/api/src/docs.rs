@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::{catalog, events, handlers, outbound};
+use crate::{billing, catalog, events, handlers, outbound};
 
 /// The error body every endpoint answers on failure.
 #[derive(Serialize, ToSchema)]
@@ -85,6 +85,20 @@ request runs 409 `idempotency_key_in_use`. Each key has a rate limit; beyond it 
         catalog::add_price,
         catalog::replace_price,
         catalog::grant_feature,
+        billing::list_customers,
+        billing::create_customer,
+        billing::get_customer,
+        billing::customer_entitlements,
+        billing::set_override,
+        billing::delete_override,
+        billing::check_entitlement,
+        billing::list_subscriptions,
+        billing::get_subscription,
+        billing::change_subscription,
+        billing::preview_change,
+        billing::cancel_subscription,
+        billing::resume_subscription,
+        billing::create_checkout_session,
         events::list_events,
         events::get_event,
         outbound::list_endpoints,

@@ -6,6 +6,7 @@
 //! [`Caller`] extractor and passes it to platform services, which scope every
 //! query by it; another tenant's object is indistinguishable from a missing one.
 
+mod billing;
 mod catalog;
 mod docs;
 mod error;
@@ -63,6 +64,20 @@ v1_routes! {
     post "/plans/{id}/prices" => catalog::add_price,
     post "/plans/{id}/prices/{price}" => catalog::replace_price,
     post "/plans/{id}/grants" => catalog::grant_feature,
+    get "/customers" => billing::list_customers,
+    post "/customers" => billing::create_customer,
+    get "/customers/{id}" => billing::get_customer,
+    get "/customers/{id}/entitlements" => billing::customer_entitlements,
+    post "/customers/{id}/overrides" => billing::set_override,
+    delete "/customers/{id}/overrides/{feature}" => billing::delete_override,
+    get "/entitlements/check" => billing::check_entitlement,
+    get "/subscriptions" => billing::list_subscriptions,
+    get "/subscriptions/{id}" => billing::get_subscription,
+    post "/subscriptions/{id}" => billing::change_subscription,
+    post "/subscriptions/{id}/preview" => billing::preview_change,
+    post "/subscriptions/{id}/cancel" => billing::cancel_subscription,
+    post "/subscriptions/{id}/resume" => billing::resume_subscription,
+    post "/checkout_sessions" => billing::create_checkout_session,
     get "/events" => events::list_events,
     get "/events/{id}" => events::get_event,
     get "/webhook_endpoints" => outbound::list_endpoints,

@@ -25,6 +25,14 @@ pub(crate) struct ListParams {
 }
 
 impl ListParams {
+    /// The parameters of a list whose query has more filters than these.
+    pub(crate) fn new(limit: Option<i64>, starting_after: Option<String>) -> Self {
+        Self {
+            limit,
+            starting_after,
+        }
+    }
+
     /// The page size, validated.
     pub(crate) fn limit(&self) -> PlatformResult<u64> {
         match self.limit {

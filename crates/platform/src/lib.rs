@@ -37,6 +37,8 @@ use store::Store;
 /// The stored records services return, re-exported so `web` and `api` need
 /// not depend on `store`.
 pub mod records {
+    pub use store::AuditContext;
+    pub use store::mirror::{CustomerRow, Page, SubscriptionRow};
     pub use store::{
         ActorKind, ApiKey, ApiKeyMode, AuditEvent, Job, JobStatus, Session, Tenant, TenantStatus,
         User, UserRole,

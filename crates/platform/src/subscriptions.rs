@@ -212,6 +212,54 @@ impl Platform {
             .ok_or(PlatformError::NotFound("customer"))
     }
 
+    /// One of the tenant's customers by Billforge's id or by the merchant's
+    /// own external id (`not_found` otherwise).
+    pub async fn find_customer(&self, tenant: &TenantId, raw: &str) -> PlatformResult<CustomerRow> {
+        let scope = self.store().scoped(tenant);
+        let by_id = match CustomerId::parse(raw) {
+            Ok(id) => scope.customer(&id).await?,
+            Err(_) => None,
+        };
+        let found = match by_id {
+            Some(found) => Some(found),
+            None => scope.customer_by_external_id(raw).await?,
+        };
+        found.ok_or(PlatformError::NotFound("customer"))
+    }
+
+    /// A page of the tenant's customers in id order: up to `limit` after
+    /// the cursor (the caller asks one more to learn whether more follow).
+    pub async fn customers_page(
+        &self,
+        tenant: &TenantId,
+        page: &store::mirror::Page,
+    ) -> PlatformResult<Vec<CustomerRow>> {
+        Ok(self.store().scoped(tenant).customers(page).await?)
+    }
+
+    /// A page of the tenant's subscriptions (one customer's when given).
+    pub async fn subscriptions_page(
+        &self,
+        tenant: &TenantId,
+        customer: Option<&CustomerId>,
+        page: &store::mirror::Page,
+    ) -> PlatformResult<Vec<SubscriptionRow>> {
+        Ok(self
+            .store()
+            .scoped(tenant)
+            .subscriptions(customer, page)
+            .await?)
+    }
+
+    /// One of the tenant's subscriptions (`not_found` otherwise).
+    pub async fn subscription(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> PlatformResult<SubscriptionRow> {
+        Ok(self.subscription_state(tenant, id).await?.0)
+    }
+
     /// Creates a customer: the Stripe customer on the tenant's account, then
     /// Billforge's record, found later by `external_id`. Retrying with the
     /// same external id reuses the same Stripe customer (idempotency key).

@@ -1134,6 +1134,27 @@ impl TenantScope<'_> {
             .await?)
     }
 
+    /// The tenant's subscriptions (only `customer`'s when given) in id
+    /// order, a page at a time.
+    pub async fn subscriptions(
+        &self,
+        customer: Option<&CustomerId>,
+        page: &Page,
+    ) -> StoreResult<Vec<SubscriptionRow>> {
+        let mut query = self.find::<subscription::Entity>();
+        if let Some(customer) = customer {
+            query = query.filter(subscription::Column::CustomerId.eq(customer.as_str()));
+        }
+        if let Some(after) = &page.starting_after {
+            query = query.filter(subscription::Column::Id.gt(after.as_str()));
+        }
+        Ok(query
+            .order_by_asc(subscription::Column::Id)
+            .limit(page.limit)
+            .all(self.db)
+            .await?)
+    }
+
     /// The tenant's subscriptions with an item billing Billforge's price
     /// `price_id` (any status), oldest first: the subscribers a price
     /// migration moves.

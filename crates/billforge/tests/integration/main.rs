@@ -4,6 +4,7 @@
 
 mod accounts;
 mod api;
+mod api_billing;
 mod api_v1;
 mod catalog;
 mod dunning;

@@ -180,7 +180,7 @@ fn checkout(app: &TestApp, plan: PlanId, customer: &CustomerId) -> CheckoutInput
 }
 
 /// Pays a hosted checkout page with `card`, as the customer's browser would.
-async fn pay(url: &str, card: &str) {
+pub(crate) async fn pay(url: &str, card: &str) {
     let response = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

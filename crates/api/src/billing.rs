@@ -1,0 +1,630 @@
+//! `/v1/customers`, `/v1/subscriptions`, `/v1/checkout_sessions` and the
+//! entitlement routes: thin translations to `platform::subscriptions` and
+//! `platform::entitlements`, which validate, call Stripe and scope by tenant.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use billing::entitlements::OverrideAction;
+use billing::ids::{CustomerId, FeatureId, PlanId, PriceId, SubscriptionId};
+use chrono::{DateTime, Utc};
+use platform::entitlements::EntitlementCheck;
+use platform::records::{AuditContext, CustomerRow, Page, SubscriptionRow};
+use platform::subscriptions::{CheckoutInput, CustomerInput, Proration, SubscriptionChange};
+use platform::{Platform, PlatformError, RequestId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::docs::ErrorResponse;
+use crate::list::{List, ListParams};
+use crate::{ApiResult, Caller};
+
+/// A customer of the merchant.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CustomerView {
+    /// Billforge's `cus_…` id.
+    id: String,
+    /// Always `customer`.
+    object: &'static str,
+    /// The merchant's own id for the customer (unique per merchant); usable
+    /// wherever a customer id is asked for.
+    external_id: Option<String>,
+    /// Where receipts and notices go.
+    email: Option<String>,
+    /// Display name.
+    name: Option<String>,
+    /// The Stripe customer on the merchant's account.
+    stripe_customer_id: Option<String>,
+    /// Creation time.
+    created_at: DateTime<Utc>,
+}
+
+impl From<CustomerRow> for CustomerView {
+    fn from(row: CustomerRow) -> Self {
+        Self {
+            id: row.id,
+            object: "customer",
+            external_id: row.external_id,
+            email: row.email,
+            name: row.name,
+            stripe_customer_id: row.stripe_customer_id,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// A subscription, as last mirrored from Stripe.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SubscriptionView {
+    /// Billforge's `sub_…` id.
+    id: String,
+    /// Always `subscription`.
+    object: &'static str,
+    /// The subscriber (`cus_…`).
+    customer: String,
+    /// Stripe's status: `trialing`, `active`, `past_due`, `canceled`, `unpaid`…
+    status: String,
+    /// The plan of its first item, when the price is one of the merchant's plans.
+    plan: Option<String>,
+    /// Billforge's price of its first item.
+    price: Option<String>,
+    /// Seats or units of its first item.
+    quantity: i64,
+    /// Start of the current period.
+    current_period_start: Option<DateTime<Utc>>,
+    /// End of the current period: the renewal, or the end of access.
+    current_period_end: Option<DateTime<Utc>>,
+    /// Whether it ends at the period's end.
+    cancel_at_period_end: bool,
+    /// The Stripe subscription on the merchant's account.
+    stripe_subscription_id: String,
+}
+
+impl From<SubscriptionRow> for SubscriptionView {
+    fn from(row: SubscriptionRow) -> Self {
+        Self {
+            id: row.id,
+            object: "subscription",
+            customer: row.customer_id,
+            status: row.status,
+            plan: row.plan_id,
+            price: row.price_id,
+            quantity: row.quantity,
+            current_period_start: row.current_period_start,
+            current_period_end: row.current_period_end,
+            cancel_at_period_end: row.cancel_at_period_end,
+            stripe_subscription_id: row.stripe_subscription_id,
+        }
+    }
+}
+
+/// `POST /v1/customers` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateCustomer {
+    /// Your own id for the customer (unique); lets you skip storing ours.
+    external_id: Option<String>,
+    /// Where receipts and notices go.
+    email: Option<String>,
+    /// Display name.
+    name: Option<String>,
+}
+
+/// `GET /v1/subscriptions` query.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SubscriptionQuery {
+    /// Only this customer's (`cus_…` or your external id).
+    customer: Option<String>,
+    /// Page size, 1 to 100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+    /// The last id of the previous page.
+    starting_after: Option<String>,
+}
+
+/// How a change is billed.
+#[derive(Deserialize, ToSchema, Clone, Copy, Default)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ProrationChoice {
+    /// Prorate and invoice the difference now (the default; upgrades).
+    #[default]
+    InvoiceNow,
+    /// Prorate onto the next invoice.
+    NextInvoice,
+    /// No proration: the new price applies from the next period.
+    None,
+}
+
+impl From<ProrationChoice> for Proration {
+    fn from(choice: ProrationChoice) -> Self {
+        match choice {
+            ProrationChoice::InvoiceNow => Proration::InvoiceNow,
+            ProrationChoice::NextInvoice => Proration::NextInvoice,
+            ProrationChoice::None => Proration::None,
+        }
+    }
+}
+
+/// `POST /v1/subscriptions/{id}` and `…/preview` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChangeSubscription {
+    /// The new price (`price_…` of any live plan); unchanged when omitted.
+    price: Option<String>,
+    /// The new quantity; unchanged when omitted.
+    quantity: Option<u64>,
+    /// `invoice_now` (default), `next_invoice` or `none`.
+    #[serde(default)]
+    proration: ProrationChoice,
+}
+
+/// `POST /v1/subscriptions/{id}/cancel` body.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CancelSubscription {
+    /// `true` (default): access until the period ends; `false`: now.
+    at_period_end: Option<bool>,
+}
+
+/// What a change would bill now.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ChangePreview {
+    /// Always `subscription_change_preview`.
+    object: &'static str,
+    /// Minor units (cents) invoiced now; negative for a credit.
+    amount_due_now: i64,
+    /// Lower-case ISO currency.
+    currency: String,
+}
+
+/// `POST /v1/checkout_sessions` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateCheckout {
+    /// The plan subscribed to (`plan_…`).
+    plan: String,
+    /// One of its prices; its first price on offer when omitted.
+    price: Option<String>,
+    /// Seats or units (per-seat and tiered prices).
+    quantity: Option<u64>,
+    /// An existing customer (`cus_…` or your external id).
+    customer: Option<String>,
+    /// Prefilled email for a new customer.
+    customer_email: Option<String>,
+    /// Free days; the plan's trial when omitted.
+    trial_days: Option<u16>,
+    /// Where the customer lands after paying.
+    success_url: String,
+    /// Where the customer lands after giving up.
+    cancel_url: String,
+}
+
+/// A hosted checkout to send the customer to.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CheckoutView {
+    /// Stripe's `cs_…` id.
+    id: String,
+    /// Always `checkout_session`.
+    object: &'static str,
+    /// Redirect the customer here.
+    url: String,
+}
+
+/// One feature a customer may (or may not) use.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EntitlementView {
+    /// Always `entitlement`.
+    object: &'static str,
+    /// The customer asked about.
+    customer: String,
+    /// The feature's lookup key.
+    feature: String,
+    /// Whether the customer may use it.
+    allowed: bool,
+    /// The cap of a limit feature; null for flags, unlimited grants and
+    /// features the customer lacks.
+    limit: Option<i64>,
+    /// Why: `{"kind":"plan","plan_id":"plan_…"}`, `{"kind":"override"}` or
+    /// `{"kind":"dunning","plan_id":…}` (reduced during dunning); null when
+    /// nothing grants it.
+    #[schema(value_type = Object)]
+    source: serde_json::Value,
+}
+
+impl EntitlementView {
+    fn new(customer: &str, check: EntitlementCheck) -> Self {
+        Self {
+            object: "entitlement",
+            customer: customer.to_owned(),
+            feature: check.lookup_key.to_string(),
+            allowed: check.allowed,
+            limit: check.limit,
+            source: serde_json::to_value(check.source).unwrap_or_default(),
+        }
+    }
+}
+
+/// `GET /v1/entitlements/check` query.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CheckQuery {
+    /// `cus_…` or your external id.
+    customer: String,
+    /// The feature's lookup key.
+    feature: String,
+}
+
+/// `POST /v1/customers/{id}/overrides` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SetOverride {
+    /// The feature (`feat_…`).
+    feature: String,
+    /// `{"action":"grant","value":{"kind":"limit","value":50}}` or `{"action":"revoke"}`.
+    #[schema(value_type = Object)]
+    action: OverrideAction,
+    /// When the override ends; forever when omitted.
+    until: Option<DateTime<Utc>>,
+}
+
+fn customer_id(row: &CustomerRow) -> Result<CustomerId, PlatformError> {
+    CustomerId::parse(&row.id)
+        .map_err(|err| PlatformError::Internal(format!("stored customer id: {err}")))
+}
+
+fn subscription_id(raw: &str) -> Result<SubscriptionId, PlatformError> {
+    SubscriptionId::parse(raw).map_err(|_| PlatformError::NotFound("subscription"))
+}
+
+fn price_id(raw: &str) -> Result<PriceId, PlatformError> {
+    PriceId::parse(raw).map_err(|_| PlatformError::NotFound("price"))
+}
+
+/// A database page of `limit + 1` rows after the cursor.
+fn page(limit: u64, starting_after: Option<&str>) -> Page {
+    Page {
+        starting_after: starting_after.map(str::to_owned),
+        limit: limit + 1,
+    }
+}
+
+fn ctx(platform: &Platform, caller: &platform::api_keys::ApiCaller) -> AuditContext {
+    platform.audit_context(caller.actor.clone(), &RequestId::current_or_new())
+}
+
+/// Lists customers.
+#[utoipa::path(get, path = "/v1/customers", tag = "customers", params(ListParams),
+    responses((status = 200, body = List<CustomerView>), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn list_customers(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    req: HttpRequest,
+    params: web::Query<ListParams>,
+) -> ApiResult {
+    let limit = params.limit()?;
+    let rows = platform
+        .customers_page(&caller.tenant_id, &page(limit, params.starting_after()))
+        .await?;
+    let list = List::from_fetched(&req, rows, limit);
+    let data = list.data.iter().cloned().map(CustomerView::from).collect();
+    Ok(HttpResponse::Ok().json(list.map_data(data)))
+}
+
+/// Creates a customer (and its Stripe customer).
+#[utoipa::path(post, path = "/v1/customers", tag = "customers", request_body = CreateCustomer,
+    responses((status = 201, body = CustomerView), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn create_customer(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    body: web::Json<CreateCustomer>,
+) -> ApiResult {
+    let body = body.into_inner();
+    let created = platform
+        .create_customer(
+            &caller.tenant_id,
+            &ctx(&platform, &caller),
+            CustomerInput {
+                external_id: body.external_id,
+                email: body.email,
+                name: body.name,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(CustomerView::from(created)))
+}
+
+/// Retrieves a customer by our id or your external id.
+#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
+    params(("id" = String, Path, description = "`cus_…` or your external id")),
+    responses((status = 200, body = CustomerView), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn get_customer(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+) -> ApiResult {
+    let row = platform.find_customer(&caller.tenant_id, &id).await?;
+    Ok(HttpResponse::Ok().json(CustomerView::from(row)))
+}
+
+/// Every feature the customer has, with its limit and source.
+#[utoipa::path(get, path = "/v1/customers/{id}/entitlements", tag = "entitlements",
+    params(("id" = String, Path, description = "`cus_…` or your external id")),
+    responses((status = 200, body = List<EntitlementView>), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn customer_entitlements(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> ApiResult {
+    let row = platform.find_customer(&caller.tenant_id, &id).await?;
+    let entitlements = platform
+        .customer_entitlements(&caller.tenant_id, &customer_id(&row)?)
+        .await?;
+    let data: Vec<EntitlementView> = entitlements
+        .into_iter()
+        .map(|(key, entitlement)| {
+            EntitlementView::new(
+                &row.id,
+                EntitlementCheck {
+                    lookup_key: key,
+                    allowed: entitlement.allowed,
+                    limit: entitlement.limit,
+                    source: Some(entitlement.source),
+                },
+            )
+        })
+        .collect();
+    let limit = u64::try_from(data.len()).unwrap_or(u64::MAX);
+    Ok(HttpResponse::Ok().json(List::from_fetched(&req, data, limit)))
+}
+
+/// Sets (creates or replaces) the customer's override of a feature.
+#[utoipa::path(post, path = "/v1/customers/{id}/overrides", tag = "entitlements",
+    params(("id" = String, Path, description = "`cus_…` or your external id")), request_body = SetOverride,
+    responses((status = 200, body = List<EntitlementView>), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn set_override(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<SetOverride>,
+) -> ApiResult {
+    let body = body.into_inner();
+    let row = platform.find_customer(&caller.tenant_id, &id).await?;
+    let feature =
+        FeatureId::parse(&body.feature).map_err(|_| PlatformError::NotFound("feature"))?;
+    platform
+        .set_entitlement_override(
+            &caller.tenant_id,
+            &ctx(&platform, &caller),
+            &customer_id(&row)?,
+            &feature,
+            body.action,
+            body.until,
+        )
+        .await?;
+    customer_entitlements(platform, Caller(caller), req, id).await
+}
+
+/// Removes the customer's override of a feature.
+#[utoipa::path(delete, path = "/v1/customers/{id}/overrides/{feature}", tag = "entitlements",
+    params(("id" = String, Path, description = "`cus_…` or your external id"),
+        ("feature" = String, Path, description = "`feat_…`")),
+    responses((status = 200, body = List<EntitlementView>), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn delete_override(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ApiResult {
+    let (id, feature) = path.into_inner();
+    let row = platform.find_customer(&caller.tenant_id, &id).await?;
+    let feature = FeatureId::parse(&feature).map_err(|_| PlatformError::NotFound("feature"))?;
+    platform
+        .delete_entitlement_override(
+            &caller.tenant_id,
+            &ctx(&platform, &caller),
+            &customer_id(&row)?,
+            &feature,
+        )
+        .await?;
+    customer_entitlements(platform, Caller(caller), req, web::Path::from(id)).await
+}
+
+/// May this customer use this feature? The call your app makes on every
+/// request: one stored row, no computation.
+#[utoipa::path(get, path = "/v1/entitlements/check", tag = "entitlements", params(CheckQuery),
+    responses((status = 200, body = EntitlementView), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn check_entitlement(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    query: web::Query<CheckQuery>,
+) -> ApiResult {
+    let row = platform
+        .find_customer(&caller.tenant_id, &query.customer)
+        .await?;
+    let check = platform
+        .check_entitlement(&caller.tenant_id, &customer_id(&row)?, &query.feature)
+        .await?;
+    Ok(HttpResponse::Ok().json(EntitlementView::new(&row.id, check)))
+}
+
+/// Lists subscriptions, optionally of one customer.
+#[utoipa::path(get, path = "/v1/subscriptions", tag = "subscriptions", params(SubscriptionQuery),
+    responses((status = 200, body = List<SubscriptionView>), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn list_subscriptions(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    req: HttpRequest,
+    query: web::Query<SubscriptionQuery>,
+) -> ApiResult {
+    let params = ListParams::new(query.limit, query.starting_after.clone());
+    let limit = params.limit()?;
+    let customer = match &query.customer {
+        Some(raw) => Some(customer_id(
+            &platform.find_customer(&caller.tenant_id, raw).await?,
+        )?),
+        None => None,
+    };
+    let rows = platform
+        .subscriptions_page(
+            &caller.tenant_id,
+            customer.as_ref(),
+            &page(limit, params.starting_after()),
+        )
+        .await?;
+    let list = List::from_fetched(&req, rows, limit);
+    let data = list
+        .data
+        .iter()
+        .cloned()
+        .map(SubscriptionView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(list.map_data(data)))
+}
+
+/// Retrieves a subscription.
+#[utoipa::path(get, path = "/v1/subscriptions/{id}", tag = "subscriptions",
+    params(("id" = String, Path, description = "`sub_…`")),
+    responses((status = 200, body = SubscriptionView), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn get_subscription(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+) -> ApiResult {
+    let row = platform
+        .subscription(&caller.tenant_id, &subscription_id(&id)?)
+        .await?;
+    Ok(HttpResponse::Ok().json(SubscriptionView::from(row)))
+}
+
+impl ChangeSubscription {
+    fn change(&self) -> Result<SubscriptionChange, PlatformError> {
+        Ok(SubscriptionChange {
+            price_id: self.price.as_deref().map(price_id).transpose()?,
+            quantity: self.quantity,
+            proration: self.proration.into(),
+        })
+    }
+}
+
+/// Changes the price and/or quantity, prorated as asked.
+#[utoipa::path(post, path = "/v1/subscriptions/{id}", tag = "subscriptions",
+    params(("id" = String, Path, description = "`sub_…`")), request_body = ChangeSubscription,
+    responses((status = 200, body = SubscriptionView), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn change_subscription(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+    body: web::Json<ChangeSubscription>,
+) -> ApiResult {
+    let row = platform
+        .change_subscription(
+            &caller.tenant_id,
+            &ctx(&platform, &caller),
+            &subscription_id(&id)?,
+            body.change()?,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(SubscriptionView::from(row)))
+}
+
+/// What a change would invoice now; nothing is changed.
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/preview", tag = "subscriptions",
+    params(("id" = String, Path, description = "`sub_…`")), request_body = ChangeSubscription,
+    responses((status = 200, body = ChangePreview), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn preview_change(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+    body: web::Json<ChangeSubscription>,
+) -> ApiResult {
+    let amount = platform
+        .preview_subscription_change(&caller.tenant_id, &subscription_id(&id)?, &body.change()?)
+        .await?;
+    Ok(HttpResponse::Ok().json(ChangePreview {
+        object: "subscription_change_preview",
+        amount_due_now: amount.amount_minor,
+        currency: amount.currency.code().to_owned(),
+    }))
+}
+
+/// Cancels at the period's end (default) or now.
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/cancel", tag = "subscriptions",
+    params(("id" = String, Path, description = "`sub_…`")), request_body = CancelSubscription,
+    responses((status = 200, body = SubscriptionView), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn cancel_subscription(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+    body: Option<web::Json<CancelSubscription>>,
+) -> ApiResult {
+    let at_period_end = body.and_then(|b| b.at_period_end).unwrap_or(true);
+    let row = platform
+        .cancel_subscription(
+            &caller.tenant_id,
+            &ctx(&platform, &caller),
+            &subscription_id(&id)?,
+            at_period_end,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(SubscriptionView::from(row)))
+}
+
+/// Undoes a cancellation scheduled for the period's end.
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/resume", tag = "subscriptions",
+    params(("id" = String, Path, description = "`sub_…`")),
+    responses((status = 200, body = SubscriptionView), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn resume_subscription(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+) -> ApiResult {
+    let row = platform
+        .resume_subscription(
+            &caller.tenant_id,
+            &ctx(&platform, &caller),
+            &subscription_id(&id)?,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(SubscriptionView::from(row)))
+}
+
+/// Opens a hosted checkout for a plan; send the customer to its `url`.
+#[utoipa::path(post, path = "/v1/checkout_sessions", tag = "subscriptions", request_body = CreateCheckout,
+    responses((status = 201, body = CheckoutView), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn create_checkout_session(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    body: web::Json<CreateCheckout>,
+) -> ApiResult {
+    let body = body.into_inner();
+    let customer = match &body.customer {
+        Some(raw) => Some(customer_id(
+            &platform.find_customer(&caller.tenant_id, raw).await?,
+        )?),
+        None => None,
+    };
+    let link = platform
+        .create_checkout_session(
+            &caller.tenant_id,
+            &ctx(&platform, &caller),
+            CheckoutInput {
+                plan_id: PlanId::parse(&body.plan).map_err(|_| PlatformError::NotFound("plan"))?,
+                price_id: body.price.as_deref().map(price_id).transpose()?,
+                quantity: body.quantity,
+                customer_id: customer,
+                customer_email: body.customer_email,
+                trial_days: body.trial_days,
+                success_url: body.success_url,
+                cancel_url: body.cancel_url,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(CheckoutView {
+        id: link.id,
+        object: "checkout_session",
+        url: link.url,
+    }))
+}

@@ -1,0 +1,349 @@
+//! The billing routes of the tenant API over HTTP (issue #9): customers,
+//! checkout, subscriptions, entitlements and overrides, through the test's
+//! own Stripe emulator; cross-tenant access, validation and pagination.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{
+    TestApp, assert_api_error, merchant_email, merchant_password, run_jobs, run_jobs_until,
+    selling_tenant,
+};
+use crate::subscriptions::pay;
+
+/// A selling merchant's API key.
+async fn selling_key(app: &TestApp, slug: &str) -> String {
+    selling_tenant(app, slug).await;
+    let browser = app.browser();
+    browser
+        .log_in(&merchant_email(slug), &merchant_password(slug))
+        .await;
+    browser.create_api_key("backend").await
+}
+
+/// `method path` with a JSON body; the status and JSON answer.
+async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    key: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let response = app.api(method, path, key).json(&body).send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Creates `body` at `path`, expecting 201; returns the object.
+async fn created(app: &TestApp, path: &str, key: &str, body: Value) -> Value {
+    let (status, object) = send(app, Method::POST, path, key, body).await;
+    assert_eq!(status, StatusCode::CREATED, "POST {path}: {object}");
+    object
+}
+
+#[tokio::test]
+async fn customers_checkout_subscriptions_and_entitlements_over_the_api() {
+    let app = crate::harness::spawn_app().await;
+    let key = selling_key(&app, "acme").await;
+    let rival = selling_key(&app, "rival").await;
+
+    // The catalog, through the API: SSO on a per-seat Team plan.
+    let sso = created(
+        &app,
+        "/v1/features",
+        &key,
+        json!({"lookup_key": "sso", "name": "SSO", "kind": {"kind": "flag"}}),
+    )
+    .await;
+    let sso = sso["id"].as_str().unwrap().to_owned();
+    let team = created(
+        &app,
+        "/v1/plans",
+        &key,
+        json!({"name": "Team", "prices": [{"currency": "usd", "interval": {"unit": "month", "count": 1},
+               "model": {"kind": "per_seat", "unit_amount_minor": 800}}]}),
+    )
+    .await;
+    let plan = team["id"].as_str().unwrap().to_owned();
+    let (status, grant) = send(
+        &app,
+        Method::POST,
+        &format!("/v1/plans/{plan}/grants"),
+        &key,
+        json!({"feature": sso, "value": {"kind": "enabled"}}),
+    )
+    .await;
+    assert!(status.is_success(), "{grant}");
+    run_jobs(&app).await;
+
+    // A customer by the merchant's own id, found by either id.
+    let customer = created(
+        &app,
+        "/v1/customers",
+        &key,
+        json!({"external_id": "user-1", "email": "ada@example.com", "name": "Ada"}),
+    )
+    .await;
+    let customer_id = customer["id"].as_str().unwrap().to_owned();
+    assert!(
+        customer["stripe_customer_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("cus_")
+    );
+    assert_eq!(
+        app.ok_json("/v1/customers/user-1", &key).await["id"],
+        customer_id.as_str()
+    );
+    assert_eq!(
+        app.ok_json(&format!("/v1/customers/{customer_id}"), &key)
+            .await["external_id"],
+        "user-1"
+    );
+    assert_api_error(
+        send(
+            &app,
+            Method::POST,
+            "/v1/customers",
+            &key,
+            json!({"external_id": "user-1"}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
+
+    // Checkout for two seats, paid on the hosted page.
+    let checkout = created(
+        &app,
+        "/v1/checkout_sessions",
+        &key,
+        json!({"plan": plan, "customer": "user-1", "quantity": 2,
+               "success_url": format!("{}/thanks", app.address), "cancel_url": format!("{}/pricing", app.address)}),
+    )
+    .await;
+    assert_eq!(checkout["object"], "checkout_session");
+    pay(checkout["url"].as_str().unwrap(), "4242424242424242").await;
+    let check_path = "/v1/entitlements/check?customer=user-1&feature=sso";
+    run_jobs_until(&app, "SSO granted by the subscription", || async {
+        app.ok_json(check_path, &key).await["allowed"] == true
+    })
+    .await;
+    let check = app.ok_json(check_path, &key).await;
+    assert_eq!(
+        (check["customer"].as_str(), check["source"]["plan_id"].as_str()),
+        (Some(customer_id.as_str()), Some(plan.as_str())),
+        "{check}"
+    );
+    let all = app
+        .ok_json(&format!("/v1/customers/{customer_id}/entitlements"), &key)
+        .await;
+    assert_eq!(all["data"].as_array().unwrap().len(), 1, "{all}");
+    let lacking = app
+        .ok_json(
+            "/v1/entitlements/check?customer=user-1&feature=audit_log",
+            &key,
+        )
+        .await;
+    assert_eq!(
+        (lacking["allowed"].as_bool(), lacking["source"].is_null()),
+        (Some(false), true)
+    );
+
+    // The subscription: listed, previewed, changed, cancelled and resumed.
+    let list = app.ok_json("/v1/subscriptions?customer=user-1", &key).await;
+    let subscription = list["data"][0].clone();
+    let id = subscription["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (
+            subscription["status"].as_str(),
+            subscription["quantity"].as_i64()
+        ),
+        (Some("active"), Some(2))
+    );
+    let (status, preview) = send(
+        &app,
+        Method::POST,
+        &format!("/v1/subscriptions/{id}/preview"),
+        &key,
+        json!({"quantity": 5}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert!(preview["amount_due_now"].as_i64().unwrap() > 0, "{preview}");
+    assert_eq!(preview["currency"], "usd");
+    let (status, changed) = send(
+        &app,
+        Method::POST,
+        &format!("/v1/subscriptions/{id}"),
+        &key,
+        json!({"quantity": 5, "proration": "invoice_now"}),
+    )
+    .await;
+    assert_eq!(
+        (status, changed["quantity"].as_i64()),
+        (StatusCode::OK, Some(5)),
+        "{changed}"
+    );
+    let (_, ending) = send(
+        &app,
+        Method::POST,
+        &format!("/v1/subscriptions/{id}/cancel"),
+        &key,
+        json!({}),
+    )
+    .await;
+    assert_eq!(ending["cancel_at_period_end"], true, "{ending}");
+    let (_, resumed) = send(
+        &app,
+        Method::POST,
+        &format!("/v1/subscriptions/{id}/resume"),
+        &key,
+        json!({}),
+    )
+    .await;
+    assert_eq!(resumed["cancel_at_period_end"], false, "{resumed}");
+
+    // An override revokes SSO for this customer; removing it gives it back.
+    let (status, after) = send(
+        &app,
+        Method::POST,
+        &format!("/v1/customers/{customer_id}/overrides"),
+        &key,
+        json!({"feature": sso, "action": {"action": "revoke"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(app.ok_json(check_path, &key).await["allowed"], false);
+    let (status, _) = send(
+        &app,
+        Method::DELETE,
+        &format!("/v1/customers/user-1/overrides/{sso}"),
+        &key,
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.ok_json(check_path, &key).await["allowed"], true);
+
+    // Another tenant sees none of it.
+    for path in [
+        format!("/v1/customers/{customer_id}"),
+        "/v1/customers/user-1".to_owned(),
+        format!("/v1/subscriptions/{id}"),
+        format!("/v1/customers/{customer_id}/entitlements"),
+        check_path.to_owned(),
+    ] {
+        assert_api_error(
+            app.call(Method::GET, &path, &rival).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        );
+    }
+    assert_api_error(
+        send(
+            &app,
+            Method::POST,
+            &format!("/v1/subscriptions/{id}/cancel"),
+            &rival,
+            json!({}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_eq!(
+        app.ok_json("/v1/subscriptions", &rival).await["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    // Cancelled now: access ends at once.
+    let (_, canceled) = send(
+        &app,
+        Method::POST,
+        &format!("/v1/subscriptions/{id}/cancel"),
+        &key,
+        json!({"at_period_end": false}),
+    )
+    .await;
+    assert_eq!(canceled["status"], "canceled", "{canceled}");
+    assert_eq!(app.ok_json(check_path, &key).await["allowed"], false);
+}
+
+#[tokio::test]
+async fn billing_routes_validate_input_and_page_customers() {
+    let app = crate::harness::spawn_app().await;
+    let key = selling_key(&app, "acme").await;
+    for (path, body, param) in [
+        ("/v1/customers", json!({"email": "not-an-email"}), "email"),
+        ("/v1/customers", json!({"nickname": "x"}), ""),
+        (
+            "/v1/checkout_sessions",
+            json!({"plan": "plan_nope", "success_url": "x", "cancel_url": "y"}),
+            "",
+        ),
+    ] {
+        let (status, body) = send(&app, Method::POST, path, &key, body).await;
+        assert!(
+            status == StatusCode::BAD_REQUEST || status == StatusCode::NOT_FOUND,
+            "{path}: {status} {body}"
+        );
+        if !param.is_empty() {
+            assert_eq!(body["error"]["param"], param, "{body}");
+        }
+    }
+    assert_api_error(
+        app.call(
+            Method::GET,
+            "/v1/entitlements/check?customer=nobody&feature=sso",
+            &key,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_api_error(
+        app.call(Method::GET, "/v1/entitlements/check?customer=nobody", &key)
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
+
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let customer = created(
+            &app,
+            "/v1/customers",
+            &key,
+            json!({"external_id": format!("user-{n}")}),
+        )
+        .await;
+        ids.push(customer["id"].as_str().unwrap().to_owned());
+    }
+    let first = app.ok_json("/v1/customers?limit=2", &key).await;
+    assert_eq!(
+        (
+            first["data"].as_array().unwrap().len(),
+            first["has_more"].as_bool()
+        ),
+        (2, Some(true))
+    );
+    let last = app
+        .ok_json(
+            &format!("/v1/customers?limit=2&starting_after={}", ids[1]),
+            &key,
+        )
+        .await;
+    assert_eq!(
+        (last["data"][0]["id"].as_str(), last["has_more"].as_bool()),
+        (Some(ids[2].as_str()), Some(false))
+    );
+    assert_api_error(
+        app.call(Method::GET, "/v1/customers?limit=0", &key).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
+}
