@@ -20,6 +20,9 @@ pub fn build_server(
     workers: usize,
 ) -> std::io::Result<Server> {
     let json_body_limit = platform.settings().json_body_limit;
+    // Entitlement checks are served from memory; this keeps them in step
+    // with changes made by other processes.
+    platform.spawn_entitlement_poll();
     let platform = web::Data::new(platform);
     let metrics = web::Data::new(Metrics::new());
     let server = HttpServer::new(move || {

@@ -31,6 +31,12 @@ macro_rules! prefixed_id {
                 Self(format!("{}_{}", $prefix, ulid::Ulid::new().to_string().to_lowercase()))
             }
 
+            /// The smallest id that can be generated at `unix_millis` or
+            /// later (ids are ULIDs, ordered by time): a time-window cursor.
+            pub fn lower_bound_at(unix_millis: u64) -> String {
+                format!("{}_{}", $prefix, ulid::Ulid::from_parts(unix_millis, 0).to_string().to_lowercase())
+            }
+
             /// Parses an id received from outside (URL, JSON, database).
             pub fn parse(raw: &str) -> Result<Self, IdError> {
                 let body = raw

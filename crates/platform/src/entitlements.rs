@@ -397,9 +397,13 @@ impl Platform {
                 })
             })
             .collect::<PlatformResult<Vec<_>>>()?;
-        Ok(scope
+        let outcome = scope
             .replace_entitlements(customer, &stored, rows, event, follow_up, now)
-            .await?)
+            .await?;
+        if outcome.is_some() {
+            self.forget_entitlements(tenant, customer);
+        }
+        Ok(outcome)
     }
 
     /// The tenant's plans of the given Stripe prices, with their grants, by

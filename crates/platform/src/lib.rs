@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod connect;
 pub mod domain_events;
 pub mod dunning;
+mod entitlement_cache;
 pub mod entitlements;
 mod error;
 pub mod import;
@@ -79,6 +80,8 @@ struct Inner {
     dummy_password_hash: String,
     /// The API's in-memory state: key cache, rate limiter.
     api: api_support::ApiState,
+    /// The entitlement check's in-memory state (see `entitlement_cache`).
+    entitlement_cache: entitlement_cache::EntitlementCache,
 }
 
 impl Platform {
@@ -113,6 +116,7 @@ impl Platform {
                 webhooks,
                 dummy_password_hash,
                 api,
+                entitlement_cache: entitlement_cache::EntitlementCache::new(),
             }),
         })
     }

@@ -161,3 +161,21 @@ impl TenantScope<'_> {
             .await?)
     }
 }
+
+impl crate::Store {
+    /// Every tenant's `entitlements.updated` events recorded since `since`
+    /// (by id, which is time-ordered), for the processes' cache invalidation.
+    pub async fn entitlement_changes_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Vec<StoredDomainEvent>> {
+        let floor =
+            DomainEventId::lower_bound_at(u64::try_from(since.timestamp_millis()).unwrap_or(0));
+        Ok(domain_event::Entity::find()
+            .filter(domain_event::Column::Kind.eq("entitlements.updated"))
+            .filter(domain_event::Column::Id.gt(floor))
+            .order_by_asc(domain_event::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+}

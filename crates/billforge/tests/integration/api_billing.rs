@@ -131,7 +131,10 @@ async fn customers_checkout_subscriptions_and_entitlements_over_the_api() {
     .await;
     let check = app.ok_json(check_path, &key).await;
     assert_eq!(
-        (check["customer"].as_str(), check["source"]["plan_id"].as_str()),
+        (
+            check["customer"].as_str(),
+            check["source"]["plan_id"].as_str()
+        ),
         (Some(customer_id.as_str()), Some(plan.as_str())),
         "{check}"
     );
@@ -345,5 +348,83 @@ async fn billing_routes_validate_input_and_page_customers() {
         app.call(Method::GET, "/v1/customers?limit=0", &key).await,
         StatusCode::BAD_REQUEST,
         "invalid_request",
+    );
+}
+
+#[tokio::test]
+async fn cached_checks_see_this_process_at_once_and_another_within_a_second() {
+    let app = crate::harness::spawn_app().await;
+    let key = selling_key(&app, "acme").await;
+    let sso = created(
+        &app,
+        "/v1/features",
+        &key,
+        json!({"lookup_key": "sso", "name": "SSO", "kind": {"kind": "flag"}}),
+    )
+    .await;
+    let sso = sso["id"].as_str().unwrap().to_owned();
+    let customer = created(
+        &app,
+        "/v1/customers",
+        &key,
+        json!({"external_id": "user-1"}),
+    )
+    .await;
+    let customer = customer["id"].as_str().unwrap().to_owned();
+    let check_path = "/v1/entitlements/check?customer=user-1&feature=sso";
+    let allowed = || async { app.ok_json(check_path, &key).await["allowed"] == true };
+    assert!(!allowed().await, "cached as not allowed");
+
+    // This process: the override's recomputation forgets the cached answer.
+    let overrides = format!("/v1/customers/{customer}/overrides");
+    let grant =
+        json!({"feature": sso, "action": {"action": "grant", "value": {"kind": "enabled"}}});
+    assert_eq!(
+        send(&app, Method::POST, &overrides, &key, grant).await.0,
+        StatusCode::OK
+    );
+    assert!(allowed().await, "visible to the very next check");
+
+    // Another process on the same database revokes it.
+    let stripe = stripe::Client::builder("sk_test_other_process")
+        .base_url(app.emulator.base_url())
+        .build()
+        .unwrap();
+    let other = platform::Platform::start(
+        platform::Settings::with_defaults(&app.database_url),
+        std::sync::Arc::new(app.clock.clone()),
+        stripe,
+    )
+    .await
+    .unwrap();
+    let tenant = app
+        .platform
+        .store()
+        .tenant_by_slug("acme")
+        .await
+        .unwrap()
+        .unwrap();
+    other
+        .set_entitlement_override(
+            &tenant.id.parse().unwrap(),
+            &crate::harness::test_ctx(&app, "req_other"),
+            &customer.parse().unwrap(),
+            &sso.parse().unwrap(),
+            billing::entitlements::OverrideAction::Revoke,
+            None,
+        )
+        .await
+        .unwrap();
+    let mut seen = false;
+    for _ in 0..40 {
+        if !allowed().await {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        seen,
+        "the other process's revoke never reached this process's cache"
     );
 }
