@@ -38,6 +38,8 @@ struct FileConfig {
     stripe_connect_webhook_secrets: Option<String>,
     /// `SMTP_URL`.
     smtp_url: Option<String>,
+    /// `MAIL_FROM`.
+    mail_from: Option<String>,
 }
 
 /// Settings plus what the startup banner says about them.
@@ -131,7 +133,15 @@ pub fn load(
     }
     let smtp_url = pick("SMTP_URL", from_file.smtp_url).map(Secret::new);
     if smtp_url.is_none() {
-        defaults_in_use.push("no SMTP_URL: emails are written to the log".to_owned());
+        defaults_in_use.push(
+            "no SMTP_URL: emails are kept as captured (admin console, log), not sent".to_owned(),
+        );
+    }
+    let mail_from = pick("MAIL_FROM", from_file.mail_from);
+    if let Some(address) = &mail_from
+        && let Err(err) = mailer::parse_address(address)
+    {
+        bail!("MAIL_FROM must be an email address like billing@example.com: {err}");
     }
 
     if database_url == DEFAULT_DATABASE_URL {
@@ -149,6 +159,9 @@ pub fn load(
     settings.stripe_webhook_secrets = stripe_webhook_secrets;
     settings.stripe_connect_webhook_secrets = stripe_connect_webhook_secrets;
     settings.smtp_url = smtp_url;
+    if let Some(address) = mail_from {
+        settings.mail_from = address;
+    }
     Ok(LoadedConfig {
         settings,
         defaults_in_use,

@@ -23,6 +23,7 @@ pub fn job_handlers() -> JobHandlers {
     platform::dunning::register_jobs(&mut handlers);
     platform::outbound::register_jobs(&mut handlers);
     platform::reconcile::register_jobs(&mut handlers);
+    platform::mail::register_jobs(&mut handlers);
     handlers
 }
 

@@ -65,7 +65,7 @@ impl Platform {
 }
 
 /// Admin services check the role themselves, so a page forgetting to is harmless.
-fn require_admin(signed_in: &SignedIn) -> PlatformResult<()> {
+pub(crate) fn require_admin(signed_in: &SignedIn) -> PlatformResult<()> {
     if signed_in.user.role == UserRole::Admin {
         Ok(())
     } else {

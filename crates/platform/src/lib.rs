@@ -73,6 +73,10 @@ struct Inner {
     /// A valid argon2 hash of a random password, verified against when the
     /// email is unknown so timing does not reveal which accounts exist.
     dummy_password_hash: String,
+    /// Where mail leaves: SMTP per `SMTP_URL`, or capture without one.
+    mail: mailer::Transport,
+    /// The platform's sending address (`MAIL_FROM`).
+    mail_from: mailer::Address,
 }
 
 impl Platform {
@@ -96,6 +100,13 @@ impl Platform {
         let dummy_password_hash =
             accounts::hash_password(&Secret::new(tokens::random_token())).await?;
         let webhooks = webhooks::WebhookSecrets::from_settings(&settings)?;
+        let mail_from = mailer::parse_address(&settings.mail_from)
+            .map_err(|err| PlatformError::Internal(format!("MAIL_FROM: {err}")))?;
+        let mail = mailer::Transport::from_smtp_url(
+            settings.smtp_url.as_ref().map(Secret::expose),
+            mail_from.clone(),
+        )
+        .map_err(|err| PlatformError::Internal(format!("SMTP_URL: {err}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,
@@ -105,6 +116,8 @@ impl Platform {
                 csrf: tokens::CsrfTokens::new(secret_key),
                 webhooks,
                 dummy_password_hash,
+                mail,
+                mail_from,
             }),
         })
     }

@@ -1,1 +1,629 @@
-//! Outbox and SMTP delivery tests (issue #7).
+//! Outbox and SMTP delivery tests (issue #7): domain events recorded in the
+//! store (the mailer's input boundary) are dispatched by the real job
+//! handlers, and what leaves goes over SMTP to an in-process receiver.
+
+use std::collections::BTreeMap;
+
+use billing::events::{
+    CancelReason, CustomerFacts, DisputeFacts, DomainEvent, DunningStepFacts, InvoiceFacts,
+    RefundFacts, SubscriptionFacts,
+};
+use billing::ids::{CustomerId, DomainEventId, TenantId};
+use billing::money::{Currency, Money};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use mail_parser::{MessageParser, MimeHeaders};
+use mailer::test_support::SmtpReceiver;
+use platform::Secret;
+use platform::domain_events::RecordedEvent;
+use reqwest::StatusCode;
+use store::domain_events::NewDomainEvent;
+use store::outbox::{OutboxMessage, OutboxStatus};
+
+use crate::harness::{TestApp, captured_logs, merchant_email, spawn_app, spawn_app_with};
+
+/// A fixed day, so rendered dates are stable in snapshots.
+fn day(day: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, day, 9, 30, 0).unwrap()
+}
+
+fn usd(cents: i64) -> Money {
+    Money::new(cents, Currency::parse("usd").unwrap())
+}
+
+fn customer(email: Option<&str>) -> CustomerFacts {
+    CustomerFacts {
+        customer_id: CustomerId::generate(),
+        stripe_customer_id: "cus_jane".into(),
+        email: email.map(str::to_owned),
+        name: Some("Jane Doe".into()),
+    }
+}
+
+fn subscription(status: &str) -> SubscriptionFacts {
+    SubscriptionFacts {
+        stripe_subscription_id: "sub_1".into(),
+        customer: customer(Some("jane@customer.example")),
+        plan_id: None,
+        plan_name: Some("Pro".into()),
+        stripe_price_id: Some("price_1".into()),
+        unit_amount: Some(usd(1999)),
+        interval: Some("month".into()),
+        quantity: 1,
+        status: status.into(),
+        current_period_end: Some(day(31)),
+        trial_end: (status == "trialing").then(|| day(15)),
+        cancel_at: Some(day(31)),
+    }
+}
+
+fn invoice(email: Option<&str>) -> InvoiceFacts {
+    InvoiceFacts {
+        stripe_invoice_id: "in_42".into(),
+        customer: customer(email),
+        stripe_subscription_id: Some("sub_1".into()),
+        plan_name: Some("Pro".into()),
+        number: Some("ACME-0042".into()),
+        amount_due: usd(1999),
+        amount_paid: usd(1999),
+        attempt_count: 2,
+        next_payment_attempt: Some(day(8)),
+        hosted_invoice_url: Some("https://invoice.stripe.test/i/in_42".into()),
+        period_start: Some(day(1)),
+        period_end: Some(day(31)),
+    }
+}
+
+fn paid(email: Option<&str>) -> DomainEvent {
+    DomainEvent::InvoicePaid(invoice(email))
+}
+
+/// One event for each mail kind (some events cause two kinds).
+fn every_event() -> Vec<DomainEvent> {
+    vec![
+        DomainEvent::SubscriptionCreated(subscription("active")),
+        DomainEvent::TrialStarted(subscription("trialing")),
+        DomainEvent::TrialWillEnd(subscription("trialing")),
+        DomainEvent::CancellationScheduled(subscription("active")),
+        DomainEvent::SubscriptionCanceled {
+            subscription: subscription("canceled"),
+            reason: CancelReason::Requested,
+        },
+        DomainEvent::SubscriptionCanceled {
+            subscription: subscription("canceled"),
+            reason: CancelReason::NonPayment,
+        },
+        paid(Some("jane@customer.example")),
+        DomainEvent::PaymentFailed(invoice(Some("jane@customer.example"))),
+        DomainEvent::PaymentActionRequired(invoice(Some("jane@customer.example"))),
+        DomainEvent::DunningStep(DunningStepFacts {
+            invoice: invoice(Some("jane@customer.example")),
+            step: "final_notice".into(),
+            attempt: 4,
+            next_attempt_at: Some(day(21)),
+            action_url: Some("https://invoice.stripe.test/i/in_42/pay".into()),
+            final_action: None,
+        }),
+        DomainEvent::RefundIssued(RefundFacts {
+            stripe_refund_id: "re_1".into(),
+            customer: customer(Some("jane@customer.example")),
+            amount: usd(500),
+            payment_amount: Some(usd(1999)),
+            reason: None,
+        }),
+        DomainEvent::DisputeOpened(DisputeFacts {
+            stripe_dispute_id: "dp_1".into(),
+            customer: Some(customer(Some("jane@customer.example"))),
+            amount: usd(1999),
+            reason: "fraudulent".into(),
+            evidence_due_by: Some(day(20)),
+        }),
+        DomainEvent::WebhookEndpointDisabled {
+            endpoint_id: "we_1".into(),
+            url: "https://hooks.shop.example/billforge".into(),
+            reason: "HTTP 500 Internal Server Error".into(),
+        },
+    ]
+}
+
+/// An app that sends over SMTP to `receiver`.
+async fn app_with_smtp(receiver: &SmtpReceiver) -> TestApp {
+    let url = receiver.url(None);
+    spawn_app_with(move |settings| settings.smtp_url = Some(Secret::new(url))).await
+}
+
+/// Signs up `slug` (its owner gets merchant mail) and sets its support email.
+async fn merchant(app: &TestApp, slug: &str) -> TenantId {
+    let browser = app.signed_up_merchant(slug).await;
+    let saved = browser
+        .submit(
+            "/dashboard/settings",
+            "/dashboard/settings",
+            &[
+                ("name", "Acme Widgets"),
+                ("brand_color", "#0a7d32"),
+                ("support_email", "help@acme.example"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    let tenant = app.platform.store().tenant_by_slug(slug).await.unwrap();
+    TenantId::parse(&tenant.unwrap().id).unwrap()
+}
+
+/// Records `event` for `cause` at a fixed time; `None` when the cause was seen.
+async fn record(
+    app: &TestApp,
+    tenant: &TenantId,
+    cause: &str,
+    event: DomainEvent,
+) -> Option<RecordedEvent> {
+    let id = app
+        .platform
+        .store()
+        .record_domain_event(
+            NewDomainEvent {
+                tenant_id: tenant.clone(),
+                cause: cause.to_owned(),
+                event: event.clone(),
+                occurred_at: day(1),
+            },
+            app.platform.now(),
+        )
+        .await
+        .unwrap()?;
+    Some(RecordedEvent {
+        id,
+        tenant_id: tenant.clone(),
+        occurred_at: day(1),
+        event,
+    })
+}
+
+async fn run_jobs(app: &TestApp) {
+    let handlers = billforge::worker::job_handlers();
+    while app.platform.run_next_job(&handlers).await.unwrap() {}
+}
+
+async fn outbox(app: &TestApp) -> Vec<OutboxMessage> {
+    let mut rows = app
+        .platform
+        .store()
+        .outbox_messages_all(None, 500)
+        .await
+        .unwrap();
+    rows.sort_by(|a, b| a.dedupe_key.cmp(&b.dedupe_key));
+    rows
+}
+
+/// The dedupe header of every message the receiver got: kind and recipient.
+fn delivered(receiver: &SmtpReceiver) -> Vec<(String, String)> {
+    let mut kinds: Vec<_> = receiver
+        .received()
+        .iter()
+        .map(|received| {
+            let message = MessageParser::default().parse(&received.data).unwrap();
+            let key = message
+                .header(mailer::DEDUPE_KEY_HEADER)
+                .and_then(|value| value.as_text())
+                .unwrap()
+                .to_owned();
+            let mut parts = key.splitn(3, ':');
+            let _event = parts.next();
+            let kind = parts.next().unwrap().to_owned();
+            (kind, received.rcpt_to.join(","))
+        })
+        .collect();
+    kinds.sort();
+    kinds
+}
+
+#[tokio::test]
+async fn every_kind_arrives_once_over_smtp_from_its_domain_event() {
+    let receiver = SmtpReceiver::start().await;
+    let app = app_with_smtp(&receiver).await;
+    let tenant = merchant(&app, "acme").await;
+    let events = every_event();
+    let mut recorded = Vec::new();
+    for (n, event) in events.iter().enumerate() {
+        recorded.push(
+            record(&app, &tenant, &format!("evt_{n}"), event.clone())
+                .await
+                .unwrap(),
+        );
+    }
+    run_jobs(&app).await;
+
+    let owner = merchant_email("acme");
+    let mut expected: Vec<(String, String)> = Vec::new();
+    let customer = |kind: &str| (kind.to_owned(), "jane@customer.example".to_owned());
+    for kind in [
+        "subscription_started",
+        "trial_started",
+        "trial_ending",
+        "cancellation_scheduled",
+        "subscription_canceled",
+        "subscription_ended_unpaid",
+        "receipt",
+        "payment_failed",
+        "authentication_required",
+        "final_notice",
+        "refund_issued",
+    ] {
+        expected.push(customer(kind));
+    }
+    for (kind, times) in [
+        ("merchant_new_subscriber", 1),
+        ("merchant_cancellation", 3),
+        ("merchant_dispute_opened", 1),
+        ("merchant_webhook_endpoint_disabled", 1),
+    ] {
+        for _ in 0..times {
+            expected.push((kind.to_owned(), owner.clone()));
+            expected.push((kind.to_owned(), "help@acme.example".to_owned()));
+        }
+    }
+    expected.sort();
+    assert_eq!(delivered(&receiver), expected);
+    let covered: std::collections::BTreeSet<_> =
+        expected.iter().map(|(kind, _)| kind.as_str()).collect();
+    assert_eq!(covered.len(), mailer::MailKind::ALL.len(), "every kind");
+
+    // Contents: both parts, branding, and a snapshot per kind with the
+    // volatile parts (event ids, the app's port) replaced.
+    let mut by_kind = BTreeMap::new();
+    for received in receiver.received() {
+        let message = MessageParser::default().parse(&received.data).unwrap();
+        assert_eq!(message.text_body_count(), 1);
+        assert_eq!(message.html_body_count(), 1);
+        let html = message.body_html(0).unwrap().into_owned();
+        let text = message.body_text(0).unwrap().replace("\r\n", "\n");
+        let key = message
+            .header(mailer::DEDUPE_KEY_HEADER)
+            .and_then(|value| value.as_text())
+            .unwrap()
+            .to_owned();
+        let kind = key.split(':').nth(1).unwrap().to_owned();
+        let from = message.from().unwrap().first().unwrap();
+        let reply_to = message.reply_to().unwrap().first().unwrap();
+        if kind.starts_with("merchant_") {
+            assert_eq!(from.name(), Some("Billforge"), "{kind}");
+        } else {
+            assert_eq!(from.name(), Some("Acme Widgets"), "{kind}");
+            assert_eq!(reply_to.address(), Some("help@acme.example"), "{kind}");
+            assert!(html.contains("#0a7d32"), "{kind}: the merchant's colour");
+        }
+        assert_eq!(from.address(), Some("billing@billforge.localhost"));
+        let mut shown = format!(
+            "Subject: {}\nFrom: {}\nReply-To: {}\n\n{}",
+            message.subject().unwrap(),
+            from.name().unwrap(),
+            reply_to.address().unwrap(),
+            text
+        );
+        shown = shown.replace(&app.address, "http://app.test");
+        for event in &recorded {
+            shown = shown.replace(event.id.as_str(), "[event]");
+        }
+        by_kind.entry(kind).or_insert(shown);
+    }
+    for (kind, shown) in by_kind {
+        insta::assert_snapshot!(format!("mail_{kind}"), shown);
+    }
+
+    // The same causes again, and the same events dispatched again: nothing new.
+    for (n, event) in events.iter().enumerate() {
+        assert!(
+            record(&app, &tenant, &format!("evt_{n}"), event.clone())
+                .await
+                .is_none()
+        );
+    }
+    for event in &recorded {
+        app.platform.dispatch_domain_event(event).await.unwrap();
+    }
+    run_jobs(&app).await;
+    assert_eq!(receiver.received().len(), expected.len());
+    let rows = outbox(&app).await;
+    assert_eq!(rows.len(), expected.len());
+    assert!(rows.iter().all(|row| row.status == OutboxStatus::Sent
+        && row.attempts == 1
+        && row.message_id.is_some()));
+}
+
+#[tokio::test]
+async fn two_workers_racing_on_one_event_send_one_message() {
+    let receiver = SmtpReceiver::start().await;
+    let app = app_with_smtp(&receiver).await;
+    let tenant = merchant(&app, "race").await;
+    let mut recorded = Vec::new();
+    for n in 0..5 {
+        recorded.push(
+            record(
+                &app,
+                &tenant,
+                &format!("evt_race_{n}"),
+                paid(Some("jane@customer.example")),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let work = |platform: platform::Platform| async move {
+        let handlers = billforge::worker::job_handlers();
+        while platform.run_next_job(&handlers).await.unwrap() {}
+    };
+    let redispatch = |platform: platform::Platform, events: Vec<RecordedEvent>| async move {
+        for event in &events {
+            platform.dispatch_domain_event(event).await.unwrap();
+        }
+    };
+    tokio::join!(
+        work(app.platform.clone()),
+        work(app.platform.clone()),
+        redispatch(app.platform.clone(), recorded.clone()),
+        redispatch(app.platform.clone(), recorded.clone()),
+    );
+    run_jobs(&app).await;
+    assert_eq!(receiver.received().len(), 5);
+    let rows = outbox(&app).await;
+    assert_eq!(rows.len(), 5);
+    assert!(rows.iter().all(|row| row.status == OutboxStatus::Sent));
+}
+
+#[tokio::test]
+async fn a_4xx_is_retried_with_backoff_and_then_delivered() {
+    let receiver = SmtpReceiver::start().await;
+    let app = app_with_smtp(&receiver).await;
+    let tenant = merchant(&app, "later").await;
+    receiver.refuse_next(2, "451 4.3.0 Try again later");
+    record(
+        &app,
+        &tenant,
+        "evt_paid",
+        paid(Some("jane@customer.example")),
+    )
+    .await;
+    run_jobs(&app).await;
+
+    let row = outbox(&app).await.remove(0);
+    assert_eq!((row.status, row.attempts), (OutboxStatus::Queued, 1));
+    assert!(
+        row.last_error.as_deref().unwrap().contains("451"),
+        "{row:?}"
+    );
+    assert_eq!(
+        row.next_attempt_at,
+        Some(app.platform.now() + TimeDelta::seconds(30))
+    );
+    assert!(receiver.received().is_empty());
+
+    // Not before the backoff; then once more refused, then delivered.
+    run_jobs(&app).await;
+    assert_eq!(outbox(&app).await[0].attempts, 1);
+    app.clock.advance(TimeDelta::seconds(30)).unwrap();
+    run_jobs(&app).await;
+    assert_eq!(outbox(&app).await[0].attempts, 2);
+    app.clock.advance(TimeDelta::seconds(60)).unwrap();
+    run_jobs(&app).await;
+
+    let row = outbox(&app).await.remove(0);
+    assert_eq!((row.status, row.attempts), (OutboxStatus::Sent, 3));
+    assert_eq!(row.next_attempt_at, None);
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn a_5xx_is_marked_failed_with_its_reason_and_shown_to_admins() {
+    let receiver = SmtpReceiver::start().await;
+    let app = app_with_smtp(&receiver).await;
+    let tenant = merchant(&app, "bounce").await;
+    receiver.refuse_next(1, "550 5.1.1 No such mailbox here");
+    record(
+        &app,
+        &tenant,
+        "evt_paid",
+        paid(Some("jane@customer.example")),
+    )
+    .await;
+    run_jobs(&app).await;
+    app.clock.advance(TimeDelta::hours(2)).unwrap();
+    run_jobs(&app).await;
+
+    let row = outbox(&app).await.remove(0);
+    assert_eq!((row.status, row.attempts), (OutboxStatus::Failed, 1));
+    let error = row.last_error.clone().unwrap();
+    assert!(
+        error.contains("550") && error.contains("No such mailbox"),
+        "{error}"
+    );
+    assert!(receiver.received().is_empty());
+
+    app.platform
+        .create_admin(
+            "root@platform.example.com",
+            &Secret::new("admin-password-1234"),
+        )
+        .await
+        .unwrap();
+    let admin = app.browser();
+    let login = admin
+        .submit(
+            "/admin/login",
+            "/admin/login",
+            &[
+                ("email", "root@platform.example.com"),
+                ("password", "admin-password-1234"),
+            ],
+        )
+        .await;
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    let list = admin.page("/admin/mail").await;
+    assert!(list.contains("failed"), "{list}");
+    assert!(list.contains("No such mailbox"), "{list}");
+    assert!(list.contains("jane@customer.example"), "{list}");
+    assert!(list.contains(&format!("/admin/mail/{}", row.id)));
+
+    let view = admin.page(&format!("/admin/mail/{}", row.id)).await;
+    assert!(view.contains(&format!("src=\"/admin/mail/{}/html\"", row.id)));
+    assert!(view.contains("<iframe title=\"HTML part\" sandbox"));
+    assert!(view.contains("ACME-0042"), "the text part is shown");
+    let frame = admin.get(&format!("/admin/mail/{}/html", row.id)).await;
+    assert_eq!(frame.status(), StatusCode::OK);
+    let policy = frame.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.starts_with("sandbox;") && policy.contains("default-src 'none'"));
+    assert_eq!(frame.text().await.unwrap(), row.html);
+
+    // Merchants do not get in; an unknown message is a 404.
+    let merchant = app.signed_up_merchant("curious").await;
+    let denied = merchant.get("/admin/mail").await;
+    assert_eq!(denied.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        admin.get("/admin/mail/msg_nope").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn switched_off_kinds_and_customers_without_email_get_nothing() {
+    let receiver = SmtpReceiver::start().await;
+    let app = app_with_smtp(&receiver).await;
+    let browser = app.signed_up_merchant("quiet").await;
+    let tenant = TenantId::parse(
+        &app.platform
+            .store()
+            .tenant_by_slug("quiet")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+    )
+    .unwrap();
+    let page = browser.page("/dashboard/settings/mail").await;
+    assert!(
+        page.contains("name=\"receipt\" value=\"on\" checked"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("merchant_dispute_opened"),
+        "merchant mail is always on"
+    );
+
+    // Bad input is refused and changes nothing.
+    for bad in ["bogus", "merchant_dispute_opened"] {
+        let refused = browser
+            .submit(
+                "/dashboard/settings/mail",
+                "/dashboard/settings/mail",
+                &[(bad, "on")],
+            )
+            .await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert!(
+        app.platform
+            .mail_settings(&tenant)
+            .await
+            .unwrap()
+            .iter()
+            .all(|setting| setting.enabled)
+    );
+
+    let saved = browser
+        .submit(
+            "/dashboard/settings/mail",
+            "/dashboard/settings/mail",
+            &[("payment_failed", "on")],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    let page = saved.text().await.unwrap();
+    assert!(page.contains("name=\"receipt\" value=\"on\">"), "{page}");
+    assert!(page.contains("name=\"payment_failed\" value=\"on\" checked"));
+    let audit = browser.page("/dashboard/audit").await;
+    assert!(audit.contains("mail_settings.updated"), "audited");
+
+    record(
+        &app,
+        &tenant,
+        "evt_paid",
+        paid(Some("jane@customer.example")),
+    )
+    .await;
+    record(
+        &app,
+        &tenant,
+        "evt_failed",
+        DomainEvent::PaymentFailed(invoice(None)),
+    )
+    .await;
+    record(
+        &app,
+        &tenant,
+        "evt_dispute",
+        DomainEvent::DisputeOpened(DisputeFacts {
+            stripe_dispute_id: "dp_1".into(),
+            customer: None,
+            amount: usd(1999),
+            reason: "fraudulent".into(),
+            evidence_due_by: None,
+        }),
+    )
+    .await;
+    run_jobs(&app).await;
+    assert_eq!(
+        delivered(&receiver),
+        [(
+            "merchant_dispute_opened".to_owned(),
+            merchant_email("quiet")
+        )]
+    );
+}
+
+#[tokio::test]
+async fn without_smtp_url_mail_is_captured_and_logged() {
+    let app = spawn_app().await;
+    let tenant = merchant(&app, "demo").await;
+    record(
+        &app,
+        &tenant,
+        "evt_paid",
+        paid(Some("jane@customer.example")),
+    )
+    .await;
+    run_jobs(&app).await;
+    let row = outbox(&app).await.remove(0);
+    assert_eq!((row.status, row.attempts), (OutboxStatus::Captured, 1));
+    assert!(row.message_id.unwrap().ends_with("@billforge.localhost>"));
+    assert_eq!(row.sent_at, Some(app.platform.now()));
+    assert!(row.html.contains("ACME-0042"));
+    let logs = captured_logs();
+    assert!(logs.contains("email captured"));
+    assert!(logs.contains(&row.subject), "the subject is logged");
+}
+
+#[tokio::test]
+async fn a_domain_event_id_is_the_key_of_its_messages() {
+    // Two events of one kind for one customer are two messages; the key
+    // names the event, the kind and the recipient.
+    let app = spawn_app().await;
+    let tenant = merchant(&app, "keys").await;
+    let first = record(&app, &tenant, "evt_a", paid(Some("jane@customer.example")))
+        .await
+        .unwrap();
+    let second = record(&app, &tenant, "evt_b", paid(Some("jane@customer.example")))
+        .await
+        .unwrap();
+    run_jobs(&app).await;
+    let keys: Vec<String> = outbox(&app)
+        .await
+        .into_iter()
+        .map(|row| row.dedupe_key)
+        .collect();
+    let key = |id: &DomainEventId| format!("{id}:receipt:jane@customer.example");
+    let mut expected = vec![key(&first.id), key(&second.id)];
+    expected.sort();
+    assert_eq!(keys, expected);
+}
