@@ -6,6 +6,8 @@
 //! recipient, so a duplicate event, a retried dispatch or two racing workers
 //! insert one row at most. `tenant_mail_settings` lists the customer-facing
 //! kinds a merchant switched off; a kind not listed is on.
+//! `tenant_mail_branding` holds what only mail needs of a merchant's look:
+//! the postal address of the footer (anti-spam laws ask for one).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -77,10 +79,28 @@ impl MigrationTrait for Migration {
                     )
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(TenantMailBranding::Table)
+                    .col(string(TenantMailBranding::TenantId).primary_key())
+                    .col(text(TenantMailBranding::FooterAddress))
+                    .col(timestamp_with_time_zone(TenantMailBranding::UpdatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(TenantMailBranding::Table, TenantMailBranding::TenantId)
+                            .to(Tenants::Table, Tenants::Id),
+                    )
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(TenantMailBranding::Table).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(TenantMailSettings::Table).to_owned())
             .await?;
@@ -121,6 +141,14 @@ enum TenantMailSettings {
     TenantId,
     Kind,
     CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum TenantMailBranding {
+    Table,
+    TenantId,
+    FooterAddress,
+    UpdatedAt,
 }
 
 #[derive(DeriveIden)]

@@ -55,6 +55,20 @@ pub fn register_jobs(handlers: &mut JobHandlers) {
     );
 }
 
+/// A merchant's mail settings, as the settings form shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    /// Each customer-facing kind and whether it is sent.
+    pub kinds: Vec<MailKindSetting>,
+    /// The postal address printed under customer emails (may be empty).
+    pub footer_address: String,
+}
+
+/// The longest footer address accepted: a postal address, not a letter.
+const FOOTER_ADDRESS_MAX: usize = 300;
+/// The most lines a footer address may have.
+const FOOTER_ADDRESS_LINES: usize = 6;
+
 /// A customer-facing kind and whether the merchant sends it, for the settings form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailKindSetting {
@@ -185,16 +199,25 @@ fn mails_for(event: &DomainEvent, at: DateTime<Utc>, links: &Links) -> Vec<Mail>
             reason,
         } => subscription_canceled(s, *reason, at, links),
         DomainEvent::InvoicePaid(invoice) => receipt(invoice, at, links).into_iter().collect(),
-        DomainEvent::PaymentFailed(invoice) => vec![payment_failed(
-            invoice,
-            invoice.attempt_count.max(1),
-            invoice.next_payment_attempt,
-            None,
-            links,
-        )],
-        DomainEvent::PaymentActionRequired(invoice) => {
+        // A subscription's unpaid invoice is the dunning engine's: it sends
+        // the reminders and authentication links as `dunning.step` events,
+        // with its own attempt numbers and dates. Mailing the raw failure
+        // too would tell the customer twice.
+        DomainEvent::PaymentFailed(invoice) if invoice.stripe_subscription_id.is_none() => {
+            vec![payment_failed(
+                invoice,
+                invoice.attempt_count.max(1),
+                invoice.next_payment_attempt,
+                None,
+                links,
+            )]
+        }
+        DomainEvent::PaymentActionRequired(invoice)
+            if invoice.stripe_subscription_id.is_none() =>
+        {
             vec![authentication_required(invoice, None, links)]
         }
+        DomainEvent::PaymentFailed(_) | DomainEvent::PaymentActionRequired(_) => Vec::new(),
         DomainEvent::DunningStep(step) => dunning_step(step, at, links),
         DomainEvent::RefundIssued(refund) => vec![refund_issued(refund, at, links)],
         DomainEvent::DisputeOpened(dispute) => vec![dispute_opened(dispute, at, links)],
@@ -438,7 +461,12 @@ impl Platform {
     }
 
     /// The merchant's branding; replies go to its support address, else its owner.
-    fn tenant_branding(&self, tenant: &Tenant, owner: Option<&str>) -> Result<Branding, JobError> {
+    fn tenant_branding(
+        &self,
+        tenant: &Tenant,
+        owner: Option<&str>,
+        footer_address: &str,
+    ) -> Result<Branding, JobError> {
         let accent = tenant
             .brand_color
             .as_deref()
@@ -454,7 +482,7 @@ impl Platform {
             .flatten()
             .find_map(|raw| parse_address(raw).ok())
             .unwrap_or_else(|| self.inner.mail_from.clone());
-        Branding::new(&tenant.name, logo, accent, support, "")
+        Branding::new(&tenant.name, logo, accent, support, footer_address)
             .map_err(|err| JobError::Permanent(err.to_string()))
     }
 
@@ -495,7 +523,11 @@ impl Platform {
             .tenant_owner_email(&recorded.tenant_id)
             .await
             .map_err(retry("loading the owner"))?;
-        let customer_branding = self.tenant_branding(&tenant, owner.as_deref())?;
+        let footer_address = scope
+            .mail_footer_address()
+            .await
+            .map_err(retry("loading the footer address"))?;
+        let customer_branding = self.tenant_branding(&tenant, owner.as_deref(), &footer_address)?;
         let merchant_branding = self.platform_branding()?;
         let merchant_recipients: Vec<Recipient> = {
             let mut addresses: Vec<&str> = owner.iter().map(String::as_str).collect();
@@ -607,34 +639,38 @@ impl Platform {
         result
     }
 
-    /// The customer-facing kinds and whether the tenant sends each.
-    pub async fn mail_settings(
-        &self,
-        tenant_id: &TenantId,
-    ) -> PlatformResult<Vec<MailKindSetting>> {
-        let stored = self.store().scoped(tenant_id).disabled_mail_kinds().await?;
+    /// The customer-facing kinds and whether the tenant sends each, and
+    /// the footer address.
+    pub async fn mail_settings(&self, tenant_id: &TenantId) -> PlatformResult<MailSettings> {
+        let scope = self.store().scoped(tenant_id);
+        let stored = scope.disabled_mail_kinds().await?;
         let preferences = MailPreferences::from_stored(stored.iter().map(String::as_str));
-        Ok(MailKind::ALL
-            .iter()
-            .filter(|kind| kind.can_be_disabled())
-            .map(|kind| MailKindSetting {
-                kind: kind.as_str(),
-                label: label(*kind),
-                enabled: preferences.allows(*kind),
-            })
-            .collect())
+        Ok(MailSettings {
+            kinds: MailKind::ALL
+                .iter()
+                .filter(|kind| kind.can_be_disabled())
+                .map(|kind| MailKindSetting {
+                    kind: kind.as_str(),
+                    label: label(*kind),
+                    enabled: preferences.allows(*kind),
+                })
+                .collect(),
+            footer_address: scope.mail_footer_address().await?,
+        })
     }
 
     /// Sends exactly the customer-facing kinds in `enabled` (stored names),
-    /// switching the others off; audited. An unknown or merchant-only kind
-    /// is rejected before anything is written.
+    /// switching the others off, and prints `footer_address` under customer
+    /// emails; audited. An unknown or merchant-only kind, or an overlong
+    /// address, is rejected before anything is written.
     pub async fn set_mail_settings(
         &self,
         tenant_id: &TenantId,
         enabled: &[String],
+        footer_address: &str,
         actor: store::Actor,
         request_id: &RequestId,
-    ) -> PlatformResult<Vec<MailKindSetting>> {
+    ) -> PlatformResult<MailSettings> {
         let mut preferences = MailPreferences::default();
         for raw in enabled {
             let kind = raw
@@ -650,6 +686,17 @@ impl Platform {
                 });
             }
         }
+        let footer_address = footer_address.trim();
+        if footer_address.chars().count() > FOOTER_ADDRESS_MAX
+            || footer_address.lines().count() > FOOTER_ADDRESS_LINES
+        {
+            return Err(PlatformError::Invalid {
+                field: "footer_address",
+                message: format!(
+                    "the footer address is at most {FOOTER_ADDRESS_LINES} lines and {FOOTER_ADDRESS_MAX} characters"
+                ),
+            });
+        }
         for kind in MailKind::ALL.iter().filter(|kind| kind.can_be_disabled()) {
             if !enabled.iter().any(|raw| raw == kind.as_str()) {
                 preferences
@@ -660,7 +707,7 @@ impl Platform {
         let ctx = self.audit_context(actor, request_id);
         self.store()
             .scoped(tenant_id)
-            .set_disabled_mail_kinds(&preferences.stored(), &ctx)
+            .save_mail_settings(&preferences.stored(), footer_address, &ctx)
             .await?;
         self.mail_settings(tenant_id).await
     }

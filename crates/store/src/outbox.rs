@@ -10,13 +10,13 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use crate::entities::mail::{mail_outbox, tenant_mail_setting};
+use crate::entities::mail::{mail_outbox, tenant_mail_branding, tenant_mail_setting};
 use crate::jobs::insert_job;
 use crate::{AuditContext, NewJob, Store, StoreResult, TenantScope, audit};
 
 pub use mail_outbox::{Model as OutboxMessage, OutboxStatus};
 
-crate::scope::tenant_owned!(mail_outbox, tenant_mail_setting);
+crate::scope::tenant_owned!(mail_outbox, tenant_mail_setting, tenant_mail_branding);
 
 /// The job kind that delivers one outbox message.
 pub const SEND_JOB: &str = "mail.send";
@@ -251,13 +251,40 @@ impl TenantScope<'_> {
             .collect())
     }
 
-    /// Replaces the switched-off kinds with `kinds` (already validated), audited.
-    pub async fn set_disabled_mail_kinds(
+    /// The postal address of the tenant's email footer, empty when unset.
+    pub async fn mail_footer_address(&self) -> StoreResult<String> {
+        Ok(self
+            .find::<tenant_mail_branding::Entity>()
+            .one(self.db)
+            .await?
+            .map(|row| row.footer_address)
+            .unwrap_or_default())
+    }
+
+    /// Replaces the switched-off kinds with `kinds` (already validated) and
+    /// the footer address, in one audited transaction.
+    pub async fn save_mail_settings(
         &self,
         kinds: &[&str],
+        footer_address: &str,
         ctx: &AuditContext,
     ) -> StoreResult<()> {
         let txn = self.db.begin().await?;
+        tenant_mail_branding::Entity::insert(tenant_mail_branding::ActiveModel {
+            tenant_id: Set(self.tenant_id.to_string()),
+            footer_address: Set(footer_address.to_owned()),
+            updated_at: Set(ctx.now),
+        })
+        .on_conflict(
+            OnConflict::column(tenant_mail_branding::Column::TenantId)
+                .update_columns([
+                    tenant_mail_branding::Column::FooterAddress,
+                    tenant_mail_branding::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
         tenant_mail_setting::Entity::delete_many()
             .filter(tenant_mail_setting::Column::TenantId.eq(self.tenant_id.as_str()))
             .exec(&txn)

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use platform::mail::{MailKindSetting, OutboxMessage};
+use platform::mail::{MailSettings, OutboxMessage};
 use platform::{PlatformError, RequestId};
 use serde::Deserialize;
 
@@ -47,8 +47,8 @@ pub struct AdminMailMessagePage {
 pub struct MailSettingsPage {
     /// Shared layout.
     pub layout: Layout,
-    /// Each customer-facing kind and whether it is sent.
-    pub settings: Vec<MailKindSetting>,
+    /// Each customer-facing kind and whether it is sent, and the footer.
+    pub settings: MailSettings,
     /// Why the last attempt failed.
     pub error: Option<String>,
     /// Whether the choice was just saved.
@@ -115,6 +115,9 @@ pub(crate) struct MailSettingsForm {
     /// Checked by [`CsrfForm`] before the handler runs.
     #[serde(default)]
     csrf_token: String,
+    /// The postal address printed under customer emails.
+    #[serde(default)]
+    footer_address: String,
     /// The ticked boxes (unticked ones are not submitted).
     #[serde(flatten)]
     enabled: BTreeMap<String, String>,
@@ -154,7 +157,13 @@ pub(crate) async fn save_settings(
     let enabled: Vec<String> = form.enabled.into_keys().collect();
     let platform = browser.platform();
     let saved = platform
-        .set_mail_settings(&tenant_id, &enabled, actor, &RequestId::current_or_new())
+        .set_mail_settings(
+            &tenant_id,
+            &enabled,
+            &form.footer_address,
+            actor,
+            &RequestId::current_or_new(),
+        )
         .await;
     let (status, settings, error, saved) = match saved {
         Ok(settings) => (StatusCode::OK, settings, None, true),

@@ -11,7 +11,7 @@ use billing::events::{
 use billing::ids::{CustomerId, DomainEventId, TenantId};
 use billing::money::{Currency, Money};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use mail_parser::{MessageParser, MimeHeaders};
+use mail_parser::MessageParser;
 use mailer::test_support::SmtpReceiver;
 use platform::Secret;
 use platform::domain_events::RecordedEvent;
@@ -77,51 +77,117 @@ fn paid(email: Option<&str>) -> DomainEvent {
     DomainEvent::InvoicePaid(invoice(email))
 }
 
-/// One event for each mail kind (some events cause two kinds).
-fn every_event() -> Vec<DomainEvent> {
+/// An invoice of no subscription (dunning leaves those alone, so the
+/// mailer answers Stripe's failure reports itself).
+fn one_off_invoice() -> InvoiceFacts {
+    InvoiceFacts {
+        stripe_invoice_id: "in_7".into(),
+        stripe_subscription_id: None,
+        number: Some("ACME-0007".into()),
+        hosted_invoice_url: Some("https://invoice.stripe.test/i/in_7".into()),
+        ..invoice(Some("jane@customer.example"))
+    }
+}
+
+/// A step of the dunning engine on the subscription's invoice.
+fn dunning(step: &str, attempt: u32, next: u32) -> DomainEvent {
+    DomainEvent::DunningStep(DunningStepFacts {
+        invoice: invoice(Some("jane@customer.example")),
+        step: step.into(),
+        attempt,
+        next_attempt_at: Some(day(next)),
+        action_url: Some("https://invoice.stripe.test/i/in_42/pay".into()),
+        final_action: None,
+    })
+}
+
+/// One event (named by its cause) for each mail kind and each way to a
+/// kind; some events cause two kinds.
+fn every_event() -> Vec<(&'static str, DomainEvent)> {
     vec![
-        DomainEvent::SubscriptionCreated(subscription("active")),
-        DomainEvent::TrialStarted(subscription("trialing")),
-        DomainEvent::TrialWillEnd(subscription("trialing")),
-        DomainEvent::CancellationScheduled(subscription("active")),
-        DomainEvent::SubscriptionCanceled {
-            subscription: subscription("canceled"),
-            reason: CancelReason::Requested,
-        },
-        DomainEvent::SubscriptionCanceled {
-            subscription: subscription("canceled"),
-            reason: CancelReason::NonPayment,
-        },
-        paid(Some("jane@customer.example")),
-        DomainEvent::PaymentFailed(invoice(Some("jane@customer.example"))),
-        DomainEvent::PaymentActionRequired(invoice(Some("jane@customer.example"))),
-        DomainEvent::DunningStep(DunningStepFacts {
-            invoice: invoice(Some("jane@customer.example")),
-            step: "final_notice".into(),
-            attempt: 4,
-            next_attempt_at: Some(day(21)),
-            action_url: Some("https://invoice.stripe.test/i/in_42/pay".into()),
-            final_action: None,
-        }),
-        DomainEvent::RefundIssued(RefundFacts {
-            stripe_refund_id: "re_1".into(),
-            customer: customer(Some("jane@customer.example")),
-            amount: usd(500),
-            payment_amount: Some(usd(1999)),
-            reason: None,
-        }),
-        DomainEvent::DisputeOpened(DisputeFacts {
-            stripe_dispute_id: "dp_1".into(),
-            customer: Some(customer(Some("jane@customer.example"))),
-            amount: usd(1999),
-            reason: "fraudulent".into(),
-            evidence_due_by: Some(day(20)),
-        }),
-        DomainEvent::WebhookEndpointDisabled {
-            endpoint_id: "we_1".into(),
-            url: "https://hooks.shop.example/billforge".into(),
-            reason: "HTTP 500 Internal Server Error".into(),
-        },
+        (
+            "subscription_created",
+            DomainEvent::SubscriptionCreated(subscription("active")),
+        ),
+        (
+            "trial_started",
+            DomainEvent::TrialStarted(subscription("trialing")),
+        ),
+        (
+            "trial_will_end",
+            DomainEvent::TrialWillEnd(subscription("trialing")),
+        ),
+        (
+            "cancellation_scheduled",
+            DomainEvent::CancellationScheduled(subscription("active")),
+        ),
+        (
+            "canceled_requested",
+            DomainEvent::SubscriptionCanceled {
+                subscription: subscription("canceled"),
+                reason: CancelReason::Requested,
+            },
+        ),
+        (
+            "canceled_non_payment",
+            DomainEvent::SubscriptionCanceled {
+                subscription: subscription("canceled"),
+                reason: CancelReason::NonPayment,
+            },
+        ),
+        ("invoice_paid", paid(Some("jane@customer.example"))),
+        (
+            "one_off_payment_failed",
+            DomainEvent::PaymentFailed(one_off_invoice()),
+        ),
+        (
+            "one_off_action_required",
+            DomainEvent::PaymentActionRequired(one_off_invoice()),
+        ),
+        ("dunning_reminder", dunning("reminder", 2, 8)),
+        (
+            "dunning_authentication",
+            dunning("authentication_required", 2, 8),
+        ),
+        ("dunning_final_notice", dunning("final_notice", 4, 21)),
+        (
+            "refund_partial",
+            DomainEvent::RefundIssued(RefundFacts {
+                stripe_refund_id: "re_1".into(),
+                customer: customer(Some("jane@customer.example")),
+                amount: usd(500),
+                payment_amount: Some(usd(1999)),
+                reason: None,
+            }),
+        ),
+        (
+            "refund_full",
+            DomainEvent::RefundIssued(RefundFacts {
+                stripe_refund_id: "re_2".into(),
+                customer: customer(Some("jane@customer.example")),
+                amount: usd(1999),
+                payment_amount: Some(usd(1999)),
+                reason: None,
+            }),
+        ),
+        (
+            "dispute_opened",
+            DomainEvent::DisputeOpened(DisputeFacts {
+                stripe_dispute_id: "dp_1".into(),
+                customer: Some(customer(Some("jane@customer.example"))),
+                amount: usd(1999),
+                reason: "fraudulent".into(),
+                evidence_due_by: Some(day(20)),
+            }),
+        ),
+        (
+            "endpoint_disabled",
+            DomainEvent::WebhookEndpointDisabled {
+                endpoint_id: "we_1".into(),
+                url: "https://hooks.shop.example/billforge".into(),
+                reason: "HTTP 500 Internal Server Error".into(),
+            },
+        ),
     ]
 }
 
@@ -141,9 +207,20 @@ async fn merchant(app: &TestApp, slug: &str) -> TenantId {
             &[
                 ("name", "Acme Widgets"),
                 ("brand_color", "#0a7d32"),
+                ("logo_url", "https://cdn.acme.example/logo.png"),
                 ("support_email", "help@acme.example"),
             ],
         )
+        .await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    let mut form: Vec<(&str, &str)> = mailer::MailKind::ALL
+        .iter()
+        .filter(|kind| kind.can_be_disabled())
+        .map(|kind| (kind.as_str(), "on"))
+        .collect();
+    form.push(("footer_address", "Acme Widgets Ltd\n1 Market Street\nSpringfield"));
+    let saved = browser
+        .submit("/dashboard/settings/mail", "/dashboard/settings/mail", &form)
         .await;
     assert_eq!(saved.status(), StatusCode::OK);
     let tenant = app.platform.store().tenant_by_slug(slug).await.unwrap();
@@ -224,32 +301,30 @@ async fn every_kind_arrives_once_over_smtp_from_its_domain_event() {
     let tenant = merchant(&app, "acme").await;
     let events = every_event();
     let mut recorded = Vec::new();
-    for (n, event) in events.iter().enumerate() {
-        recorded.push(
-            record(&app, &tenant, &format!("evt_{n}"), event.clone())
-                .await
-                .unwrap(),
-        );
+    for (cause, event) in &events {
+        let event = record(&app, &tenant, cause, event.clone()).await.unwrap();
+        recorded.push((*cause, event));
     }
     run_jobs(&app).await;
 
     let owner = merchant_email("acme");
     let mut expected: Vec<(String, String)> = Vec::new();
-    let customer = |kind: &str| (kind.to_owned(), "jane@customer.example".to_owned());
-    for kind in [
-        "subscription_started",
-        "trial_started",
-        "trial_ending",
-        "cancellation_scheduled",
-        "subscription_canceled",
-        "subscription_ended_unpaid",
-        "receipt",
-        "payment_failed",
-        "authentication_required",
-        "final_notice",
-        "refund_issued",
+    for (kind, times) in [
+        ("subscription_started", 1),
+        ("trial_started", 1),
+        ("trial_ending", 1),
+        ("cancellation_scheduled", 1),
+        ("subscription_canceled", 1),
+        ("subscription_ended_unpaid", 1),
+        ("receipt", 1),
+        ("payment_failed", 2),
+        ("authentication_required", 2),
+        ("final_notice", 1),
+        ("refund_issued", 2),
     ] {
-        expected.push(customer(kind));
+        for _ in 0..times {
+            expected.push((kind.to_owned(), "jane@customer.example".to_owned()));
+        }
     }
     for (kind, times) in [
         ("merchant_new_subscriber", 1),
@@ -268,9 +343,9 @@ async fn every_kind_arrives_once_over_smtp_from_its_domain_event() {
         expected.iter().map(|(kind, _)| kind.as_str()).collect();
     assert_eq!(covered.len(), mailer::MailKind::ALL.len(), "every kind");
 
-    // Contents: both parts, branding, and a snapshot per kind with the
-    // volatile parts (event ids, the app's port) replaced.
-    let mut by_kind = BTreeMap::new();
+    // Contents: both parts, branding, and a snapshot per cause and kind
+    // with the volatile parts (event ids, the app's port) replaced.
+    let mut shown_by_name = BTreeMap::new();
     for received in receiver.received() {
         let message = MessageParser::default().parse(&received.data).unwrap();
         assert_eq!(message.text_body_count(), 1);
@@ -282,7 +357,13 @@ async fn every_kind_arrives_once_over_smtp_from_its_domain_event() {
             .and_then(|value| value.as_text())
             .unwrap()
             .to_owned();
-        let kind = key.split(':').nth(1).unwrap().to_owned();
+        let (event_id, rest) = key.split_once(':').unwrap();
+        let kind = rest.split(':').next().unwrap().to_owned();
+        let cause = recorded
+            .iter()
+            .find(|(_, event)| event.id.as_str() == event_id)
+            .map(|(cause, _)| *cause)
+            .unwrap();
         let from = message.from().unwrap().first().unwrap();
         let reply_to = message.reply_to().unwrap().first().unwrap();
         if kind.starts_with("merchant_") {
@@ -291,34 +372,44 @@ async fn every_kind_arrives_once_over_smtp_from_its_domain_event() {
             assert_eq!(from.name(), Some("Acme Widgets"), "{kind}");
             assert_eq!(reply_to.address(), Some("help@acme.example"), "{kind}");
             assert!(html.contains("#0a7d32"), "{kind}: the merchant's colour");
+            assert!(
+                html.contains("https://cdn.acme.example/logo.png"),
+                "{kind}: the merchant's logo"
+            );
+            assert!(
+                html.contains("1 Market Street") && text.contains("1 Market Street"),
+                "{kind}: the footer address in both parts"
+            );
         }
         assert_eq!(from.address(), Some("billing@billforge.localhost"));
-        let mut shown = format!(
+        let redact = |part: &str| {
+            let mut part = part.replace(&app.address, "http://app.test");
+            for (_, event) in &recorded {
+                part = part.replace(event.id.as_str(), "[event]");
+            }
+            part
+        };
+        let shown = format!(
             "Subject: {}\nFrom: {}\nReply-To: {}\n\n{}",
             message.subject().unwrap(),
             from.name().unwrap(),
             reply_to.address().unwrap(),
-            text
+            redact(&text)
         );
-        shown = shown.replace(&app.address, "http://app.test");
-        for event in &recorded {
-            shown = shown.replace(event.id.as_str(), "[event]");
+        if kind == "receipt" {
+            insta::assert_snapshot!("mail_receipt_html", redact(&html));
         }
-        by_kind.entry(kind).or_insert(shown);
+        shown_by_name.insert(format!("mail_{cause}_{kind}"), shown);
     }
-    for (kind, shown) in by_kind {
-        insta::assert_snapshot!(format!("mail_{kind}"), shown);
+    for (name, shown) in shown_by_name {
+        insta::assert_snapshot!(name, shown);
     }
 
     // The same causes again, and the same events dispatched again: nothing new.
-    for (n, event) in events.iter().enumerate() {
-        assert!(
-            record(&app, &tenant, &format!("evt_{n}"), event.clone())
-                .await
-                .is_none()
-        );
+    for (cause, event) in &events {
+        assert!(record(&app, &tenant, cause, event.clone()).await.is_none());
     }
-    for event in &recorded {
+    for (_, event) in &recorded {
         app.platform.dispatch_domain_event(event).await.unwrap();
     }
     run_jobs(&app).await;
@@ -527,6 +618,7 @@ async fn switched_off_kinds_and_customers_without_email_get_nothing() {
             .mail_settings(&tenant)
             .await
             .unwrap()
+            .kinds
             .iter()
             .all(|setting| setting.enabled)
     );
