@@ -62,8 +62,9 @@ pub struct Receipt {
 pub struct SubscriptionStarted {
     /// What the customer subscribed to.
     pub plan_name: String,
-    /// What it costs from now on.
-    pub price: Price,
+    /// What it costs from now on; `None` when the price is not one of the
+    /// merchant's Billforge prices (the sentence is then left out).
+    pub price: Option<Price>,
     /// When access began.
     pub started_at: DateTime<Utc>,
     /// Where the customer manages or cancels the subscription.
@@ -77,8 +78,8 @@ pub struct TrialStarted {
     pub plan_name: String,
     /// When the trial ends and the first charge happens.
     pub trial_ends_at: DateTime<Utc>,
-    /// What will be charged when the trial ends.
-    pub price: Price,
+    /// What will be charged when the trial ends, when known.
+    pub price: Option<Price>,
     /// Where the customer manages or cancels before being charged.
     pub manage_url: Link,
 }
@@ -90,8 +91,8 @@ pub struct TrialEnding {
     pub plan_name: String,
     /// When the trial ends and the first charge happens.
     pub trial_ends_at: DateTime<Utc>,
-    /// What will be charged then.
-    pub price: Price,
+    /// What will be charged then, when known.
+    pub price: Option<Price>,
     /// Whether a card is on file: without one the subscription will not
     /// continue, and the text asks the customer to add one.
     pub has_payment_method: bool,
@@ -129,8 +130,8 @@ pub struct SubscriptionEndedUnpaid {
     pub plan_name: String,
     /// When access ended.
     pub ended_at: DateTime<Utc>,
-    /// The unpaid amount, so the customer knows what it was about.
-    pub amount_due: Money,
+    /// The unpaid amount, so the customer knows what it was about, when known.
+    pub amount_due: Option<Money>,
     /// Where the customer can subscribe again.
     pub resubscribe_url: Link,
 }
@@ -177,16 +178,17 @@ pub struct FinalNotice {
 /// Money was returned to the customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundIssued {
-    /// The invoice the refund belongs to.
-    pub invoice_number: String,
+    /// The invoice the refund belongs to, when known (Stripe's refund
+    /// names the payment, not the invoice).
+    pub invoice_number: Option<String>,
     /// What was refunded now.
     pub refunded: Money,
     /// What was originally charged, to tell a full refund from a partial one.
     pub charged: Money,
     /// When the refund was issued.
     pub refunded_at: DateTime<Utc>,
-    /// The hosted receipt, which shows the refund.
-    pub receipt_url: Link,
+    /// The hosted receipt, which shows the refund, when known.
+    pub receipt_url: Option<Link>,
 }
 
 impl RefundIssued {
@@ -205,8 +207,8 @@ pub struct NewSubscriber {
     pub customer_name: Option<String>,
     /// What they subscribed to.
     pub plan_name: String,
-    /// What they pay.
-    pub price: Price,
+    /// What they pay, when known.
+    pub price: Option<Price>,
     /// Whether it started as a trial, which changes when money arrives.
     pub trial_ends_at: Option<DateTime<Utc>>,
     /// The customer's page in the merchant console.

@@ -1,13 +1,18 @@
 //! Mail (issue #7): turns domain events into outbox messages and sends them
-//! over SMTP exactly once.
+//! over SMTP once.
 //!
 //! The dispatch job calls [`Platform::mail_on_domain_event`]: it maps the
 //! event to the emails the issue lists, renders each once in the sender's
 //! branding, and stores them with their `mail.send` jobs in one transaction,
-//! keyed `{domain event}:{kind}:{recipient}` so a duplicate event, a retried
+//! keyed `{cause}:{kind}:{recipient}` (the cause is the domain event, itself
+//! recorded once per Stripe event or dunning step; for the welcome and the
+//! new-subscriber notice, the subscription), so a duplicate event, a retried
 //! dispatch or two racing workers can never queue a second copy. The
 //! `mail.send` job hands the stored bytes to the transport (SMTP, or
-//! capture without `SMTP_URL`) and records the outcome on the row.
+//! capture without `SMTP_URL`) and records the outcome on the row; only a
+//! crash between the server's 250 and that record can send a copy again,
+//! because SMTP itself has no idempotency (the stable `Message-ID` lets mail
+//! clients fold such a copy).
 
 use std::sync::Arc;
 
@@ -117,7 +122,9 @@ fn link_or(raw: Option<&str>, fallback: &Link) -> Link {
         .unwrap_or_else(|| fallback.clone())
 }
 
-/// What the subscription costs per period (unit price times seats).
+/// What the subscription costs per period (unit price times seats), when
+/// the price is one of the merchant's Billforge prices; the mails leave the
+/// price out otherwise rather than not being sent.
 fn price_of(subscription: &SubscriptionFacts) -> Option<Price> {
     let unit = subscription.unit_amount?;
     let quantity = i64::try_from(subscription.quantity.max(1)).ok()?;
@@ -130,9 +137,11 @@ fn price_of(subscription: &SubscriptionFacts) -> Option<Price> {
     })
 }
 
+/// The plan's name; a price that is not one of the merchant's Billforge
+/// prices has none we know, and "your plan" reads in every template.
 fn plan_name(name: Option<&String>) -> String {
     name.cloned()
-        .unwrap_or_else(|| "your subscription".to_owned())
+        .unwrap_or_else(|| "your plan".to_owned())
 }
 
 fn invoice_number(invoice: &InvoiceFacts) -> String {
@@ -152,36 +161,28 @@ fn customer_email(customer: Option<&CustomerFacts>) -> String {
 fn mails_for(event: &DomainEvent, at: DateTime<Utc>, links: &Links) -> Vec<Mail> {
     match event {
         DomainEvent::SubscriptionCreated(s) => subscription_created(s, at, links),
-        DomainEvent::TrialStarted(s) => price_of(s)
-            .map(|price| {
-                vec![
-                    TrialStarted {
-                        plan_name: plan_name(s.plan_name.as_ref()),
-                        trial_ends_at: s.trial_end.unwrap_or(at),
-                        price,
-                        manage_url: links.customer_portal.clone(),
-                    }
-                    .into(),
-                ]
-            })
-            .unwrap_or_default(),
-        DomainEvent::TrialWillEnd(s) => price_of(s)
-            .map(|price| {
-                vec![
-                    TrialEnding {
-                        plan_name: plan_name(s.plan_name.as_ref()),
-                        trial_ends_at: s.trial_end.unwrap_or(at),
-                        price,
-                        // The facts do not say whether a card is on file;
-                        // the text then asks to review it, which is right
-                        // either way, and the link lets them add one.
-                        has_payment_method: true,
-                        payment_method_url: links.customer_portal.clone(),
-                    }
-                    .into(),
-                ]
-            })
-            .unwrap_or_default(),
+        DomainEvent::TrialStarted(s) => vec![
+            TrialStarted {
+                plan_name: plan_name(s.plan_name.as_ref()),
+                trial_ends_at: s.trial_end.unwrap_or(at),
+                price: price_of(s),
+                manage_url: links.customer_portal.clone(),
+            }
+            .into(),
+        ],
+        DomainEvent::TrialWillEnd(s) => vec![
+            TrialEnding {
+                plan_name: plan_name(s.plan_name.as_ref()),
+                trial_ends_at: s.trial_end.unwrap_or(at),
+                price: price_of(s),
+                // The facts do not say whether a card is on file; the text
+                // then asks to review it, which is right either way, and
+                // the link lets them add one.
+                has_payment_method: true,
+                payment_method_url: links.customer_portal.clone(),
+            }
+            .into(),
+        ],
         DomainEvent::CancellationScheduled(s) => {
             let until = s.cancel_at.or(s.current_period_end).unwrap_or(at);
             vec![
@@ -219,7 +220,7 @@ fn mails_for(event: &DomainEvent, at: DateTime<Utc>, links: &Links) -> Vec<Mail>
         }
         DomainEvent::PaymentFailed(_) | DomainEvent::PaymentActionRequired(_) => Vec::new(),
         DomainEvent::DunningStep(step) => dunning_step(step, at, links),
-        DomainEvent::RefundIssued(refund) => vec![refund_issued(refund, at, links)],
+        DomainEvent::RefundIssued(refund) => vec![refund_issued(refund, at)],
         DomainEvent::DisputeOpened(dispute) => vec![dispute_opened(dispute, at, links)],
         DomainEvent::WebhookEndpointDisabled { url, reason, .. } => vec![
             WebhookEndpointDisabled {
@@ -230,8 +231,11 @@ fn mails_for(event: &DomainEvent, at: DateTime<Utc>, links: &Links) -> Vec<Mail>
             }
             .into(),
         ],
-        DomainEvent::SubscriptionActivated(_)
-        | DomainEvent::SubscriptionUpdated { .. }
+        // Also how a subscription created `incomplete` starts; the keys of
+        // these kinds name the subscription (see `cause_of`), so a trial
+        // converting or a recovery after failed payments welcomes no one twice.
+        DomainEvent::SubscriptionActivated(s) => subscription_created(s, at, links),
+        DomainEvent::SubscriptionUpdated { .. }
         | DomainEvent::SubscriptionResumed(_)
         | DomainEvent::EntitlementsUpdated { .. } => Vec::new(),
     }
@@ -241,9 +245,7 @@ fn mails_for(event: &DomainEvent, at: DateTime<Utc>, links: &Links) -> Vec<Mail>
 /// welcome when it starts paid (a trial has its own `trial_started` mail;
 /// an incomplete one has not started yet).
 fn subscription_created(s: &SubscriptionFacts, at: DateTime<Utc>, links: &Links) -> Vec<Mail> {
-    let Some(price) = price_of(s) else {
-        return Vec::new();
-    };
+    let price = price_of(s);
     if !matches!(s.status.as_str(), "active" | "trialing") {
         return Vec::new();
     }
@@ -301,18 +303,13 @@ fn subscription_canceled(
             resubscribe_url: links.customer_portal.clone(),
         }
         .into(),
-        CancelReason::NonPayment => {
-            let Some(price) = price_of(s) else {
-                return vec![merchant_cancellation(s, at, true, links)];
-            };
-            SubscriptionEndedUnpaid {
-                plan_name: plan_name(s.plan_name.as_ref()),
-                ended_at: at,
-                amount_due: price.amount,
-                resubscribe_url: links.customer_portal.clone(),
-            }
-            .into()
+        CancelReason::NonPayment => SubscriptionEndedUnpaid {
+            plan_name: plan_name(s.plan_name.as_ref()),
+            ended_at: at,
+            amount_due: price_of(s).map(|price| price.amount),
+            resubscribe_url: links.customer_portal.clone(),
         }
+        .into(),
     };
     vec![
         customer,
@@ -402,13 +399,16 @@ fn dunning_step(step: &DunningStepFacts, at: DateTime<Utc>, links: &Links) -> Ve
     }
 }
 
-fn refund_issued(refund: &RefundFacts, at: DateTime<Utc>, links: &Links) -> Mail {
+/// The refund facts name the payment, not its invoice: the text then
+/// leaves the invoice number and the receipt link out rather than show a
+/// wrong one.
+fn refund_issued(refund: &RefundFacts, at: DateTime<Utc>) -> Mail {
     RefundIssued {
-        invoice_number: refund.stripe_refund_id.clone(),
+        invoice_number: None,
         refunded: refund.amount,
         charged: refund.payment_amount.unwrap_or(refund.amount),
         refunded_at: at,
-        receipt_url: links.customer_portal.clone(),
+        receipt_url: None,
     }
     .into()
 }
@@ -422,6 +422,23 @@ fn dispute_opened(dispute: &DisputeFacts, at: DateTime<Utc>, links: &Links) -> M
         dashboard_url: links.dashboard.clone(),
     }
     .into()
+}
+
+/// What a message of `kind` caused by `recorded` is keyed on: the domain
+/// event, except for the welcome and the new-subscriber notice, which are
+/// once per subscription whichever event (created active, activated after
+/// `incomplete` or a trial) announces the start first.
+fn cause_of(recorded: &RecordedEvent, kind: MailKind) -> String {
+    let subscription = match &recorded.event {
+        DomainEvent::SubscriptionCreated(s) | DomainEvent::SubscriptionActivated(s) => Some(s),
+        _ => None,
+    };
+    match subscription {
+        Some(s) if matches!(kind, MailKind::SubscriptionStarted | MailKind::NewSubscriber) => {
+            format!("{}:{}", recorded.tenant_id, s.stripe_subscription_id)
+        }
+        _ => recorded.id.to_string(),
+    }
 }
 
 /// An address from stored data, or `None` (logged) when it is not one.
@@ -559,7 +576,8 @@ impl Platform {
                 Audience::Merchant => (&merchant_branding, merchant_recipients.clone()),
             };
             for to in recipients {
-                let dedupe_key = format!("{}:{}:{}", recorded.id, kind, to.address);
+                let dedupe_key =
+                    format!("{}:{}:{}", cause_of(recorded, kind), kind, to.address);
                 let email = OutgoingEmail::prepare(mail, branding, to, Some(dedupe_key.clone()))
                     .map_err(|err| JobError::Permanent(err.to_string()))?;
                 messages.push(NewOutboxMessage {

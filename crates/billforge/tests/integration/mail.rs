@@ -3,6 +3,7 @@
 //! handlers, and what leaves goes over SMTP to an in-process receiver.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use billing::events::{
     CancelReason, CustomerFacts, DisputeFacts, DomainEvent, DunningStepFacts, InvoiceFacts,
@@ -12,14 +13,17 @@ use billing::ids::{CustomerId, DomainEventId, TenantId};
 use billing::money::{Currency, Money};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use mail_parser::MessageParser;
-use mailer::test_support::SmtpReceiver;
+use mailer::test_support::{Received, SmtpReceiver};
 use platform::Secret;
 use platform::domain_events::RecordedEvent;
 use reqwest::StatusCode;
 use store::domain_events::NewDomainEvent;
 use store::outbox::{OutboxMessage, OutboxStatus};
 
-use crate::harness::{TestApp, captured_logs, merchant_email, spawn_app, spawn_app_with};
+use crate::harness::{
+    TestApp, captured_logs, connected_tenant, merchant_email, run_jobs, spawn_app, spawn_app_with,
+};
+use crate::mirror;
 
 /// A fixed day, so rendered dates are stable in snapshots.
 fn day(day: u32) -> DateTime<Utc> {
@@ -108,6 +112,12 @@ fn every_event() -> Vec<(&'static str, DomainEvent)> {
         (
             "subscription_created",
             DomainEvent::SubscriptionCreated(subscription("active")),
+        ),
+        // The same subscription announced active again (as a created
+        // `incomplete` one is): no second welcome or notice.
+        (
+            "subscription_activated",
+            DomainEvent::SubscriptionActivated(subscription("active")),
         ),
         (
             "trial_started",
@@ -223,8 +233,7 @@ async fn merchant(app: &TestApp, slug: &str) -> TenantId {
         .submit("/dashboard/settings/mail", "/dashboard/settings/mail", &form)
         .await;
     assert_eq!(saved.status(), StatusCode::OK);
-    let tenant = app.platform.store().tenant_by_slug(slug).await.unwrap();
-    TenantId::parse(&tenant.unwrap().id).unwrap()
+    app_tenant(app, slug).await
 }
 
 /// Records `event` for `cause` at a fixed time; `None` when the cause was seen.
@@ -256,11 +265,6 @@ async fn record(
     })
 }
 
-async fn run_jobs(app: &TestApp) {
-    let handlers = billforge::worker::job_handlers();
-    while app.platform.run_next_job(&handlers).await.unwrap() {}
-}
-
 async fn outbox(app: &TestApp) -> Vec<OutboxMessage> {
     let mut rows = app
         .platform
@@ -272,23 +276,31 @@ async fn outbox(app: &TestApp) -> Vec<OutboxMessage> {
     rows
 }
 
-/// The dedupe header of every message the receiver got: kind and recipient.
+/// The dedupe header of a received message.
+fn dedupe_key(received: &Received) -> String {
+    let message = MessageParser::default().parse(&received.data).unwrap();
+    message
+        .header(mailer::DEDUPE_KEY_HEADER)
+        .and_then(|value| value.as_text())
+        .unwrap()
+        .to_owned()
+}
+
+/// The kind named in a dedupe key (`{cause}:{kind}:{recipient}`, where the
+/// cause may itself contain colons).
+fn kind_in(key: &str) -> String {
+    key.split(':')
+        .find(|part| part.parse::<mailer::MailKind>().is_ok())
+        .unwrap()
+        .to_owned()
+}
+
+/// Every message the receiver got, as kind and recipient.
 fn delivered(receiver: &SmtpReceiver) -> Vec<(String, String)> {
     let mut kinds: Vec<_> = receiver
         .received()
         .iter()
-        .map(|received| {
-            let message = MessageParser::default().parse(&received.data).unwrap();
-            let key = message
-                .header(mailer::DEDUPE_KEY_HEADER)
-                .and_then(|value| value.as_text())
-                .unwrap()
-                .to_owned();
-            let mut parts = key.splitn(3, ':');
-            let _event = parts.next();
-            let kind = parts.next().unwrap().to_owned();
-            (kind, received.rcpt_to.join(","))
-        })
+        .map(|received| (kind_in(&dedupe_key(received)), received.rcpt_to.join(",")))
         .collect();
     kinds.sort();
     kinds
@@ -352,18 +364,13 @@ async fn every_kind_arrives_once_over_smtp_from_its_domain_event() {
         assert_eq!(message.html_body_count(), 1);
         let html = message.body_html(0).unwrap().into_owned();
         let text = message.body_text(0).unwrap().replace("\r\n", "\n");
-        let key = message
-            .header(mailer::DEDUPE_KEY_HEADER)
-            .and_then(|value| value.as_text())
-            .unwrap()
-            .to_owned();
-        let (event_id, rest) = key.split_once(':').unwrap();
-        let kind = rest.split(':').next().unwrap().to_owned();
+        let key = dedupe_key(&received);
+        let kind = kind_in(&key);
+        // Welcomes and new-subscriber notices are keyed on the subscription.
         let cause = recorded
             .iter()
-            .find(|(_, event)| event.id.as_str() == event_id)
-            .map(|(cause, _)| *cause)
-            .unwrap();
+            .find(|(_, event)| key.starts_with(&format!("{}:", event.id)))
+            .map_or("subscription", |(cause, _)| *cause);
         let from = message.from().unwrap().first().unwrap();
         let reply_to = message.reply_to().unwrap().first().unwrap();
         if kind.starts_with("merchant_") {
@@ -582,16 +589,7 @@ async fn switched_off_kinds_and_customers_without_email_get_nothing() {
     let receiver = SmtpReceiver::start().await;
     let app = app_with_smtp(&receiver).await;
     let browser = app.signed_up_merchant("quiet").await;
-    let tenant = TenantId::parse(
-        &app.platform
-            .store()
-            .tenant_by_slug("quiet")
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-    )
-    .unwrap();
+    let tenant = app_tenant(&app, "quiet").await;
     let page = browser.page("/dashboard/settings/mail").await;
     assert!(
         page.contains("name=\"receipt\" value=\"on\" checked"),
@@ -718,4 +716,166 @@ async fn a_domain_event_id_is_the_key_of_its_messages() {
     let mut expected = vec![key(&first.id), key(&second.id)];
     expected.sort();
     assert_eq!(keys, expected);
+}
+
+/// The mail of one received message: kind, recipient, subject, text part.
+fn parsed(received: &Received) -> (String, String, String, String) {
+    let message = MessageParser::default().parse(&received.data).unwrap();
+    assert_eq!(message.html_body_count(), 1);
+    (
+        kind_in(&dedupe_key(received)),
+        received.rcpt_to.join(","),
+        message.subject().unwrap().to_owned(),
+        message.body_text(0).unwrap().replace("\r\n", "\n"),
+    )
+}
+
+/// The messages received since `seen`, sorted by kind and recipient.
+fn new_since(receiver: &SmtpReceiver, seen: usize) -> Vec<(String, String, String, String)> {
+    let mut new: Vec<_> = receiver.received()[seen..].iter().map(parsed).collect();
+    new.sort();
+    new
+}
+
+/// The whole chain on the emulator's real, signed Connect deliveries:
+/// Stripe event → inbox → mirror → domain event → dunning → outbox → SMTP.
+#[tokio::test]
+async fn real_deliveries_mail_the_customer_and_the_merchant() {
+    let receiver = SmtpReceiver::start().await;
+    let app = app_with_smtp(&receiver).await;
+    app.platform.ensure_webhook_endpoints().await.unwrap();
+    let (tenant, account, _) = connected_tenant(&app, "livemail").await;
+    let owner = merchant_email("livemail");
+    let price = mirror::price(&app, &account, 2900).await;
+    let cus = mirror::customer(&app, &account, "ada@example.com", "pm_card_visa").await;
+    let sub = mirror::subscribe(&app, &account, &cus, &price).await;
+    mirror::sync(&app, &account).await;
+
+    // Paid at once: a receipt and a welcome to the customer, a notice to
+    // the merchant's owner (no support address set: the owner only).
+    let started = new_since(&receiver, 0);
+    let who: Vec<(&str, &str)> = started
+        .iter()
+        .map(|(kind, to, _, _)| (kind.as_str(), to.as_str()))
+        .collect();
+    assert_eq!(
+        who,
+        [
+            ("merchant_new_subscriber", owner.as_str()),
+            ("receipt", "ada@example.com"),
+            ("subscription_started", "ada@example.com"),
+        ]
+    );
+    // The price is a raw Stripe price, not one of the merchant's Billforge
+    // prices: the mails go out without the price sentence.
+    assert!(!started[0].3.contains("Price:"), "{}", started[0].3);
+    assert!(
+        started[2].3.contains("Your subscription to your plan with")
+            && !started[2].3.contains("You pay"),
+        "{}",
+        started[2].3
+    );
+    let receipt = &started[1];
+    assert!(receipt.3.contains("Amount paid:    $29.00"), "{}", receipt.3);
+    let invoice = app
+        .platform
+        .stripe()
+        .invoices()
+        .retrieve(
+            sub.latest_invoice.as_ref().unwrap().id(),
+            &Default::default(),
+            mirror::on(&account),
+        )
+        .await
+        .unwrap();
+    assert!(
+        receipt
+            .3
+            .contains(invoice.hosted_invoice_url.as_deref().unwrap()),
+        "the hosted invoice link: {}",
+        receipt.3
+    );
+    if let Some(number) = invoice.number.as_deref() {
+        assert!(receipt.3.contains(number), "{}", receipt.3);
+    }
+
+    // A partial refund of that payment.
+    let payments = app
+        .platform
+        .store()
+        .scoped(&tenant)
+        .payments()
+        .await
+        .unwrap();
+    app.platform
+        .stripe()
+        .refunds()
+        .create(
+            &stripe::CreateRefund {
+                payment_intent: Some(payments[0].stripe_payment_intent_id.clone()),
+                amount: Some(1000),
+                ..Default::default()
+            },
+            mirror::on(&account),
+        )
+        .await
+        .unwrap();
+    let seen = receiver.received().len();
+    mirror::sync(&app, &account).await;
+    let refunded = new_since(&receiver, seen);
+    assert_eq!(refunded.len(), 1, "{refunded:?}");
+    assert_eq!(refunded[0].0, "refund_issued");
+    assert_eq!(refunded[0].2, "Partial refund of $10.00 issued");
+
+    // The card starts failing and the renewal's payment fails: the dunning
+    // engine's first reminder, with the invoice's page to pay it.
+    mirror::pay_with(&app, &account, &cus, "pm_card_chargeCustomerFail").await;
+    let item = &sub.items.data[0];
+    let until_renewal = item.current_period_end - app.platform.now().timestamp() + 3600;
+    app.emulator
+        .advance(Duration::from_secs(u64::try_from(until_renewal).unwrap()));
+    app.clock
+        .advance(TimeDelta::seconds(until_renewal))
+        .unwrap();
+    let seen = receiver.received().len();
+    mirror::sync(&app, &account).await;
+    let failed = new_since(&receiver, seen);
+    let kinds: Vec<&str> = failed.iter().map(|(kind, ..)| kind.as_str()).collect();
+    assert_eq!(kinds, ["payment_failed"], "{failed:?}");
+    assert_eq!(failed[0].1, "ada@example.com");
+    assert!(failed[0].3.contains("$29.00"), "{}", failed[0].3);
+    assert!(failed[0].3.contains("(attempt 1)"), "{}", failed[0].3);
+
+    // A cancellation at the period end: scheduled, told to both sides.
+    app.platform
+        .stripe()
+        .subscriptions()
+        .cancel_at_period_end(&sub.id, true, mirror::on(&account))
+        .await
+        .unwrap();
+    let seen = receiver.received().len();
+    mirror::sync(&app, &account).await;
+    let scheduled = new_since(&receiver, seen);
+    let who: Vec<(&str, &str)> = scheduled
+        .iter()
+        .map(|(kind, to, _, _)| (kind.as_str(), to.as_str()))
+        .collect();
+    assert_eq!(
+        who,
+        [
+            ("cancellation_scheduled", "ada@example.com"),
+            ("merchant_cancellation", owner.as_str()),
+        ]
+    );
+
+    // Everything was sent once, whatever the number of deliveries.
+    let rows = outbox(&app).await;
+    assert_eq!(rows.len(), receiver.received().len());
+    assert!(rows.iter().all(|row| row.status == OutboxStatus::Sent));
+}
+
+/// The tenant of `slug`.
+async fn app_tenant(app: &TestApp, slug: &str) -> TenantId {
+    let row = app.platform.store().tenant_by_slug(slug).await.unwrap();
+    TenantId::parse(&row.unwrap().id).unwrap()
 }

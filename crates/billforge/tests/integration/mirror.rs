@@ -43,7 +43,7 @@ async fn live_app(slug: &str) -> (TestApp, TenantId, String, String) {
     (app, tenant, account, secret)
 }
 
-fn on(account: &str) -> RequestOptions {
+pub(crate) fn on(account: &str) -> RequestOptions {
     RequestOptions::new().on_account(account.to_owned())
 }
 
@@ -67,7 +67,7 @@ async fn emulator_events(app: &TestApp, account: &str) -> Vec<Value> {
 
 /// Waits until every event the emulator recorded on `account` reached the
 /// inbox (deliveries are asynchronous), then runs the jobs; returns them.
-async fn sync(app: &TestApp, account: &str) -> Vec<Value> {
+pub(crate) async fn sync(app: &TestApp, account: &str) -> Vec<Value> {
     let events = emulator_events(app, account).await;
     for _ in 0..200 {
         let mut missing = 0;
@@ -94,7 +94,7 @@ async fn sync(app: &TestApp, account: &str) -> Vec<Value> {
 }
 
 /// A monthly price of `amount` cents on `account`.
-async fn price(app: &TestApp, account: &str, amount: i64) -> String {
+pub(crate) async fn price(app: &TestApp, account: &str, amount: i64) -> String {
     app.platform
         .stripe()
         .prices()
@@ -120,7 +120,7 @@ async fn price(app: &TestApp, account: &str, amount: i64) -> String {
 }
 
 /// A customer on `account` paying with the test card `card` (`pm_card_…`).
-async fn customer(app: &TestApp, account: &str, email: &str, card: &str) -> String {
+pub(crate) async fn customer(app: &TestApp, account: &str, email: &str, card: &str) -> String {
     let customer = app
         .platform
         .stripe()
@@ -140,7 +140,7 @@ async fn customer(app: &TestApp, account: &str, email: &str, card: &str) -> Stri
 }
 
 /// Attaches the test card `card` to `customer` and makes it the default.
-async fn pay_with(app: &TestApp, account: &str, customer: &str, card: &str) {
+pub(crate) async fn pay_with(app: &TestApp, account: &str, customer: &str, card: &str) {
     let stripe = app.platform.stripe();
     let method = stripe
         .payment_methods()
@@ -154,7 +154,7 @@ async fn pay_with(app: &TestApp, account: &str, customer: &str, card: &str) {
         .unwrap();
 }
 
-async fn subscribe(
+pub(crate) async fn subscribe(
     app: &TestApp,
     account: &str,
     customer: &str,

@@ -61,7 +61,7 @@ pub fn every_mail() -> Vec<Mail> {
         .into(),
         SubscriptionStarted {
             plan_name: "Pro".into(),
-            price: monthly(1999),
+            price: Some(monthly(1999)),
             started_at: at(1),
             manage_url: link("portal"),
         }
@@ -69,14 +69,14 @@ pub fn every_mail() -> Vec<Mail> {
         TrialStarted {
             plan_name: "Pro".into(),
             trial_ends_at: at(15),
-            price: monthly(1999),
+            price: Some(monthly(1999)),
             manage_url: link("portal"),
         }
         .into(),
         TrialEnding {
             plan_name: "Pro".into(),
             trial_ends_at: at(15),
-            price: monthly(1999),
+            price: Some(monthly(1999)),
             has_payment_method: false,
             payment_method_url: link("portal/payment-method"),
         }
@@ -96,7 +96,7 @@ pub fn every_mail() -> Vec<Mail> {
         SubscriptionEndedUnpaid {
             plan_name: "Pro".into(),
             ended_at: at(28),
-            amount_due: usd(1999),
+            amount_due: Some(usd(1999)),
             resubscribe_url: link("plans"),
         }
         .into(),
@@ -122,18 +122,18 @@ pub fn every_mail() -> Vec<Mail> {
         }
         .into(),
         RefundIssued {
-            invoice_number: "ACME-0042".into(),
+            invoice_number: Some("ACME-0042".into()),
             refunded: usd(500),
             charged: usd(1999),
             refunded_at: at(3),
-            receipt_url: link("receipts/ch_42"),
+            receipt_url: Some(link("receipts/ch_42")),
         }
         .into(),
         NewSubscriber {
             customer_email: "jane@customer.example".into(),
             customer_name: Some("Jane Doe".into()),
             plan_name: "Pro".into(),
-            price: monthly(1999),
+            price: Some(monthly(1999)),
             trial_ends_at: None,
             dashboard_url: link("console/customers/cus_1"),
         }
