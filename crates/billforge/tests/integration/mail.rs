@@ -884,3 +884,24 @@ async fn app_tenant(app: &TestApp, slug: &str) -> TenantId {
     let row = app.platform.store().tenant_by_slug(slug).await.unwrap();
     TenantId::parse(&row.unwrap().id).unwrap()
 }
+
+#[tokio::test]
+async fn the_smtp_login_is_used_and_its_password_never_logged() {
+    let receiver = SmtpReceiver::start().await;
+    let url = receiver.url(Some("mailer:smtp-pa%24%24word-7f3a"));
+    let app = spawn_app_with(move |settings| settings.smtp_url = Some(Secret::new(url))).await;
+    let tenant = merchant(&app, "smtplogin").await;
+    record(
+        &app,
+        &tenant,
+        "evt_paid",
+        paid(Some("jane@customer.example")),
+    )
+    .await;
+    run_jobs(&app).await;
+    assert_eq!(receiver.logins(), ["mailer:smtp-pa$$word-7f3a"]);
+    assert_eq!(receiver.received().len(), 1);
+    let logs = captured_logs();
+    assert!(logs.contains("email delivered to the SMTP server"));
+    assert!(!logs.contains("smtp-pa$$word-7f3a") && !logs.contains("smtp-pa%24%24word-7f3a"));
+}
