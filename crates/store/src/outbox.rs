@@ -21,8 +21,10 @@ crate::scope::tenant_owned!(mail_outbox, tenant_mail_setting, tenant_mail_brandi
 /// The job kind that delivers one outbox message.
 pub const SEND_JOB: &str = "mail.send";
 /// Delivery attempts before a message that keeps failing transiently is
-/// marked failed (with the job queue's doubling backoff: about a day).
-pub const SEND_ATTEMPTS: i32 = 10;
+/// marked failed: with the job queue's backoff (30 s doubling, capped at an
+/// hour) the last one is about a day after the first, so a mail server's
+/// outage of some hours loses nothing.
+pub const SEND_ATTEMPTS: i32 = 30;
 
 /// A rendered email to queue.
 #[derive(Debug, Clone)]
