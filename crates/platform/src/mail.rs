@@ -140,8 +140,7 @@ fn price_of(subscription: &SubscriptionFacts) -> Option<Price> {
 /// The plan's name; a price that is not one of the merchant's Billforge
 /// prices has none we know, and "your plan" reads in every template.
 fn plan_name(name: Option<&String>) -> String {
-    name.cloned()
-        .unwrap_or_else(|| "your plan".to_owned())
+    name.cloned().unwrap_or_else(|| "your plan".to_owned())
 }
 
 fn invoice_number(invoice: &InvoiceFacts) -> String {
@@ -213,9 +212,7 @@ fn mails_for(event: &DomainEvent, at: DateTime<Utc>, links: &Links) -> Vec<Mail>
                 links,
             )]
         }
-        DomainEvent::PaymentActionRequired(invoice)
-            if invoice.stripe_subscription_id.is_none() =>
-        {
+        DomainEvent::PaymentActionRequired(invoice) if invoice.stripe_subscription_id.is_none() => {
             vec![authentication_required(invoice, None, links)]
         }
         DomainEvent::PaymentFailed(_) | DomainEvent::PaymentActionRequired(_) => Vec::new(),
@@ -434,7 +431,12 @@ fn cause_of(recorded: &RecordedEvent, kind: MailKind) -> String {
         _ => None,
     };
     match subscription {
-        Some(s) if matches!(kind, MailKind::SubscriptionStarted | MailKind::NewSubscriber) => {
+        Some(s)
+            if matches!(
+                kind,
+                MailKind::SubscriptionStarted | MailKind::NewSubscriber
+            ) =>
+        {
             format!("{}:{}", recorded.tenant_id, s.stripe_subscription_id)
         }
         _ => recorded.id.to_string(),
@@ -576,8 +578,7 @@ impl Platform {
                 Audience::Merchant => (&merchant_branding, merchant_recipients.clone()),
             };
             for to in recipients {
-                let dedupe_key =
-                    format!("{}:{}:{}", cause_of(recorded, kind), kind, to.address);
+                let dedupe_key = format!("{}:{}:{}", cause_of(recorded, kind), kind, to.address);
                 let email = OutgoingEmail::prepare(mail, branding, to, Some(dedupe_key.clone()))
                     .map_err(|err| JobError::Permanent(err.to_string()))?;
                 messages.push(NewOutboxMessage {

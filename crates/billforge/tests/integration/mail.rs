@@ -233,9 +233,16 @@ async fn merchant(app: &TestApp, slug: &str) -> TenantId {
         .filter(|kind| kind.can_be_disabled())
         .map(|kind| (kind.as_str(), "on"))
         .collect();
-    form.push(("footer_address", "Acme Widgets Ltd\n1 Market Street\nSpringfield"));
+    form.push((
+        "footer_address",
+        "Acme Widgets Ltd\n1 Market Street\nSpringfield",
+    ));
     let saved = browser
-        .submit("/dashboard/settings/mail", "/dashboard/settings/mail", &form)
+        .submit(
+            "/dashboard/settings/mail",
+            "/dashboard/settings/mail",
+            &form,
+        )
         .await;
     assert_eq!(saved.status(), StatusCode::OK);
     app_tenant(app, slug).await
@@ -781,7 +788,11 @@ async fn real_deliveries_mail_the_customer_and_the_merchant() {
         started[2].3
     );
     let receipt = &started[1];
-    assert!(receipt.3.contains("Amount paid:    $29.00"), "{}", receipt.3);
+    assert!(
+        receipt.3.contains("Amount paid:    $29.00"),
+        "{}",
+        receipt.3
+    );
     let invoice = app
         .platform
         .stripe()
