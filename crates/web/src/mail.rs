@@ -73,16 +73,22 @@ pub(crate) async fn outbox(admin: AdminUser) -> PageResult {
     )
 }
 
+/// Any tenant's message `id`, for an admin; a 404 page when there is none.
+async fn admin_message(admin: &AdminUser, id: &str) -> Result<OutboxMessage, WebError> {
+    let browser = &admin.browser;
+    let signed_in = browser.require_admin()?;
+    browser
+        .platform()
+        .admin_outbox_message(signed_in, id)
+        .await
+        .map_err(|err| WebError::from(err).with_browser(browser))
+}
+
 /// `GET /admin/mail/{id}`: headers, the HTML part in a sandboxed frame and
 /// the text part.
 pub(crate) async fn message(admin: AdminUser, id: web::Path<String>) -> PageResult {
+    let message = admin_message(&admin, &id).await?;
     let browser = &admin.browser;
-    let signed_in = browser.require_admin()?;
-    let message = browser
-        .platform()
-        .admin_outbox_message(signed_in, &id)
-        .await
-        .map_err(|err| WebError::from(err).with_browser(browser))?;
     browser.page(
         StatusCode::OK,
         &AdminMailMessagePage {
@@ -94,13 +100,7 @@ pub(crate) async fn message(admin: AdminUser, id: web::Path<String>) -> PageResu
 
 /// `GET /admin/mail/{id}/html`: the HTML part alone, for the frame.
 pub(crate) async fn message_html(admin: AdminUser, id: web::Path<String>) -> PageResult {
-    let browser = &admin.browser;
-    let signed_in = browser.require_admin()?;
-    let message = browser
-        .platform()
-        .admin_outbox_message(signed_in, &id)
-        .await
-        .map_err(|err| WebError::from(err).with_browser(browser))?;
+    let message = admin_message(&admin, &id).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("content-security-policy", MESSAGE_HTML_POLICY))

@@ -17,11 +17,11 @@ use mailer::test_support::{Received, SmtpReceiver};
 use platform::Secret;
 use platform::domain_events::RecordedEvent;
 use reqwest::StatusCode;
-use store::domain_events::NewDomainEvent;
 use store::outbox::{OutboxMessage, OutboxStatus};
 
 use crate::harness::{
-    TestApp, captured_logs, connected_tenant, merchant_email, run_jobs, spawn_app, spawn_app_with,
+    TestApp, captured_logs, connected_tenant, merchant_email, record_domain_event, run_jobs,
+    spawn_app, spawn_app_with,
 };
 use crate::mirror;
 
@@ -201,10 +201,25 @@ fn every_event() -> Vec<(&'static str, DomainEvent)> {
     ]
 }
 
-/// An app that sends over SMTP to `receiver`.
-async fn app_with_smtp(receiver: &SmtpReceiver) -> TestApp {
-    let url = receiver.url(None);
+/// An app that sends over SMTP to `receiver`, logging in as `login`.
+async fn app_with_smtp(receiver: &SmtpReceiver, login: Option<&str>) -> TestApp {
+    let url = receiver.url(login);
     spawn_app_with(move |settings| settings.smtp_url = Some(Secret::new(url))).await
+}
+
+/// A receiver, an app sending to it and the branded merchant `slug`.
+async fn smtp_merchant(slug: &str) -> (SmtpReceiver, TestApp, TenantId) {
+    let receiver = SmtpReceiver::start().await;
+    let app = app_with_smtp(&receiver, None).await;
+    let tenant = merchant(&app, slug).await;
+    (receiver, app, tenant)
+}
+
+/// Records one paid invoice (cause `evt_paid`): one receipt to Jane.
+async fn record_receipt(app: &TestApp, tenant: &TenantId) {
+    record(app, tenant, "evt_paid", paid(Some("jane@customer.example")))
+        .await
+        .unwrap();
 }
 
 /// A time as PostgreSQL keeps it (microseconds), to compare stored times.
@@ -255,26 +270,7 @@ async fn record(
     cause: &str,
     event: DomainEvent,
 ) -> Option<RecordedEvent> {
-    let id = app
-        .platform
-        .store()
-        .record_domain_event(
-            NewDomainEvent {
-                tenant_id: tenant.clone(),
-                cause: cause.to_owned(),
-                event: event.clone(),
-                occurred_at: day(1),
-            },
-            app.platform.now(),
-        )
-        .await
-        .unwrap()?;
-    Some(RecordedEvent {
-        id,
-        tenant_id: tenant.clone(),
-        occurred_at: day(1),
-        event,
-    })
+    record_domain_event(app, tenant, cause, event, day(1)).await
 }
 
 async fn outbox(app: &TestApp) -> Vec<OutboxMessage> {
@@ -320,9 +316,7 @@ fn delivered(receiver: &SmtpReceiver) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn every_kind_arrives_once_over_smtp_from_its_domain_event() {
-    let receiver = SmtpReceiver::start().await;
-    let app = app_with_smtp(&receiver).await;
-    let tenant = merchant(&app, "acme").await;
+    let (receiver, app, tenant) = smtp_merchant("acme").await;
     let events = every_event();
     let mut recorded = Vec::new();
     for (cause, event) in &events {
@@ -442,9 +436,7 @@ async fn every_kind_arrives_once_over_smtp_from_its_domain_event() {
 
 #[tokio::test]
 async fn two_workers_racing_on_one_event_send_one_message() {
-    let receiver = SmtpReceiver::start().await;
-    let app = app_with_smtp(&receiver).await;
-    let tenant = merchant(&app, "race").await;
+    let (receiver, app, tenant) = smtp_merchant("race").await;
     let mut recorded = Vec::new();
     for n in 0..5 {
         recorded.push(
@@ -482,17 +474,9 @@ async fn two_workers_racing_on_one_event_send_one_message() {
 
 #[tokio::test]
 async fn a_4xx_is_retried_with_backoff_and_then_delivered() {
-    let receiver = SmtpReceiver::start().await;
-    let app = app_with_smtp(&receiver).await;
-    let tenant = merchant(&app, "later").await;
+    let (receiver, app, tenant) = smtp_merchant("later").await;
     receiver.refuse_next(2, "451 4.3.0 Try again later");
-    record(
-        &app,
-        &tenant,
-        "evt_paid",
-        paid(Some("jane@customer.example")),
-    )
-    .await;
+    record_receipt(&app, &tenant).await;
     run_jobs(&app).await;
 
     let row = outbox(&app).await.remove(0);
@@ -524,17 +508,9 @@ async fn a_4xx_is_retried_with_backoff_and_then_delivered() {
 
 #[tokio::test]
 async fn a_5xx_is_marked_failed_with_its_reason_and_shown_to_admins() {
-    let receiver = SmtpReceiver::start().await;
-    let app = app_with_smtp(&receiver).await;
-    let tenant = merchant(&app, "bounce").await;
+    let (receiver, app, tenant) = smtp_merchant("bounce").await;
     receiver.refuse_next(1, "550 5.1.1 No such mailbox here");
-    record(
-        &app,
-        &tenant,
-        "evt_paid",
-        paid(Some("jane@customer.example")),
-    )
-    .await;
+    record_receipt(&app, &tenant).await;
     run_jobs(&app).await;
     app.clock.advance(TimeDelta::hours(2)).unwrap();
     run_jobs(&app).await;
@@ -557,14 +533,7 @@ async fn a_5xx_is_marked_failed_with_its_reason_and_shown_to_admins() {
         .unwrap();
     let admin = app.browser();
     let login = admin
-        .submit(
-            "/admin/login",
-            "/admin/login",
-            &[
-                ("email", "root@platform.example.com"),
-                ("password", "admin-password-1234"),
-            ],
-        )
+        .log_in_admin("root@platform.example.com", "admin-password-1234")
         .await;
     assert_eq!(login.status(), StatusCode::SEE_OTHER);
     let list = admin.page("/admin/mail").await;
@@ -599,7 +568,7 @@ async fn a_5xx_is_marked_failed_with_its_reason_and_shown_to_admins() {
 #[tokio::test]
 async fn switched_off_kinds_and_customers_without_email_get_nothing() {
     let receiver = SmtpReceiver::start().await;
-    let app = app_with_smtp(&receiver).await;
+    let app = app_with_smtp(&receiver, None).await;
     let browser = app.signed_up_merchant("quiet").await;
     let tenant = app_tenant(&app, "quiet").await;
     let page = browser.page("/dashboard/settings/mail").await;
@@ -647,13 +616,7 @@ async fn switched_off_kinds_and_customers_without_email_get_nothing() {
     let audit = browser.page("/dashboard/audit").await;
     assert!(audit.contains("mail_settings.updated"), "audited");
 
-    record(
-        &app,
-        &tenant,
-        "evt_paid",
-        paid(Some("jane@customer.example")),
-    )
-    .await;
+    record_receipt(&app, &tenant).await;
     record(
         &app,
         &tenant,
@@ -688,13 +651,7 @@ async fn switched_off_kinds_and_customers_without_email_get_nothing() {
 async fn without_smtp_url_mail_is_captured_and_logged() {
     let app = spawn_app().await;
     let tenant = merchant(&app, "demo").await;
-    record(
-        &app,
-        &tenant,
-        "evt_paid",
-        paid(Some("jane@customer.example")),
-    )
-    .await;
+    record_receipt(&app, &tenant).await;
     run_jobs(&app).await;
     let row = outbox(&app).await.remove(0);
     assert_eq!((row.status, row.attempts), (OutboxStatus::Captured, 1));
@@ -754,7 +711,7 @@ fn new_since(receiver: &SmtpReceiver, seen: usize) -> Vec<(String, String, Strin
 #[tokio::test]
 async fn real_deliveries_mail_the_customer_and_the_merchant() {
     let receiver = SmtpReceiver::start().await;
-    let app = app_with_smtp(&receiver).await;
+    let app = app_with_smtp(&receiver, None).await;
     app.platform.ensure_webhook_endpoints().await.unwrap();
     let (tenant, account, _) = connected_tenant(&app, "livemail").await;
     let owner = merchant_email("livemail");
@@ -823,19 +780,7 @@ async fn real_deliveries_mail_the_customer_and_the_merchant() {
         .payments()
         .await
         .unwrap();
-    app.platform
-        .stripe()
-        .refunds()
-        .create(
-            &stripe::CreateRefund {
-                payment_intent: Some(payments[0].stripe_payment_intent_id.clone()),
-                amount: Some(1000),
-                ..Default::default()
-            },
-            mirror::on(&account),
-        )
-        .await
-        .unwrap();
+    mirror::refund(&app, &account, &payments[0].stripe_payment_intent_id, 1000).await;
     let seen = receiver.received().len();
     mirror::sync(&app, &account).await;
     let refunded = new_since(&receiver, seen);
@@ -899,16 +844,9 @@ async fn app_tenant(app: &TestApp, slug: &str) -> TenantId {
 #[tokio::test]
 async fn the_smtp_login_is_used_and_its_password_never_logged() {
     let receiver = SmtpReceiver::start().await;
-    let url = receiver.url(Some("mailer:smtp-pa%24%24word-7f3a"));
-    let app = spawn_app_with(move |settings| settings.smtp_url = Some(Secret::new(url))).await;
+    let app = app_with_smtp(&receiver, Some("mailer:smtp-pa%24%24word-7f3a")).await;
     let tenant = merchant(&app, "smtplogin").await;
-    record(
-        &app,
-        &tenant,
-        "evt_paid",
-        paid(Some("jane@customer.example")),
-    )
-    .await;
+    record_receipt(&app, &tenant).await;
     run_jobs(&app).await;
     assert_eq!(receiver.logins(), ["mailer:smtp-pa$$word-7f3a"]);
     assert_eq!(receiver.received().len(), 1);

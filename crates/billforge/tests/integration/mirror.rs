@@ -154,6 +154,28 @@ pub(crate) async fn pay_with(app: &TestApp, account: &str, customer: &str, card:
         .unwrap();
 }
 
+/// Refunds `amount` cents of the payment `payment_intent` on `account`.
+pub(crate) async fn refund(
+    app: &TestApp,
+    account: &str,
+    payment_intent: &str,
+    amount: i64,
+) -> stripe::Refund {
+    app.platform
+        .stripe()
+        .refunds()
+        .create(
+            &stripe::CreateRefund {
+                payment_intent: Some(payment_intent.to_owned()),
+                amount: Some(amount),
+                ..Default::default()
+            },
+            on(account),
+        )
+        .await
+        .unwrap()
+}
+
 pub(crate) async fn subscribe(
     app: &TestApp,
     account: &str,
@@ -412,20 +434,7 @@ async fn real_deliveries_mirror_a_paid_renewed_refunded_then_failing_subscriptio
     assert!(renewed.current_period_end > row.current_period_end);
 
     // A refund of the first payment.
-    let refund = app
-        .platform
-        .stripe()
-        .refunds()
-        .create(
-            &stripe::CreateRefund {
-                payment_intent: Some(payments[0].stripe_payment_intent_id.clone()),
-                amount: Some(1000),
-                ..Default::default()
-            },
-            on(&account),
-        )
-        .await
-        .unwrap();
+    let refund = refund(&app, &account, &payments[0].stripe_payment_intent_id, 1000).await;
     sync(&app, &account).await;
     let refunds = scope.refunds().await.unwrap();
     assert_eq!(refunds.len(), 1, "{refunds:?}");
