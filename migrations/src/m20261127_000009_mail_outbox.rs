@@ -6,8 +6,9 @@
 //! recipient, so a duplicate event, a retried dispatch or two racing workers
 //! insert one row at most. `tenant_mail_settings` lists the customer-facing
 //! kinds a merchant switched off; a kind not listed is on.
-//! `tenant_mail_branding` holds what only mail needs of a merchant's look:
-//! the postal address of the footer (anti-spam laws ask for one).
+//! `tenant_mail_branding` holds what only mail needs of a merchant: the
+//! postal address of the footer (anti-spam laws ask for one) and the page
+//! where its customers manage their account, linked from customer mail.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -86,6 +87,7 @@ impl MigrationTrait for Migration {
                     .table(TenantMailBranding::Table)
                     .col(string(TenantMailBranding::TenantId).primary_key())
                     .col(text(TenantMailBranding::FooterAddress))
+                    .col(string_null(TenantMailBranding::AccountUrl))
                     .col(timestamp_with_time_zone(TenantMailBranding::UpdatedAt))
                     .foreign_key(
                         ForeignKey::create()
@@ -148,6 +150,7 @@ enum TenantMailBranding {
     Table,
     TenantId,
     FooterAddress,
+    AccountUrl,
     UpdatedAt,
 }
 

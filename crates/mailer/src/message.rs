@@ -68,7 +68,8 @@ pub struct SubscriptionStarted {
     /// When access began.
     pub started_at: DateTime<Utc>,
     /// Where the customer manages or cancels the subscription.
-    pub manage_url: Link,
+    /// `None` when the merchant set no account page: the link is left out.
+    pub manage_url: Option<Link>,
 }
 
 /// A free trial began.
@@ -81,7 +82,8 @@ pub struct TrialStarted {
     /// What will be charged when the trial ends, when known.
     pub price: Option<Price>,
     /// Where the customer manages or cancels before being charged.
-    pub manage_url: Link,
+    /// `None` when the merchant set no account page: the link is left out.
+    pub manage_url: Option<Link>,
 }
 
 /// A trial ends in three days (Stripe's `customer.subscription.trial_will_end`).
@@ -97,7 +99,8 @@ pub struct TrialEnding {
     /// continue, and the text asks the customer to add one.
     pub has_payment_method: bool,
     /// Where the customer adds or changes the payment method.
-    pub payment_method_url: Link,
+    /// `None` when the merchant set no account page: the link is left out.
+    pub payment_method_url: Option<Link>,
 }
 
 /// The customer asked to cancel at the end of the period.
@@ -108,7 +111,8 @@ pub struct CancellationScheduled {
     /// Access continues until then; nothing more is charged.
     pub access_until: DateTime<Utc>,
     /// Where the customer can undo the cancellation before it takes effect.
-    pub manage_url: Link,
+    /// `None` when the merchant set no account page: the link is left out.
+    pub manage_url: Option<Link>,
 }
 
 /// A cancellation took effect (the customer's choice, not a payment failure).
@@ -119,7 +123,8 @@ pub struct SubscriptionCanceled {
     /// When access ended.
     pub ended_at: DateTime<Utc>,
     /// Where the customer can subscribe again.
-    pub resubscribe_url: Link,
+    /// `None` when the merchant set no account page: the link is left out.
+    pub resubscribe_url: Option<Link>,
 }
 
 /// A subscription ended because payment kept failing; worded differently
@@ -133,7 +138,8 @@ pub struct SubscriptionEndedUnpaid {
     /// The unpaid amount, so the customer knows what it was about, when known.
     pub amount_due: Option<Money>,
     /// Where the customer can subscribe again.
-    pub resubscribe_url: Link,
+    /// `None` when the merchant set no account page: the link is left out.
+    pub resubscribe_url: Option<Link>,
 }
 
 /// A renewal payment failed; sent for each dunning attempt.

@@ -67,6 +67,9 @@ pub struct MailSettings {
     pub kinds: Vec<MailKindSetting>,
     /// The postal address printed under customer emails (may be empty).
     pub footer_address: String,
+    /// The merchant's page where customers manage their account (may be
+    /// empty: customer mail then carries no such link).
+    pub account_url: String,
 }
 
 /// The longest footer address accepted: a postal address, not a letter.
@@ -108,8 +111,12 @@ fn label(kind: MailKind) -> &'static str {
 
 /// The links an email may carry, derived once per event.
 struct Links {
-    /// Where customers manage their subscription and payment method.
-    customer_portal: Link,
+    /// The merchant's page where customers manage their subscription and
+    /// payment method (mail settings); links to it are left out without one.
+    account: Option<Link>,
+    /// Where a link Stripe should have given (hosted invoice page) points
+    /// when it did not: the account page, else Billforge's home page.
+    fallback: Link,
     /// The merchant's dashboard.
     dashboard: Link,
     /// The merchant's settings (webhook endpoints).
@@ -165,7 +172,7 @@ fn mails_for(event: &DomainEvent, at: DateTime<Utc>, links: &Links) -> Vec<Mail>
                 plan_name: plan_name(s.plan_name.as_ref()),
                 trial_ends_at: s.trial_end.unwrap_or(at),
                 price: price_of(s),
-                manage_url: links.customer_portal.clone(),
+                manage_url: links.account.clone(),
             }
             .into(),
         ],
@@ -178,7 +185,7 @@ fn mails_for(event: &DomainEvent, at: DateTime<Utc>, links: &Links) -> Vec<Mail>
                 // then asks to review it, which is right either way, and
                 // the link lets them add one.
                 has_payment_method: true,
-                payment_method_url: links.customer_portal.clone(),
+                payment_method_url: links.account.clone(),
             }
             .into(),
         ],
@@ -188,7 +195,7 @@ fn mails_for(event: &DomainEvent, at: DateTime<Utc>, links: &Links) -> Vec<Mail>
                 CancellationScheduled {
                     plan_name: plan_name(s.plan_name.as_ref()),
                     access_until: until,
-                    manage_url: links.customer_portal.clone(),
+                    manage_url: links.account.clone(),
                 }
                 .into(),
                 merchant_cancellation(s, until, false, links),
@@ -263,7 +270,7 @@ fn subscription_created(s: &SubscriptionFacts, at: DateTime<Utc>, links: &Links)
                 plan_name: plan_name(s.plan_name.as_ref()),
                 price,
                 started_at: at,
-                manage_url: links.customer_portal.clone(),
+                manage_url: links.account.clone(),
             }
             .into(),
         );
@@ -297,14 +304,14 @@ fn subscription_canceled(
         CancelReason::Requested => SubscriptionCanceled {
             plan_name: plan_name(s.plan_name.as_ref()),
             ended_at: at,
-            resubscribe_url: links.customer_portal.clone(),
+            resubscribe_url: links.account.clone(),
         }
         .into(),
         CancelReason::NonPayment => SubscriptionEndedUnpaid {
             plan_name: plan_name(s.plan_name.as_ref()),
             ended_at: at,
             amount_due: price_of(s).map(|price| price.amount),
-            resubscribe_url: links.customer_portal.clone(),
+            resubscribe_url: links.account.clone(),
         }
         .into(),
     };
@@ -327,10 +334,7 @@ fn receipt(invoice: &InvoiceFacts, at: DateTime<Utc>, links: &Links) -> Option<M
             period_start: invoice.period_start.unwrap_or(at),
             period_end: invoice.period_end.unwrap_or(at),
             paid_at: at,
-            invoice_url: link_or(
-                invoice.hosted_invoice_url.as_deref(),
-                &links.customer_portal,
-            ),
+            invoice_url: link_or(invoice.hosted_invoice_url.as_deref(), &links.fallback),
         }
         .into(),
     )
@@ -348,7 +352,7 @@ fn payment_failed(
         amount_due: invoice.amount_due,
         attempt,
         next_attempt_at,
-        update_payment_url: link_or(action_url, &links.customer_portal),
+        update_payment_url: link_or(action_url, &links.fallback),
     }
     .into()
 }
@@ -363,7 +367,7 @@ fn authentication_required(
         amount_due: invoice.amount_due,
         authenticate_url: link_or(
             action_url.or(invoice.hosted_invoice_url.as_deref()),
-            &links.customer_portal,
+            &links.fallback,
         ),
     }
     .into()
@@ -388,7 +392,7 @@ fn dunning_step(step: &DunningStepFacts, at: DateTime<Utc>, links: &Links) -> Ve
                 invoice_number: invoice_number(invoice),
                 amount_due: invoice.amount_due,
                 ends_at: step.next_attempt_at.unwrap_or(at),
-                update_payment_url: link_or(action_url, &links.customer_portal),
+                update_payment_url: link_or(action_url, &links.fallback),
             }
             .into(),
         ],
@@ -514,8 +518,19 @@ impl Platform {
             let what = what.to_owned();
             move |err: store::StoreError| JobError::Retry(format!("{what}: {err}"))
         };
+        let store = self.store();
+        let scope = store.scoped(&recorded.tenant_id);
+        let mail_branding = scope
+            .mail_branding()
+            .await
+            .map_err(retry("loading the mail branding"))?;
+        let account = mail_branding
+            .as_ref()
+            .and_then(|row| row.account_url.as_deref())
+            .and_then(|raw| Link::parse(raw).ok());
         let links = Links {
-            customer_portal: self.link("/")?,
+            fallback: account.clone().map_or_else(|| self.link("/"), Ok)?,
+            account,
             dashboard: self.link("/dashboard")?,
             settings: self.link("/dashboard/settings")?,
         };
@@ -523,13 +538,11 @@ impl Platform {
         if mails.is_empty() {
             return Ok(());
         }
-        let store = self.store();
         let tenant = store
             .tenant(&recorded.tenant_id)
             .await
             .map_err(retry("loading the tenant"))?
             .ok_or_else(|| JobError::Permanent(format!("no tenant {}", recorded.tenant_id)))?;
-        let scope = store.scoped(&recorded.tenant_id);
         let preferences = MailPreferences::from_stored(
             scope
                 .disabled_mail_kinds()
@@ -542,11 +555,10 @@ impl Platform {
             .tenant_owner_email(&recorded.tenant_id)
             .await
             .map_err(retry("loading the owner"))?;
-        let footer_address = scope
-            .mail_footer_address()
-            .await
-            .map_err(retry("loading the footer address"))?;
-        let customer_branding = self.tenant_branding(&tenant, owner.as_deref(), &footer_address)?;
+        let footer_address = mail_branding
+            .as_ref()
+            .map_or("", |row| row.footer_address.as_str());
+        let customer_branding = self.tenant_branding(&tenant, owner.as_deref(), footer_address)?;
         let merchant_branding = self.platform_branding()?;
         let merchant_recipients: Vec<Recipient> = {
             let mut addresses: Vec<&str> = owner.iter().map(String::as_str).collect();
@@ -664,6 +676,7 @@ impl Platform {
         let scope = self.store().scoped(tenant_id);
         let stored = scope.disabled_mail_kinds().await?;
         let preferences = MailPreferences::from_stored(stored.iter().map(String::as_str));
+        let branding = scope.mail_branding().await?;
         Ok(MailSettings {
             kinds: MailKind::ALL
                 .iter()
@@ -674,19 +687,26 @@ impl Platform {
                     enabled: preferences.allows(*kind),
                 })
                 .collect(),
-            footer_address: scope.mail_footer_address().await?,
+            footer_address: branding
+                .as_ref()
+                .map(|row| row.footer_address.clone())
+                .unwrap_or_default(),
+            account_url: branding.and_then(|row| row.account_url).unwrap_or_default(),
         })
     }
 
     /// Sends exactly the customer-facing kinds in `enabled` (stored names),
-    /// switching the others off, and prints `footer_address` under customer
-    /// emails; audited. An unknown or merchant-only kind, or an overlong
-    /// address, is rejected before anything is written.
+    /// switching the others off, prints `footer_address` under customer
+    /// emails and links them to `account_url` (empty: no such link);
+    /// audited. An unknown or merchant-only kind, an overlong address or an
+    /// account page that is not an http(s) URL is rejected before anything
+    /// is written.
     pub async fn set_mail_settings(
         &self,
         tenant_id: &TenantId,
         enabled: &[String],
         footer_address: &str,
+        account_url: &str,
         actor: store::Actor,
         request_id: &RequestId,
     ) -> PlatformResult<MailSettings> {
@@ -716,6 +736,16 @@ impl Platform {
                 ),
             });
         }
+        let account_url = account_url.trim();
+        let account_url = if account_url.is_empty() {
+            None
+        } else {
+            let link = Link::parse(account_url).map_err(|err| PlatformError::Invalid {
+                field: "account_url",
+                message: err.to_string(),
+            })?;
+            Some(link.as_str().to_owned())
+        };
         for kind in MailKind::ALL.iter().filter(|kind| kind.can_be_disabled()) {
             if !enabled.iter().any(|raw| raw == kind.as_str()) {
                 preferences
@@ -726,7 +756,12 @@ impl Platform {
         let ctx = self.audit_context(actor, request_id);
         self.store()
             .scoped(tenant_id)
-            .save_mail_settings(&preferences.stored(), footer_address, &ctx)
+            .save_mail_settings(
+                &preferences.stored(),
+                footer_address,
+                account_url.as_deref(),
+                &ctx,
+            )
             .await?;
         self.mail_settings(tenant_id).await
     }

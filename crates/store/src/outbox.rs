@@ -15,6 +15,7 @@ use crate::jobs::insert_job;
 use crate::{AuditContext, NewJob, Store, StoreResult, TenantScope, audit};
 
 pub use mail_outbox::{Model as OutboxMessage, OutboxStatus};
+pub use tenant_mail_branding::Model as MailBranding;
 
 crate::scope::tenant_owned!(mail_outbox, tenant_mail_setting, tenant_mail_branding);
 
@@ -253,34 +254,35 @@ impl TenantScope<'_> {
             .collect())
     }
 
-    /// The postal address of the tenant's email footer, empty when unset.
-    pub async fn mail_footer_address(&self) -> StoreResult<String> {
+    /// The tenant's footer address and account page; `None` until saved.
+    pub async fn mail_branding(&self) -> StoreResult<Option<MailBranding>> {
         Ok(self
             .find::<tenant_mail_branding::Entity>()
             .one(self.db)
-            .await?
-            .map(|row| row.footer_address)
-            .unwrap_or_default())
+            .await?)
     }
 
-    /// Replaces the switched-off kinds with `kinds` (already validated) and
-    /// the footer address, in one audited transaction.
+    /// Replaces the switched-off kinds with `kinds`, the footer address and
+    /// the account page (all already validated), in one audited transaction.
     pub async fn save_mail_settings(
         &self,
         kinds: &[&str],
         footer_address: &str,
+        account_url: Option<&str>,
         ctx: &AuditContext,
     ) -> StoreResult<()> {
         let txn = self.db.begin().await?;
         tenant_mail_branding::Entity::insert(tenant_mail_branding::ActiveModel {
             tenant_id: Set(self.tenant_id.to_string()),
             footer_address: Set(footer_address.to_owned()),
+            account_url: Set(account_url.map(str::to_owned)),
             updated_at: Set(ctx.now),
         })
         .on_conflict(
             OnConflict::column(tenant_mail_branding::Column::TenantId)
                 .update_columns([
                     tenant_mail_branding::Column::FooterAddress,
+                    tenant_mail_branding::Column::AccountUrl,
                     tenant_mail_branding::Column::UpdatedAt,
                 ])
                 .to_owned(),

@@ -118,6 +118,9 @@ pub(crate) struct MailSettingsForm {
     /// The postal address printed under customer emails.
     #[serde(default)]
     footer_address: String,
+    /// The merchant's page where customers manage their account.
+    #[serde(default)]
+    account_url: String,
     /// The ticked boxes (unticked ones are not submitted).
     #[serde(flatten)]
     enabled: BTreeMap<String, String>,
@@ -161,6 +164,7 @@ pub(crate) async fn save_settings(
             &tenant_id,
             &enabled,
             &form.footer_address,
+            &form.account_url,
             actor,
             &RequestId::current_or_new(),
         )

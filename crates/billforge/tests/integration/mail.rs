@@ -252,6 +252,7 @@ async fn merchant(app: &TestApp, slug: &str) -> TenantId {
         "footer_address",
         "Acme Widgets Ltd\n1 Market Street\nSpringfield",
     ));
+    form.push(("account_url", "https://acme.example/account"));
     let saved = browser
         .submit(
             "/dashboard/settings/mail",
@@ -582,15 +583,19 @@ async fn switched_off_kinds_and_customers_without_email_get_nothing() {
     );
 
     // Bad input is refused and changes nothing.
-    for bad in ["bogus", "merchant_dispute_opened"] {
+    for bad in [
+        ("bogus", "on"),
+        ("merchant_dispute_opened", "on"),
+        ("account_url", "javascript:alert(1)"),
+    ] {
         let refused = browser
             .submit(
                 "/dashboard/settings/mail",
                 "/dashboard/settings/mail",
-                &[(bad, "on")],
+                &[bad],
             )
             .await;
-        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{bad:?}");
     }
     assert!(
         app.platform
@@ -738,9 +743,11 @@ async fn real_deliveries_mail_the_customer_and_the_merchant() {
     // The price is a raw Stripe price, not one of the merchant's Billforge
     // prices: the mails go out without the price sentence.
     assert!(!started[0].3.contains("Price:"), "{}", started[0].3);
+    // Nor an account page: the welcome carries no link to manage it.
     assert!(
         started[2].3.contains("Your subscription to your plan with")
-            && !started[2].3.contains("You pay"),
+            && !started[2].3.contains("You pay")
+            && !started[2].3.contains("change or cancel"),
         "{}",
         started[2].3
     );

@@ -63,14 +63,14 @@ pub fn every_mail() -> Vec<Mail> {
             plan_name: "Pro".into(),
             price: Some(monthly(1999)),
             started_at: at(1),
-            manage_url: link("portal"),
+            manage_url: Some(link("portal")),
         }
         .into(),
         TrialStarted {
             plan_name: "Pro".into(),
             trial_ends_at: at(15),
             price: Some(monthly(1999)),
-            manage_url: link("portal"),
+            manage_url: Some(link("portal")),
         }
         .into(),
         TrialEnding {
@@ -78,26 +78,26 @@ pub fn every_mail() -> Vec<Mail> {
             trial_ends_at: at(15),
             price: Some(monthly(1999)),
             has_payment_method: false,
-            payment_method_url: link("portal/payment-method"),
+            payment_method_url: Some(link("portal/payment-method")),
         }
         .into(),
         CancellationScheduled {
             plan_name: "Pro".into(),
             access_until: at(31),
-            manage_url: link("portal"),
+            manage_url: Some(link("portal")),
         }
         .into(),
         SubscriptionCanceled {
             plan_name: "Pro".into(),
             ended_at: at(31),
-            resubscribe_url: link("plans"),
+            resubscribe_url: Some(link("plans")),
         }
         .into(),
         SubscriptionEndedUnpaid {
             plan_name: "Pro".into(),
             ended_at: at(28),
             amount_due: Some(usd(1999)),
-            resubscribe_url: link("plans"),
+            resubscribe_url: Some(link("plans")),
         }
         .into(),
         PaymentFailed {

@@ -1,4 +1,5 @@
-//! What only mail needs of a merchant's look: the footer's postal address.
+//! What only mail needs of a merchant: the footer's postal address and the
+//! customers' account page.
 
 use sea_orm::entity::prelude::*;
 
@@ -13,6 +14,9 @@ pub struct Model {
     /// line (anti-spam laws ask senders for one).
     #[sea_orm(column_type = "Text")]
     pub footer_address: String,
+    /// The merchant's page where customers manage their subscription and
+    /// payment method; customer mail links there, or leaves the link out.
+    pub account_url: Option<String>,
     /// When it was last changed.
     pub updated_at: DateTimeUtc,
 }
