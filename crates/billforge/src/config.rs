@@ -42,6 +42,8 @@ struct FileConfig {
     api_rate_limit_per_second: Option<u32>,
     /// `API_RATE_LIMIT_BURST`.
     api_rate_limit_burst: Option<u32>,
+    /// `MAIL_FROM`.
+    mail_from: Option<String>,
 }
 
 /// Settings plus what the startup banner says about them.
@@ -135,7 +137,15 @@ pub fn load(
     }
     let smtp_url = pick("SMTP_URL", from_file.smtp_url).map(Secret::new);
     if smtp_url.is_none() {
-        defaults_in_use.push("no SMTP_URL: emails are written to the log".to_owned());
+        defaults_in_use.push(
+            "no SMTP_URL: emails are kept as captured (admin console, log), not sent".to_owned(),
+        );
+    }
+    let mail_from = pick("MAIL_FROM", from_file.mail_from);
+    if let Some(address) = &mail_from
+        && let Err(err) = mailer::parse_address(address)
+    {
+        bail!("MAIL_FROM must be an email address like billing@example.com: {err}");
     }
 
     if database_url == DEFAULT_DATABASE_URL {
@@ -175,6 +185,9 @@ pub fn load(
         if let Some(value) = value {
             *target = value;
         }
+    }
+    if let Some(address) = mail_from {
+        settings.mail_from = address;
     }
     Ok(LoadedConfig {
         settings,

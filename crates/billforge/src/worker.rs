@@ -24,6 +24,7 @@ pub fn job_handlers() -> JobHandlers {
     platform::outbound::register_jobs(&mut handlers);
     platform::reconcile::register_jobs(&mut handlers);
     platform::entitlements::register_jobs(&mut handlers);
+    platform::mail::register_jobs(&mut handlers);
     handlers
 }
 

@@ -86,7 +86,7 @@ impl OutgoingEmail {
     /// `<id@sender-domain>`: derived from the dedupe key when there is one
     /// (hashed, so the header reveals nothing and stays short), random
     /// otherwise.
-    fn message_id(&self, sender: &Address) -> String {
+    pub fn message_id(&self, sender: &Address) -> String {
         let local = match &self.dedupe_key {
             Some(key) => hex::encode(&Sha256::digest(key.as_bytes())[..16]),
             None => ulid::Ulid::new().to_string().to_ascii_lowercase(),

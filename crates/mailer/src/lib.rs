@@ -16,7 +16,11 @@ pub mod message;
 pub mod preferences;
 pub mod render;
 pub mod smtp;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 pub mod transport;
+
+pub use lettre::Address;
 
 pub use branding::{AccentColour, Branding, BrandingError, Link, Recipient, parse_address};
 pub use compose::{DEDUPE_KEY_HEADER, OutgoingEmail};

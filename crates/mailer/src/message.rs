@@ -62,12 +62,14 @@ pub struct Receipt {
 pub struct SubscriptionStarted {
     /// What the customer subscribed to.
     pub plan_name: String,
-    /// What it costs from now on.
-    pub price: Price,
+    /// What it costs from now on; `None` when the price is not one of the
+    /// merchant's Billforge prices (the sentence is then left out).
+    pub price: Option<Price>,
     /// When access began.
     pub started_at: DateTime<Utc>,
     /// Where the customer manages or cancels the subscription.
-    pub manage_url: Link,
+    /// `None` when the merchant set no account page: the link is left out.
+    pub manage_url: Option<Link>,
 }
 
 /// A free trial began.
@@ -77,10 +79,11 @@ pub struct TrialStarted {
     pub plan_name: String,
     /// When the trial ends and the first charge happens.
     pub trial_ends_at: DateTime<Utc>,
-    /// What will be charged when the trial ends.
-    pub price: Price,
+    /// What will be charged when the trial ends, when known.
+    pub price: Option<Price>,
     /// Where the customer manages or cancels before being charged.
-    pub manage_url: Link,
+    /// `None` when the merchant set no account page: the link is left out.
+    pub manage_url: Option<Link>,
 }
 
 /// A trial ends in three days (Stripe's `customer.subscription.trial_will_end`).
@@ -90,13 +93,14 @@ pub struct TrialEnding {
     pub plan_name: String,
     /// When the trial ends and the first charge happens.
     pub trial_ends_at: DateTime<Utc>,
-    /// What will be charged then.
-    pub price: Price,
+    /// What will be charged then, when known.
+    pub price: Option<Price>,
     /// Whether a card is on file: without one the subscription will not
     /// continue, and the text asks the customer to add one.
     pub has_payment_method: bool,
     /// Where the customer adds or changes the payment method.
-    pub payment_method_url: Link,
+    /// `None` when the merchant set no account page: the link is left out.
+    pub payment_method_url: Option<Link>,
 }
 
 /// The customer asked to cancel at the end of the period.
@@ -107,7 +111,8 @@ pub struct CancellationScheduled {
     /// Access continues until then; nothing more is charged.
     pub access_until: DateTime<Utc>,
     /// Where the customer can undo the cancellation before it takes effect.
-    pub manage_url: Link,
+    /// `None` when the merchant set no account page: the link is left out.
+    pub manage_url: Option<Link>,
 }
 
 /// A cancellation took effect (the customer's choice, not a payment failure).
@@ -118,7 +123,8 @@ pub struct SubscriptionCanceled {
     /// When access ended.
     pub ended_at: DateTime<Utc>,
     /// Where the customer can subscribe again.
-    pub resubscribe_url: Link,
+    /// `None` when the merchant set no account page: the link is left out.
+    pub resubscribe_url: Option<Link>,
 }
 
 /// A subscription ended because payment kept failing; worded differently
@@ -129,10 +135,11 @@ pub struct SubscriptionEndedUnpaid {
     pub plan_name: String,
     /// When access ended.
     pub ended_at: DateTime<Utc>,
-    /// The unpaid amount, so the customer knows what it was about.
-    pub amount_due: Money,
+    /// The unpaid amount, so the customer knows what it was about, when known.
+    pub amount_due: Option<Money>,
     /// Where the customer can subscribe again.
-    pub resubscribe_url: Link,
+    /// `None` when the merchant set no account page: the link is left out.
+    pub resubscribe_url: Option<Link>,
 }
 
 /// A renewal payment failed; sent for each dunning attempt.
@@ -177,16 +184,17 @@ pub struct FinalNotice {
 /// Money was returned to the customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundIssued {
-    /// The invoice the refund belongs to.
-    pub invoice_number: String,
+    /// The invoice the refund belongs to, when known (Stripe's refund
+    /// names the payment, not the invoice).
+    pub invoice_number: Option<String>,
     /// What was refunded now.
     pub refunded: Money,
     /// What was originally charged, to tell a full refund from a partial one.
     pub charged: Money,
     /// When the refund was issued.
     pub refunded_at: DateTime<Utc>,
-    /// The hosted receipt, which shows the refund.
-    pub receipt_url: Link,
+    /// The hosted receipt, which shows the refund, when known.
+    pub receipt_url: Option<Link>,
 }
 
 impl RefundIssued {
@@ -205,8 +213,8 @@ pub struct NewSubscriber {
     pub customer_name: Option<String>,
     /// What they subscribed to.
     pub plan_name: String,
-    /// What they pay.
-    pub price: Price,
+    /// What they pay, when known.
+    pub price: Option<Price>,
     /// Whether it started as a trial, which changes when money arrives.
     pub trial_ends_at: Option<DateTime<Utc>>,
     /// The customer's page in the merchant console.

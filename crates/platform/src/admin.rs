@@ -28,10 +28,14 @@ impl Platform {
         let tenant_id =
             TenantId::parse(raw_tenant_id).map_err(|_| PlatformError::NotFound("tenant"))?;
         let ctx = self.audit_context(admin.actor()?, request_id);
-        self.store()
+        let updated = self
+            .store()
             .set_tenant_status(&tenant_id, status, &ctx)
             .await?
-            .ok_or(PlatformError::NotFound("tenant"))
+            .ok_or(PlatformError::NotFound("tenant"))?;
+        // Cached API callers carry the tenant's status: a suspension applies at once.
+        self.forget_api_callers();
+        Ok(updated)
     }
 
     /// Sets a tenant's platform fee (admins only): `percent` of each payment
@@ -65,10 +69,13 @@ impl Platform {
                 "a percentage from 0 to 100 with at most two decimals, e.g. 2.5",
             )
         })?;
-        self.store()
+        let updated = self
+            .store()
             .set_platform_fee_bps(tenant_id, bps, ctx)
             .await?
-            .ok_or(PlatformError::NotFound("tenant"))
+            .ok_or(PlatformError::NotFound("tenant"))?;
+        self.forget_api_callers();
+        Ok(updated)
     }
 
     /// The platform-wide audit log (admins only).
@@ -102,7 +109,7 @@ impl Platform {
 }
 
 /// Admin services check the role themselves, so a page forgetting to is harmless.
-fn require_admin(signed_in: &SignedIn) -> PlatformResult<()> {
+pub(crate) fn require_admin(signed_in: &SignedIn) -> PlatformResult<()> {
     if signed_in.user.role == UserRole::Admin {
         Ok(())
     } else {

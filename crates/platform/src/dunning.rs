@@ -129,6 +129,14 @@ fn next_action_at(policy: &DunningPolicy, state: &DunningState) -> Option<DateTi
         .or_else(|| Some(policy.grace_ends_at(*first_failed_at)))
 }
 
+/// Whether one of the run's retries has started and not yet reported.
+fn retry_in_flight(run: &DunningRun) -> Result<bool, JobError> {
+    Ok(matches!(
+        decode::<DunningState>("dunning state", &run.state)?,
+        DunningState::Chasing { retries_started, retries_failed, .. } if retries_started > retries_failed
+    ))
+}
+
 /// How a final action is named in step facts.
 fn final_action_name(action: &FinalAction) -> String {
     match action {
@@ -434,6 +442,12 @@ impl Platform {
                 payload.run_id
             )));
         };
+        if !retry && retry_in_flight(&run)? {
+            // A retry is being tried right now: its outcome decides, and a
+            // failure schedules the grace end again (see `record_retry`),
+            // so the final action never overtakes the last attempt.
+            return Ok(());
+        }
         let now = self.now();
         let event = if retry {
             DunningEvent::RetryDue {
@@ -594,6 +608,23 @@ impl Platform {
         );
         decision.lead();
         decision.note_recovery(was_chasing);
+        if let DunningState::Chasing {
+            first_failed_at, ..
+        } = &decision.state
+            && decision.policy.grace_ends_at(*first_failed_at) <= now
+        {
+            // The grace ended while this retry was in flight; its job
+            // stood aside (see `run_dunning_job`), so it runs again now.
+            decision.change.jobs.push(ScheduledJob {
+                kind: GRACE_JOB.to_owned(),
+                payload: encode(&StepJob {
+                    run_id: run_id.to_owned(),
+                    number: 0,
+                })?,
+                dedupe_key: format!("dunning:{run_id}:grace_end:after-retry-{number}"),
+                run_at: now,
+            });
+        }
         decision.write(txn).await?;
         Ok(())
     }

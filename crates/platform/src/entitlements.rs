@@ -504,14 +504,22 @@ impl Platform {
         let Some(customer) = recorded.event.customer().filter(|_| relevant) else {
             return Ok(());
         };
-        self.recompute_entitlements(
-            &recorded.tenant_id,
-            &customer.customer_id,
-            recorded.id.as_str(),
-        )
-        .await
-        .map(drop)
-        .map_err(job_error)
+        match self
+            .recompute_entitlements(
+                &recorded.tenant_id,
+                &customer.customer_id,
+                recorded.id.as_str(),
+            )
+            .await
+        {
+            // A customer we do not mirror has no entitlements to recompute;
+            // failing would hold back the event's other consumers.
+            Err(PlatformError::NotFound(what)) => {
+                tracing::warn!(event = %recorded.id, what, "no entitlements to recompute");
+                Ok(())
+            }
+            other => other.map(drop).map_err(job_error),
+        }
     }
 }
 

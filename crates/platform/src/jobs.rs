@@ -56,7 +56,7 @@ impl JobHandlers {
 }
 
 /// The delay before retry number `attempts` (1-based).
-fn backoff(attempts: i32) -> TimeDelta {
+pub(crate) fn backoff(attempts: i32) -> TimeDelta {
     let doublings = u32::try_from(attempts.saturating_sub(1))
         .unwrap_or(0)
         .min(16);

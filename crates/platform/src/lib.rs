@@ -82,6 +82,10 @@ struct Inner {
     api: api_support::ApiState,
     /// The entitlement check's in-memory state (see `entitlement_cache`).
     entitlement_cache: entitlement_cache::EntitlementCache,
+    /// Where mail leaves: SMTP per `SMTP_URL`, or capture without one.
+    mail: mailer::Transport,
+    /// The platform's sending address (`MAIL_FROM`).
+    mail_from: mailer::Address,
 }
 
 impl Platform {
@@ -106,6 +110,13 @@ impl Platform {
             accounts::hash_password(&Secret::new(tokens::random_token())).await?;
         let webhooks = webhooks::WebhookSecrets::from_settings(&settings)?;
         let api = api_support::ApiState::new(&settings);
+        let mail_from = mailer::parse_address(&settings.mail_from)
+            .map_err(|err| PlatformError::Internal(format!("MAIL_FROM: {err}")))?;
+        let mail = mailer::Transport::from_smtp_url(
+            settings.smtp_url.as_ref().map(Secret::expose),
+            mail_from.clone(),
+        )
+        .map_err(|err| PlatformError::Internal(format!("SMTP_URL: {err}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,
@@ -117,6 +128,8 @@ impl Platform {
                 dummy_password_hash,
                 api,
                 entitlement_cache: entitlement_cache::EntitlementCache::new(),
+                mail,
+                mail_from,
             }),
         })
     }

@@ -110,8 +110,12 @@ pub struct Settings {
     pub stripe_webhook_secrets: Vec<Secret>,
     /// The same for `POST /webhooks/stripe/connect` (connected accounts' events).
     pub stripe_connect_webhook_secrets: Vec<Secret>,
-    /// Outgoing mail server; `None` logs mails instead (later issue).
+    /// Outgoing mail server; `None` keeps mail as `captured` in the outbox
+    /// and the log instead of sending it.
     pub smtp_url: Option<Secret>,
+    /// The platform's sending address (`From` and envelope sender of every
+    /// email; merchants' names are its display name).
+    pub mail_from: String,
     /// How long a browser session lasts.
     pub session_ttl: Duration,
     /// Login throttling limits.
@@ -138,6 +142,7 @@ impl Settings {
             stripe_webhook_secrets: Vec::new(),
             stripe_connect_webhook_secrets: Vec::new(),
             smtp_url: None,
+            mail_from: "billing@billforge.localhost".to_owned(),
             session_ttl: Duration::from_secs(12 * 60 * 60),
             login_throttle: ThrottlePolicy::default(),
             json_body_limit: 64 * 1024,

@@ -83,10 +83,14 @@ impl Platform {
         request_id: &RequestId,
     ) -> PlatformResult<Tenant> {
         let profile = validate(form)?;
-        self.store()
+        let updated = self
+            .store()
             .update_tenant_profile(tenant_id, profile, &self.audit_context(actor, request_id))
             .await?
-            .ok_or(PlatformError::NotFound("tenant"))
+            .ok_or(PlatformError::NotFound("tenant"))?;
+        // Cached API callers carry the tenant row.
+        self.forget_api_callers();
+        Ok(updated)
     }
 }
 

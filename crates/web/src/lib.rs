@@ -11,6 +11,7 @@ mod auth;
 mod browser;
 mod dashboard;
 mod error;
+mod mail;
 mod outbound;
 mod views;
 
@@ -61,7 +62,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(admin::reactivate_tenant),
         )
         .route("/admin/tenants/{id}/fee", web::post().to(admin::set_fee))
-        .route("/admin/audit", web::get().to(admin::audit_log));
+        .route("/admin/audit", web::get().to(admin::audit_log))
+        .route("/admin/mail", web::get().to(mail::outbox))
+        .route("/admin/mail/{id}", web::get().to(mail::message))
+        .route("/admin/mail/{id}/html", web::get().to(mail::message_html))
+        .route(
+            "/dashboard/settings/mail",
+            web::get().to(mail::settings_page),
+        )
+        .route(
+            "/dashboard/settings/mail",
+            web::post().to(mail::save_settings),
+        );
     outbound::configure(cfg);
 }
 

@@ -15,14 +15,13 @@ use platform::PlatformError;
 use platform::connect::OnboardingUrls;
 use platform::domain_events::RecordedEvent;
 use platform::dunning::SubscriptionStanding;
-use store::domain_events::NewDomainEvent;
 use stripe::{
     CreateCustomer, CreatePrice, CreateSubscription, InlineProduct, InvoiceSettingsParams,
     PaymentBehavior, PriceRecurringParams, RecurringInterval, RequestOptions,
     SubscriptionItemParams,
 };
 
-use crate::harness::{TestApp, spawn_app};
+use crate::harness::{TestApp, record_domain_event, spawn_app};
 
 fn ctx(app: &TestApp) -> store::AuditContext {
     store::AuditContext {
@@ -154,27 +153,9 @@ async fn record(
     event: DomainEvent,
 ) -> RecordedEvent {
     let now = app.platform.now();
-    let id = app
-        .platform
-        .store()
-        .record_domain_event(
-            NewDomainEvent {
-                tenant_id: tenant.clone(),
-                cause: cause.to_owned(),
-                event: event.clone(),
-                occurred_at: now,
-            },
-            now,
-        )
+    record_domain_event(app, tenant, cause, event, now)
         .await
         .unwrap()
-        .unwrap();
-    RecordedEvent {
-        id,
-        tenant_id: tenant.clone(),
-        occurred_at: now,
-        event,
-    }
 }
 
 /// Runs every due job, as a worker would.

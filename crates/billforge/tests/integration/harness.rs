@@ -311,12 +311,17 @@ impl Browser {
     }
 
     pub async fn log_in(&self, email: &str, password: &str) -> reqwest::Response {
-        self.submit(
-            "/login",
-            "/login",
-            &[("email", email), ("password", password)],
-        )
-        .await
+        self.log_in_at("/login", email, password).await
+    }
+
+    /// Logs in to the admin console.
+    pub async fn log_in_admin(&self, email: &str, password: &str) -> reqwest::Response {
+        self.log_in_at("/admin/login", email, password).await
+    }
+
+    async fn log_in_at(&self, page: &str, email: &str, password: &str) -> reqwest::Response {
+        self.submit(page, page, &[("email", email), ("password", password)])
+            .await
     }
 
     /// Creates an API key on the dashboard; returns the secret shown once.
@@ -343,6 +348,38 @@ pub fn assert_api_error(
     assert_eq!(status, expected, "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
     assert!(body["error"]["request_id"].is_string(), "{body}");
+}
+
+/// Records `event` for `cause` as a producer would (with its dispatch
+/// job), returning it as consumers see it; `None` when the cause and kind
+/// were recorded before.
+pub async fn record_domain_event(
+    app: &TestApp,
+    tenant: &billing::ids::TenantId,
+    cause: &str,
+    event: billing::events::DomainEvent,
+    occurred_at: chrono::DateTime<chrono::Utc>,
+) -> Option<platform::domain_events::RecordedEvent> {
+    let id = app
+        .platform
+        .store()
+        .record_domain_event(
+            store::domain_events::NewDomainEvent {
+                tenant_id: tenant.clone(),
+                cause: cause.to_owned(),
+                event: event.clone(),
+                occurred_at,
+            },
+            app.platform.now(),
+        )
+        .await
+        .unwrap()?;
+    Some(platform::domain_events::RecordedEvent {
+        id,
+        tenant_id: tenant.clone(),
+        occurred_at,
+        event,
+    })
 }
 
 /// Runs every due job, as a worker would.

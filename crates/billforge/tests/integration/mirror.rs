@@ -43,7 +43,7 @@ async fn live_app(slug: &str) -> (TestApp, TenantId, String, String) {
     (app, tenant, account, secret)
 }
 
-fn on(account: &str) -> RequestOptions {
+pub(crate) fn on(account: &str) -> RequestOptions {
     RequestOptions::new().on_account(account.to_owned())
 }
 
@@ -67,7 +67,7 @@ async fn emulator_events(app: &TestApp, account: &str) -> Vec<Value> {
 
 /// Waits until every event the emulator recorded on `account` reached the
 /// inbox (deliveries are asynchronous), then runs the jobs; returns them.
-async fn sync(app: &TestApp, account: &str) -> Vec<Value> {
+pub(crate) async fn sync(app: &TestApp, account: &str) -> Vec<Value> {
     let events = emulator_events(app, account).await;
     for _ in 0..200 {
         let mut missing = 0;
@@ -94,7 +94,7 @@ async fn sync(app: &TestApp, account: &str) -> Vec<Value> {
 }
 
 /// A monthly price of `amount` cents on `account`.
-async fn price(app: &TestApp, account: &str, amount: i64) -> String {
+pub(crate) async fn price(app: &TestApp, account: &str, amount: i64) -> String {
     app.platform
         .stripe()
         .prices()
@@ -120,7 +120,7 @@ async fn price(app: &TestApp, account: &str, amount: i64) -> String {
 }
 
 /// A customer on `account` paying with the test card `card` (`pm_card_…`).
-async fn customer(app: &TestApp, account: &str, email: &str, card: &str) -> String {
+pub(crate) async fn customer(app: &TestApp, account: &str, email: &str, card: &str) -> String {
     let customer = app
         .platform
         .stripe()
@@ -140,7 +140,7 @@ async fn customer(app: &TestApp, account: &str, email: &str, card: &str) -> Stri
 }
 
 /// Attaches the test card `card` to `customer` and makes it the default.
-async fn pay_with(app: &TestApp, account: &str, customer: &str, card: &str) {
+pub(crate) async fn pay_with(app: &TestApp, account: &str, customer: &str, card: &str) {
     let stripe = app.platform.stripe();
     let method = stripe
         .payment_methods()
@@ -154,7 +154,29 @@ async fn pay_with(app: &TestApp, account: &str, customer: &str, card: &str) {
         .unwrap();
 }
 
-async fn subscribe(
+/// Refunds `amount` cents of the payment `payment_intent` on `account`.
+pub(crate) async fn refund(
+    app: &TestApp,
+    account: &str,
+    payment_intent: &str,
+    amount: i64,
+) -> stripe::Refund {
+    app.platform
+        .stripe()
+        .refunds()
+        .create(
+            &stripe::CreateRefund {
+                payment_intent: Some(payment_intent.to_owned()),
+                amount: Some(amount),
+                ..Default::default()
+            },
+            on(account),
+        )
+        .await
+        .unwrap()
+}
+
+pub(crate) async fn subscribe(
     app: &TestApp,
     account: &str,
     customer: &str,
@@ -412,20 +434,7 @@ async fn real_deliveries_mirror_a_paid_renewed_refunded_then_failing_subscriptio
     assert!(renewed.current_period_end > row.current_period_end);
 
     // A refund of the first payment.
-    let refund = app
-        .platform
-        .stripe()
-        .refunds()
-        .create(
-            &stripe::CreateRefund {
-                payment_intent: Some(payments[0].stripe_payment_intent_id.clone()),
-                amount: Some(1000),
-                ..Default::default()
-            },
-            on(&account),
-        )
-        .await
-        .unwrap();
+    let refund = refund(&app, &account, &payments[0].stripe_payment_intent_id, 1000).await;
     sync(&app, &account).await;
     let refunds = scope.refunds().await.unwrap();
     assert_eq!(refunds.len(), 1, "{refunds:?}");

@@ -388,6 +388,18 @@ async fn an_endpoint_failing_for_its_whole_retry_window_is_disabled_and_the_merc
         }
         other => panic!("{other:?}"),
     }
+    // The merchant is told by mail too (captured: no SMTP_URL here).
+    let told: Vec<_> = app
+        .platform
+        .store()
+        .outbox_messages_all(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|message| message.kind == "merchant_webhook_endpoint_disabled")
+        .map(|message| (message.recipient, message.status.as_str()))
+        .collect();
+    assert_eq!(told, [(crate::harness::merchant_email("acme"), "captured")]);
     // A disabled endpoint gets no new deliveries.
     record(&app, &tenant, invoice_paid(&customer("cus_2"), "in_2"), 0).await;
     run_jobs(&app).await;

@@ -61,43 +61,43 @@ pub fn every_mail() -> Vec<Mail> {
         .into(),
         SubscriptionStarted {
             plan_name: "Pro".into(),
-            price: monthly(1999),
+            price: Some(monthly(1999)),
             started_at: at(1),
-            manage_url: link("portal"),
+            manage_url: Some(link("portal")),
         }
         .into(),
         TrialStarted {
             plan_name: "Pro".into(),
             trial_ends_at: at(15),
-            price: monthly(1999),
-            manage_url: link("portal"),
+            price: Some(monthly(1999)),
+            manage_url: Some(link("portal")),
         }
         .into(),
         TrialEnding {
             plan_name: "Pro".into(),
             trial_ends_at: at(15),
-            price: monthly(1999),
+            price: Some(monthly(1999)),
             has_payment_method: false,
-            payment_method_url: link("portal/payment-method"),
+            payment_method_url: Some(link("portal/payment-method")),
         }
         .into(),
         CancellationScheduled {
             plan_name: "Pro".into(),
             access_until: at(31),
-            manage_url: link("portal"),
+            manage_url: Some(link("portal")),
         }
         .into(),
         SubscriptionCanceled {
             plan_name: "Pro".into(),
             ended_at: at(31),
-            resubscribe_url: link("plans"),
+            resubscribe_url: Some(link("plans")),
         }
         .into(),
         SubscriptionEndedUnpaid {
             plan_name: "Pro".into(),
             ended_at: at(28),
-            amount_due: usd(1999),
-            resubscribe_url: link("plans"),
+            amount_due: Some(usd(1999)),
+            resubscribe_url: Some(link("plans")),
         }
         .into(),
         PaymentFailed {
@@ -122,18 +122,18 @@ pub fn every_mail() -> Vec<Mail> {
         }
         .into(),
         RefundIssued {
-            invoice_number: "ACME-0042".into(),
+            invoice_number: Some("ACME-0042".into()),
             refunded: usd(500),
             charged: usd(1999),
             refunded_at: at(3),
-            receipt_url: link("receipts/ch_42"),
+            receipt_url: Some(link("receipts/ch_42")),
         }
         .into(),
         NewSubscriber {
             customer_email: "jane@customer.example".into(),
             customer_name: Some("Jane Doe".into()),
             plan_name: "Pro".into(),
-            price: monthly(1999),
+            price: Some(monthly(1999)),
             trial_ends_at: None,
             dashboard_url: link("console/customers/cus_1"),
         }

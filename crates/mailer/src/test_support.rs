@@ -1,3 +1,5 @@
+//! Test support (feature `test-support`): a real SMTP receiver.
+//!
 //! A small SMTP server for tests: it listens on 127.0.0.1 (port 0), speaks
 //! enough ESMTP for lettre (EHLO, STARTTLS, AUTH PLAIN, MAIL, RCPT, DATA,
 //! RSET, NOOP, QUIT), plain or over TLS, records what it accepts, and can
