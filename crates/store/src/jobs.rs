@@ -211,6 +211,29 @@ impl Store {
         Ok(())
     }
 
+    /// When the earliest queued job is due, if any is queued: the next
+    /// instant at which something happens in Billforge (`clock advance`
+    /// steps to it).
+    pub async fn next_queued_job_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(job::Entity::find()
+            .filter(job::Column::Status.eq(JobStatus::Queued))
+            .order_by_asc(job::Column::RunAt)
+            .one(&self.db)
+            .await?
+            .map(|job| job.run_at))
+    }
+
+    /// How many jobs a worker holds a live lease on at `now`: work started
+    /// (by this process or another) and not yet finished.
+    pub async fn running_jobs(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        use sea_orm::PaginatorTrait;
+        Ok(job::Entity::find()
+            .filter(job::Column::Status.eq(JobStatus::Running))
+            .filter(job::Column::LockedUntil.gte(now))
+            .count(&self.db)
+            .await?)
+    }
+
     /// A job by id (operators, tests).
     pub async fn job(&self, id: &JobId) -> StoreResult<Option<Job>> {
         Ok(job::Entity::find_by_id(id.to_string())

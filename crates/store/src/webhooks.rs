@@ -195,6 +195,52 @@ impl Store {
             .map(|setting| setting.value))
     }
 
+    /// Moves the integer platform setting `key` up to `value` unless it
+    /// already holds at least that, recording `audit` (action, target) in
+    /// the same transaction when given; returns the value in force. Never
+    /// lowers it, so two processes moving it concurrently end on the larger.
+    pub async fn raise_platform_setting(
+        &self,
+        key: &str,
+        value: i64,
+        audit: Option<(&crate::AuditContext, &str, &str)>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let txn = self.db.begin().await?;
+        let current = platform_setting::Entity::find_by_id(key.to_owned())
+            .one(&txn)
+            .await?;
+        let stored = current
+            .as_ref()
+            .and_then(|setting| setting.value.parse::<i64>().ok());
+        let in_force = match (current, stored) {
+            (Some(_), Some(stored)) if stored >= value => stored,
+            (Some(_), _) => {
+                platform_setting::Entity::update_many()
+                    .col_expr(platform_setting::Column::Value, Expr::value(value.to_string()))
+                    .filter(platform_setting::Column::Key.eq(key))
+                    .exec(&txn)
+                    .await?;
+                value
+            }
+            (None, _) => {
+                platform_setting::Entity::insert(platform_setting::ActiveModel {
+                    key: Set(key.to_owned()),
+                    value: Set(value.to_string()),
+                    created_at: Set(now),
+                })
+                .exec_without_returning(&txn)
+                .await?;
+                value
+            }
+        };
+        if let Some((ctx, action, target)) = audit {
+            crate::audit::record(&txn, ctx, None, action, "clock", target).await?;
+        }
+        txn.commit().await?;
+        Ok(in_force)
+    }
+
     /// Sets a platform setting to `value` only if it still holds `expected`
     /// (`None`: only if unset), so concurrent starters cannot overwrite each
     /// other. Returns whether this call's value was written.

@@ -60,7 +60,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/tenants/{id}/reactivate",
             web::post().to(admin::reactivate_tenant),
         )
-        .route("/admin/audit", web::get().to(admin::audit_log));
+        .route("/admin/audit", web::get().to(admin::audit_log))
+        .route("/admin/clock/advance", web::post().to(admin::advance_clock));
     outbound::configure(cfg);
 }
 

@@ -6,6 +6,7 @@ mod accounts;
 mod api;
 mod api_v1;
 mod catalog;
+mod clock;
 mod dunning;
 mod harness;
 mod isolation;
