@@ -954,3 +954,32 @@ async fn a_card_updated_mid_dunning_is_charged_by_the_next_retry_on_the_one_cloc
         "the renewal invoice was paid by Billforge's second retry"
     );
 }
+
+#[tokio::test]
+async fn one_long_advance_plays_dunning_out_exactly_as_short_ones_do() {
+    // The same start as the stage-by-stage test above, then one advance
+    // over the whole of it: the same steps at the same hours.
+    let renewing = Renewing::start("clock-one", one_clock_policy()).await;
+    renewing.pay_with("pm_card_chargeCustomerFail").await;
+    let advance = advance_one_clock(
+        &renewing.app,
+        renewing.renews_at + TimeDelta::hours(73) - renewing.app.platform.now(),
+    )
+    .await;
+    assert!(advance.steps >= 4, "a stop at each retry and the grace end: {advance:?}");
+    assert_eq!(
+        renewing.timed_steps().await,
+        [
+            "invoice.payment_failed:1:recorded@0h",
+            "reminder:1:notified@0h",
+            "retry:1:failed@24h",
+            "invoice.payment_failed:2:recorded@24h",
+            "retry:2:failed@48h",
+            "final_notice:3:notified@48h",
+            "invoice.payment_failed:3:recorded@48h",
+            "grace_ended:3:recorded@72h",
+            "final_action:3:succeeded@72h",
+        ]
+    );
+    assert_eq!(renewing.mirrored_status().await, "canceled");
+}
