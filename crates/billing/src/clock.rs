@@ -202,11 +202,27 @@ mod tests {
         let clock = OffsetClock::new(TimeDelta::days(30));
         let shared = clock.clone();
         let ahead = clock.now() - Utc::now();
-        assert!(ahead > TimeDelta::days(30) - TimeDelta::seconds(5), "{ahead}");
-        assert_eq!(clock.move_offset_to(TimeDelta::days(1)), TimeDelta::days(30));
-        assert_eq!(clock.move_offset_to(TimeDelta::days(31)), TimeDelta::days(31));
-        assert_eq!(shared.offset(), TimeDelta::days(31), "clones share the offset");
-        assert_eq!(OffsetClock::new(TimeDelta::days(-1)).offset(), TimeDelta::zero());
+        assert!(
+            ahead > TimeDelta::days(30) - TimeDelta::seconds(5),
+            "{ahead}"
+        );
+        assert_eq!(
+            clock.move_offset_to(TimeDelta::days(1)),
+            TimeDelta::days(30)
+        );
+        assert_eq!(
+            clock.move_offset_to(TimeDelta::days(31)),
+            TimeDelta::days(31)
+        );
+        assert_eq!(
+            shared.offset(),
+            TimeDelta::days(31),
+            "clones share the offset"
+        );
+        assert_eq!(
+            OffsetClock::new(TimeDelta::days(-1)).offset(),
+            TimeDelta::zero()
+        );
     }
 
     #[test]

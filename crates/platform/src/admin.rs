@@ -37,7 +37,8 @@ impl Platform {
     /// The clock as the admin console shows it: `Some` only on the emulator,
     /// where the console offers to advance it.
     pub fn admin_clock(&self) -> Option<AdminClock> {
-        self.clock_is_adjustable().then(|| AdminClock { now: self.now() })
+        self.clock_is_adjustable()
+            .then(|| AdminClock { now: self.now() })
     }
 
     /// The admin console's "advance the clock" button (admins only,

@@ -59,7 +59,9 @@ pub enum PlatformError {
     StripeNotConnected,
     /// `clock advance` with real Stripe: time there is the wall clock and
     /// cannot be moved.
-    #[error("the clock follows real time with real Stripe (STRIPE_SECRET_KEY is set); only the Stripe emulator's time can be advanced")]
+    #[error(
+        "the clock follows real time with real Stripe (STRIPE_SECRET_KEY is set); only the Stripe emulator's time can be advanced"
+    )]
     ClockNotAdjustable,
     /// `clock advance` stopped because the emulator's webhooks did not reach
     /// Billforge, or jobs did not finish, in time; what was done stays done

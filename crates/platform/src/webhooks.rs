@@ -193,8 +193,10 @@ impl Platform {
             .inner
             .webhooks
             .verify(source, signature, body, now.timestamp());
-        if matches!(&verified, Err(PlatformError::WebhookRejected(WebhookError::TooNew { .. })))
-            && self.clock_is_adjustable()
+        if matches!(
+            &verified,
+            Err(PlatformError::WebhookRejected(WebhookError::TooNew { .. }))
+        ) && self.clock_is_adjustable()
         {
             // On the emulator a delivery dated ahead of this process may
             // come from an advance another process (`billforge clock

@@ -217,7 +217,10 @@ impl Store {
             (Some(_), Some(stored)) if stored >= value => stored,
             (Some(_), _) => {
                 platform_setting::Entity::update_many()
-                    .col_expr(platform_setting::Column::Value, Expr::value(value.to_string()))
+                    .col_expr(
+                        platform_setting::Column::Value,
+                        Expr::value(value.to_string()),
+                    )
                     .filter(platform_setting::Column::Key.eq(key))
                     .exec(&txn)
                     .await?;

@@ -501,7 +501,11 @@ async fn pending_deliveries_and_the_next_scheduled_job_are_reported() {
             .filter(|request| request.url.path() == format!("/{hook}"))
             .count()
     };
-    assert_eq!((to("slow"), to("failing")), (1, 2), "made, and given up after 2 attempts");
+    assert_eq!(
+        (to("slow"), to("failing")),
+        (1, 2),
+        "made, and given up after 2 attempts"
+    );
 
     let price = harness.monthly_price(1000).await;
     let customer = harness.customer_with_card(&[]).await;
@@ -509,9 +513,14 @@ async fn pending_deliveries_and_the_next_scheduled_job_are_reported() {
         .subscribe(customer["id"].as_str().unwrap(), &price, &[])
         .await;
     let clock = emulator.clock().await.unwrap();
-    let period_end = sub["items"]["data"][0]["current_period_end"].as_i64().unwrap();
+    let period_end = sub["items"]["data"][0]["current_period_end"]
+        .as_i64()
+        .unwrap();
     let next = clock.next_job_at.expect("the renewal's work is scheduled");
-    assert!(clock.now < next && next <= period_end, "{clock:?}, period end {period_end}");
+    assert!(
+        clock.now < next && next <= period_end,
+        "{clock:?}, period end {period_end}"
+    );
     let advanced = emulator.advance_to(next).await.unwrap();
     assert_eq!(advanced.now, next);
     assert!(advanced.next_job_at.unwrap() > next, "{advanced:?}");

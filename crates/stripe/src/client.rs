@@ -307,8 +307,14 @@ impl Client {
         query: &(impl Serialize + ?Sized),
         options: RequestOptions,
     ) -> Result<T, Error> {
-        self.execute(Method::DELETE, API_ROOT, path, form::encode(query)?, options)
-            .await
+        self.execute(
+            Method::DELETE,
+            API_ROOT,
+            path,
+            form::encode(query)?,
+            options,
+        )
+        .await
     }
 
     /// `method /_emulator/{path}`: the Stripe emulator's own endpoints

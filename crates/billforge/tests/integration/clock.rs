@@ -7,9 +7,7 @@ use reqwest::StatusCode;
 use stripe::RequestOptions;
 
 use crate::dunning::subscribe;
-use crate::harness::{
-    TestApp, connected_tenant, signed_in_admin, spawn_app, spawn_one_clock_app,
-};
+use crate::harness::{TestApp, connected_tenant, signed_in_admin, spawn_app, spawn_one_clock_app};
 
 /// Runs `billforge clock advance <duration>` against the app's database
 /// and emulator, with `extra` environment variables.
@@ -29,7 +27,11 @@ async fn clock_advance(
         ("DATABASE_URL".to_owned(), app.database_url.clone()),
         ("STRIPE_API_BASE".to_owned(), app.emulator.base_url()),
     ];
-    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    vars.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     let env = move |name: &str| {
         vars.iter()
             .find(|(key, _)| key == name)
@@ -58,7 +60,9 @@ async fn the_command_moves_billforge_and_the_emulator_through_a_renewal() {
     let customer = billed.facts.customer.stripe_customer_id.clone();
     let before = app.platform.now();
 
-    clock_advance(&app, "40d", &[]).await.expect("clock advance");
+    clock_advance(&app, "40d", &[])
+        .await
+        .expect("clock advance");
 
     // This process learns the new time from the database, as workers do.
     app.platform.refresh_clock().await.unwrap();
@@ -79,7 +83,10 @@ async fn the_command_moves_billforge_and_the_emulator_through_a_renewal() {
         .expect("the offset is shared through the database");
     // The offset is the target less the wall time that passed meanwhile.
     let offset = offset.parse::<i64>().unwrap();
-    assert!((40 * 86_400 - 300..=40 * 86_400).contains(&offset), "{offset}");
+    assert!(
+        (40 * 86_400 - 300..=40 * 86_400).contains(&offset),
+        "{offset}"
+    );
 
     // The renewal happened on the emulator and its webhooks were applied
     // on the way: the mirror has the second, paid invoice.
@@ -95,7 +102,10 @@ async fn the_command_moves_billforge_and_the_emulator_through_a_renewal() {
     .unwrap();
     let invoices = scope.invoices_of(&customer_id).await.unwrap();
     assert_eq!(invoices.len(), 2, "{invoices:?}");
-    assert!(invoices.iter().all(|invoice| invoice.status == "paid"), "{invoices:?}");
+    assert!(
+        invoices.iter().all(|invoice| invoice.status == "paid"),
+        "{invoices:?}"
+    );
     let subscription = app
         .platform
         .stripe()
@@ -108,7 +118,11 @@ async fn the_command_moves_billforge_and_the_emulator_through_a_renewal() {
         .await
         .unwrap();
     assert!(subscription.current_period_end().unwrap() > now.timestamp());
-    assert!(audited(&app).await.contains(&("clock.advanced".into(), "System".into())));
+    assert!(
+        audited(&app)
+            .await
+            .contains(&("clock.advanced".into(), "System".into()))
+    );
 }
 
 #[tokio::test]
@@ -135,7 +149,10 @@ async fn the_admin_console_advances_the_clock_for_admins_only() {
     let app = spawn_one_clock_app(|_| {}).await;
     let admin = signed_in_admin(&app, "root@clock.example.com").await;
     let console = admin.page("/admin").await;
-    assert!(console.contains(r#"action="/admin/clock/advance""#), "{console}");
+    assert!(
+        console.contains(r#"action="/admin/clock/advance""#),
+        "{console}"
+    );
 
     let before = app.platform.now();
     let emulator_before = app.emulator.now();
@@ -150,7 +167,11 @@ async fn the_admin_console_advances_the_clock_for_admins_only() {
         "{moved}"
     );
     assert!(app.emulator.now() - emulator_before >= 6 * 3600);
-    assert!(audited(&app).await.contains(&("clock.advanced".into(), "Admin".into())));
+    assert!(
+        audited(&app)
+            .await
+            .contains(&("clock.advanced".into(), "Admin".into()))
+    );
     // (Sessions last 12 hours of the one clock: a longer advance logs the
     // admin out, as that much real time would.)
     let console = admin.page("/admin").await;
@@ -179,7 +200,10 @@ async fn the_admin_console_advances_the_clock_for_admins_only() {
         .await;
     assert_eq!(sneaky.status(), StatusCode::SEE_OTHER);
     assert_eq!(sneaky.headers()["location"], "/admin/login");
-    assert!(app.platform.now() - at < TimeDelta::minutes(1), "time did not move");
+    assert!(
+        app.platform.now() - at < TimeDelta::minutes(1),
+        "time did not move"
+    );
 }
 
 #[tokio::test]

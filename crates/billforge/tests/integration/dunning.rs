@@ -724,8 +724,8 @@ impl Renewing {
             )
             .await
             .unwrap();
-        let renews_at = DateTime::from_timestamp(subscription.current_period_end().unwrap(), 0)
-            .unwrap();
+        let renews_at =
+            DateTime::from_timestamp(subscription.current_period_end().unwrap(), 0).unwrap();
         let renewing = Self {
             app,
             tenant,
@@ -805,7 +805,12 @@ impl Renewing {
 
     /// The run's steps as `kind:attempt:outcome@hours after the renewal`.
     async fn timed_steps(&self) -> Vec<String> {
-        let mut runs = self.app.platform.dunning_runs(&self.tenant, 10).await.unwrap();
+        let mut runs = self
+            .app
+            .platform
+            .dunning_runs(&self.tenant, 10)
+            .await
+            .unwrap();
         assert_eq!(runs.len(), 1, "one run for the one unpaid invoice");
         runs.remove(0)
             .steps
@@ -828,13 +833,24 @@ fn one_clock_policy() -> DunningPolicySpec {
 async fn a_failing_card_is_dunned_through_the_emulator_to_cancellation_on_the_one_clock() {
     let renewing = Renewing::start("clock-dun", one_clock_policy()).await;
     renewing.pay_with("pm_card_chargeCustomerFail").await;
-    assert!(renewing.app.platform.dunning_runs(&renewing.tenant, 10).await.unwrap().is_empty());
+    assert!(
+        renewing
+            .app
+            .platform
+            .dunning_runs(&renewing.tenant, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(renewing.standing().await, None);
 
     renewing.advance_to(TimeDelta::hours(1)).await;
     assert_eq!(
         renewing.timed_steps().await,
-        ["invoice.payment_failed:1:recorded@0h", "reminder:1:notified@0h"]
+        [
+            "invoice.payment_failed:1:recorded@0h",
+            "reminder:1:notified@0h"
+        ]
     );
     assert_eq!(renewing.mirrored_status().await, "past_due");
     assert_eq!(
@@ -848,7 +864,10 @@ async fn a_failing_card_is_dunned_through_the_emulator_to_cancellation_on_the_on
     let steps = renewing.timed_steps().await;
     assert_eq!(
         steps[2..],
-        ["retry:1:failed@24h", "invoice.payment_failed:2:recorded@24h"]
+        [
+            "retry:1:failed@24h",
+            "invoice.payment_failed:2:recorded@24h"
+        ]
     );
     assert_eq!(renewing.mirrored_status().await, "past_due");
 
@@ -891,7 +910,13 @@ async fn a_failing_card_is_dunned_through_the_emulator_to_cancellation_on_the_on
     assert_eq!(renewing.mirrored_status().await, "canceled");
     let (state, _) = the_run(&renewing.app, &renewing.tenant).await;
     assert!(
-        matches!(state, DunningState::Finalized { action: FinalAction::Cancel, .. }),
+        matches!(
+            state,
+            DunningState::Finalized {
+                action: FinalAction::Cancel,
+                ..
+            }
+        ),
         "{state:?}"
     );
 
@@ -943,7 +968,12 @@ async fn a_card_updated_mid_dunning_is_charged_by_the_next_retry_on_the_one_cloc
         renewing.stripe_status().await,
         Some(stripe::SubscriptionStatus::Active)
     );
-    let renewal_invoice = renewing.app.platform.dunning_runs(&renewing.tenant, 1).await.unwrap()[0]
+    let renewal_invoice = renewing
+        .app
+        .platform
+        .dunning_runs(&renewing.tenant, 1)
+        .await
+        .unwrap()[0]
         .run
         .stripe_invoice_id
         .clone();
@@ -966,7 +996,10 @@ async fn one_long_advance_plays_dunning_out_exactly_as_short_ones_do() {
         renewing.renews_at + TimeDelta::hours(73) - renewing.app.platform.now(),
     )
     .await;
-    assert!(advance.steps >= 4, "a stop at each retry and the grace end: {advance:?}");
+    assert!(
+        advance.steps >= 4,
+        "a stop at each retry and the grace end: {advance:?}"
+    );
     assert_eq!(
         renewing.timed_steps().await,
         [
