@@ -269,39 +269,55 @@ impl Platform {
     /// Waits until the emulator has delivered (or given up on) every
     /// webhook so far: they are then in the inbox with their apply jobs.
     async fn wait_for_webhooks(&self) -> PlatformResult<()> {
-        let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
-        loop {
-            let pending = self.stripe().emulator().pending_webhooks().await?;
-            if pending == 0 {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(PlatformError::ClockStalled(format!(
+        wait_until_none(
+            || self.stripe().emulator().pending_webhooks(),
+            |pending| {
+                format!(
                     "{pending} webhook deliveries of the Stripe emulator have not reached Billforge after {}s: is `billforge serve` running and reachable at its PUBLIC_URL? The time reached so far stays; advance again once it is",
                     SETTLE_TIMEOUT.as_secs()
-                )));
-            }
-            tokio::time::sleep(POLL).await;
-        }
+                )
+            },
+        )
+        .await
     }
 
     /// Waits while another process runs a job it claimed (a `serve` next
     /// to the CLI), so the next step does not overtake it.
     async fn wait_for_other_workers(&self) -> PlatformResult<()> {
-        let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
-        loop {
-            let running = self.store().running_jobs(self.now()).await?;
-            if running == 0 {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(PlatformError::ClockStalled(format!(
+        wait_until_none(
+            || self.store().running_jobs(self.now()),
+            |running| {
+                format!(
                     "{running} jobs claimed by another worker did not finish within {}s; advance again once they have",
                     SETTLE_TIMEOUT.as_secs()
-                )));
-            }
-            tokio::time::sleep(POLL).await;
+                )
+            },
+        )
+        .await
+    }
+}
+
+/// Polls `outstanding` until it counts nothing, or fails after
+/// [`SETTLE_TIMEOUT`] with [`PlatformError::ClockStalled`] and the message
+/// `stalled` makes of the last count.
+async fn wait_until_none<F, E>(
+    outstanding: impl Fn() -> F,
+    stalled: impl Fn(u64) -> String,
+) -> PlatformResult<()>
+where
+    F: std::future::Future<Output = Result<u64, E>>,
+    PlatformError: From<E>,
+{
+    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let count = outstanding().await?;
+        if count == 0 {
+            return Ok(());
         }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(PlatformError::ClockStalled(stalled(count)));
+        }
+        tokio::time::sleep(POLL).await;
     }
 }
 

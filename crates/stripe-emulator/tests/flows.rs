@@ -355,6 +355,20 @@ async fn unpaid_incomplete_subscriptions_expire_after_23_hours() {
     harness.emulator.stop().await;
 }
 
+/// An emulator retrying failed webhook deliveries after 50 ms, 100 ms…,
+/// `max_attempts` times in all.
+async fn fast_retrying_harness(max_attempts: u32) -> Harness {
+    Harness::with_config(EmulatorConfig {
+        bind: ([127, 0, 0, 1], 0).into(),
+        webhook_retry: RetryPolicy {
+            first_delay: Duration::from_millis(50),
+            max_attempts,
+        },
+        ..EmulatorConfig::default()
+    })
+    .await
+}
+
 #[tokio::test]
 async fn webhooks_are_signed_like_stripe_and_retried_until_accepted() {
     use wiremock::matchers::method;
@@ -370,15 +384,7 @@ async fn webhooks_are_signed_like_stripe_and_retried_until_accepted() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&receiver)
         .await;
-    let harness = Harness::with_config(EmulatorConfig {
-        bind: ([127, 0, 0, 1], 0).into(),
-        webhook_retry: RetryPolicy {
-            first_delay: Duration::from_millis(50),
-            max_attempts: 3,
-        },
-        ..EmulatorConfig::default()
-    })
-    .await;
+    let harness = fast_retrying_harness(3).await;
     let endpoint = harness
         .post(
             "/v1/webhook_endpoints",
@@ -453,15 +459,7 @@ async fn pending_deliveries_and_the_next_scheduled_job_are_reported() {
         .respond_with(ResponseTemplate::new(500))
         .mount(&receiver)
         .await;
-    let harness = Harness::with_config(EmulatorConfig {
-        bind: ([127, 0, 0, 1], 0).into(),
-        webhook_retry: RetryPolicy {
-            first_delay: Duration::from_millis(50),
-            max_attempts: 2,
-        },
-        ..EmulatorConfig::default()
-    })
-    .await;
+    let harness = fast_retrying_harness(2).await;
     let client = stripe::Client::builder("sk_test_pending")
         .base_url(harness.base.clone())
         .build()

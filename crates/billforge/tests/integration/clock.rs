@@ -4,9 +4,8 @@
 
 use chrono::TimeDelta;
 use reqwest::StatusCode;
-use stripe::RequestOptions;
 
-use crate::dunning::subscribe;
+use crate::dunning::{stripe_subscription, subscribe};
 use crate::harness::{TestApp, connected_tenant, signed_in_admin, spawn_app, spawn_one_clock_app};
 
 /// Runs `billforge clock advance <duration>` against the app's database
@@ -106,17 +105,12 @@ async fn the_command_moves_billforge_and_the_emulator_through_a_renewal() {
         invoices.iter().all(|invoice| invoice.status == "paid"),
         "{invoices:?}"
     );
-    let subscription = app
-        .platform
-        .stripe()
-        .subscriptions()
-        .retrieve(
-            billed.facts.stripe_subscription_id.as_deref().unwrap(),
-            &Default::default(),
-            RequestOptions::new().on_account(account),
-        )
-        .await
-        .unwrap();
+    let subscription = stripe_subscription(
+        &app,
+        &account,
+        billed.facts.stripe_subscription_id.as_deref().unwrap(),
+    )
+    .await;
     assert!(subscription.current_period_end().unwrap() > now.timestamp());
     assert!(
         audited(&app)

@@ -241,6 +241,24 @@ async fn invoice_status(
         .status
 }
 
+/// The subscription `id` of `account` as the emulator has it.
+pub(crate) async fn stripe_subscription(
+    app: &TestApp,
+    account: &str,
+    id: &str,
+) -> stripe::Subscription {
+    app.platform
+        .stripe()
+        .subscriptions()
+        .retrieve(
+            id,
+            &Default::default(),
+            RequestOptions::new().on_account(account.to_owned()),
+        )
+        .await
+        .unwrap()
+}
+
 /// Sets the tenant's policy to `spec`.
 async fn use_policy(app: &TestApp, tenant: &TenantId, spec: DunningPolicySpec) {
     app.platform
@@ -713,17 +731,12 @@ impl Renewing {
         let (tenant, account) = connected_tenant(&app, slug).await;
         use_policy(&app, &tenant, policy).await;
         let billed = subscribe(&app, &account, "pm_card_visa").await;
-        let subscription = app
-            .platform
-            .stripe()
-            .subscriptions()
-            .retrieve(
-                billed.facts.stripe_subscription_id.as_deref().unwrap(),
-                &Default::default(),
-                RequestOptions::new().on_account(account.clone()),
-            )
-            .await
-            .unwrap();
+        let subscription = stripe_subscription(
+            &app,
+            &account,
+            billed.facts.stripe_subscription_id.as_deref().unwrap(),
+        )
+        .await;
         let renews_at =
             DateTime::from_timestamp(subscription.current_period_end().unwrap(), 0).unwrap();
         let renewing = Self {
@@ -776,17 +789,8 @@ impl Renewing {
 
     /// The subscription's status on the emulator.
     async fn stripe_status(&self) -> Option<stripe::SubscriptionStatus> {
-        self.app
-            .platform
-            .stripe()
-            .subscriptions()
-            .retrieve(
-                self.subscription(),
-                &Default::default(),
-                RequestOptions::new().on_account(self.account.clone()),
-            )
+        stripe_subscription(&self.app, &self.account, self.subscription())
             .await
-            .unwrap()
             .status
     }
 
@@ -823,6 +827,23 @@ impl Renewing {
     }
 }
 
+/// The steps of [`one_clock_policy`] on a card that keeps failing, at their
+/// hours after the renewal. Billforge's retries fail on the emulator, whose
+/// own `invoice.payment_failed` reports of them are recorded on the run; jobs
+/// run in `run_at` order, so the reminder due with the second retry comes
+/// before the apply of the failure that retry caused.
+const DUNNED_TO_CANCELLATION: [&str; 9] = [
+    "invoice.payment_failed:1:recorded@0h",
+    "reminder:1:notified@0h",
+    "retry:1:failed@24h",
+    "invoice.payment_failed:2:recorded@24h",
+    "retry:2:failed@48h",
+    "final_notice:3:notified@48h",
+    "invoice.payment_failed:3:recorded@48h",
+    "grace_ended:3:recorded@72h",
+    "final_action:3:succeeded@72h",
+];
+
 /// Retries on days 1 and 2, reminders after the failure and the last
 /// retry, three days of degraded access, then cancel.
 fn one_clock_policy() -> DunningPolicySpec {
@@ -845,13 +866,7 @@ async fn a_failing_card_is_dunned_through_the_emulator_to_cancellation_on_the_on
     assert_eq!(renewing.standing().await, None);
 
     renewing.advance_to(TimeDelta::hours(1)).await;
-    assert_eq!(
-        renewing.timed_steps().await,
-        [
-            "invoice.payment_failed:1:recorded@0h",
-            "reminder:1:notified@0h"
-        ]
-    );
+    assert_eq!(renewing.timed_steps().await, DUNNED_TO_CANCELLATION[..2]);
     assert_eq!(renewing.mirrored_status().await, "past_due");
     assert_eq!(
         renewing.standing().await,
@@ -859,50 +874,18 @@ async fn a_failing_card_is_dunned_through_the_emulator_to_cancellation_on_the_on
     );
 
     renewing.advance_to(TimeDelta::hours(25)).await;
-    // Billforge's retry fails on the emulator, whose own
-    // `invoice.payment_failed` report of it is recorded on the run.
-    let steps = renewing.timed_steps().await;
-    assert_eq!(
-        steps[2..],
-        [
-            "retry:1:failed@24h",
-            "invoice.payment_failed:2:recorded@24h"
-        ]
-    );
+    assert_eq!(renewing.timed_steps().await, DUNNED_TO_CANCELLATION[..4]);
     assert_eq!(renewing.mirrored_status().await, "past_due");
 
     renewing.advance_to(TimeDelta::hours(49)).await;
-    let steps = renewing.timed_steps().await;
-    assert_eq!(
-        steps[4..],
-        [
-            "retry:2:failed@48h",
-            // Jobs run in `run_at` order: the reminder due with the retry
-            // comes before the apply of the failure the retry caused.
-            "final_notice:3:notified@48h",
-            "invoice.payment_failed:3:recorded@48h",
-        ]
-    );
+    assert_eq!(renewing.timed_steps().await, DUNNED_TO_CANCELLATION[..7]);
     assert_eq!(
         renewing.standing().await,
         Some(SubscriptionStanding::Degraded(vec![]))
     );
 
     renewing.advance_to(TimeDelta::hours(73)).await;
-    assert_eq!(
-        renewing.timed_steps().await,
-        [
-            "invoice.payment_failed:1:recorded@0h",
-            "reminder:1:notified@0h",
-            "retry:1:failed@24h",
-            "invoice.payment_failed:2:recorded@24h",
-            "retry:2:failed@48h",
-            "final_notice:3:notified@48h",
-            "invoice.payment_failed:3:recorded@48h",
-            "grace_ended:3:recorded@72h",
-            "final_action:3:succeeded@72h",
-        ]
-    );
+    assert_eq!(renewing.timed_steps().await, DUNNED_TO_CANCELLATION);
     assert_eq!(
         renewing.stripe_status().await,
         Some(stripe::SubscriptionStatus::Canceled)
@@ -937,15 +920,7 @@ async fn a_card_updated_mid_dunning_is_charged_by_the_next_retry_on_the_one_cloc
     let renewing = Renewing::start("clock-rec", one_clock_policy()).await;
     renewing.pay_with("pm_card_chargeCustomerFail").await;
     renewing.advance_to(TimeDelta::hours(25)).await;
-    assert_eq!(
-        renewing.timed_steps().await,
-        [
-            "invoice.payment_failed:1:recorded@0h",
-            "reminder:1:notified@0h",
-            "retry:1:failed@24h",
-            "invoice.payment_failed:2:recorded@24h",
-        ]
-    );
+    assert_eq!(renewing.timed_steps().await, DUNNED_TO_CANCELLATION[..4]);
 
     renewing.pay_with("pm_card_visa").await;
     renewing.advance_to(TimeDelta::days(10)).await;
@@ -1000,19 +975,6 @@ async fn one_long_advance_plays_dunning_out_exactly_as_short_ones_do() {
         advance.steps >= 4,
         "a stop at each retry and the grace end: {advance:?}"
     );
-    assert_eq!(
-        renewing.timed_steps().await,
-        [
-            "invoice.payment_failed:1:recorded@0h",
-            "reminder:1:notified@0h",
-            "retry:1:failed@24h",
-            "invoice.payment_failed:2:recorded@24h",
-            "retry:2:failed@48h",
-            "final_notice:3:notified@48h",
-            "invoice.payment_failed:3:recorded@48h",
-            "grace_ended:3:recorded@72h",
-            "final_action:3:succeeded@72h",
-        ]
-    );
+    assert_eq!(renewing.timed_steps().await, DUNNED_TO_CANCELLATION);
     assert_eq!(renewing.mirrored_status().await, "canceled");
 }

@@ -59,7 +59,7 @@ impl Client {
 
 impl Emulator<'_> {
     /// The emulator's global clock.
-    pub async fn clock(&self) -> Result<EmulatorClock, Error> {
+    pub async fn clock(self) -> Result<EmulatorClock, Error> {
         self.client
             .emulator_call(Method::GET, &["clock"], &())
             .await
@@ -68,7 +68,7 @@ impl Emulator<'_> {
     /// Moves the global clock forward to `to` (Unix seconds), running the
     /// renewals, retries, trial ends and expiries due on the way in time
     /// order and queueing their webhooks; returns the clock after it.
-    pub async fn advance_to(&self, to: i64) -> Result<EmulatorClock, Error> {
+    pub async fn advance_to(self, to: i64) -> Result<EmulatorClock, Error> {
         self.client
             .emulator_call(Method::POST, &["clock", "advance"], &AdvanceTo { to })
             .await
@@ -76,7 +76,7 @@ impl Emulator<'_> {
 
     /// How many webhook deliveries the emulator has not yet made (or given
     /// up on): zero once every event so far reached its endpoints.
-    pub async fn pending_webhooks(&self) -> Result<u64, Error> {
+    pub async fn pending_webhooks(self) -> Result<u64, Error> {
         let deliveries: Deliveries = self
             .client
             .emulator_call(Method::GET, &["webhooks"], &())
