@@ -363,9 +363,12 @@ impl Client {
         options: RequestOptions,
     ) -> Result<T, Error> {
         let prepared = self.prepare(method, root, path, encoded, options)?;
+        // The emulator's own endpoints are not Stripe operations: they do
+        // not count against (or wait for) Stripe's rate limit.
+        let budget = self.inner.budget.as_ref().filter(|_| root == API_ROOT);
         let mut retries = 0;
         loop {
-            if let Some(budget) = &self.inner.budget {
+            if let Some(budget) = budget {
                 budget.acquire(prepared.account_key.as_deref()).await;
             }
             let (error, retryable) = match self.attempt(&prepared).await {

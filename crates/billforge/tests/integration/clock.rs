@@ -6,7 +6,9 @@ use chrono::TimeDelta;
 use reqwest::StatusCode;
 
 use crate::dunning::{stripe_subscription, subscribe};
-use crate::harness::{TestApp, connected_tenant, signed_in_admin, spawn_app, spawn_one_clock_app};
+use crate::harness::{
+    TestApp, advance_one_clock, connected_tenant, signed_in_admin, spawn_app, spawn_one_clock_app,
+};
 
 /// Runs `billforge clock advance <duration>` against the app's database
 /// and emulator, with `extra` environment variables.
@@ -217,4 +219,42 @@ async fn without_the_emulator_clock_the_console_offers_no_button() {
             .unwrap()
             .contains("only the Stripe emulator")
     );
+}
+
+#[tokio::test]
+async fn a_year_of_monthly_renewals_plays_out_in_one_advance() {
+    let app = spawn_one_clock_app(|_| {}).await;
+    let (tenant, account, _) = connected_tenant(&app, "clock-year").await;
+    let billed = subscribe(&app, &account, "pm_card_visa").await;
+    let advance = advance_one_clock(&app, TimeDelta::days(365)).await;
+    assert!(advance.steps >= 365, "at most a day per step: {advance:?}");
+
+    let scope = app.platform.store().scoped(&tenant);
+    let customer = scope
+        .customer_by_stripe_id(&billed.facts.customer.stripe_customer_id)
+        .await
+        .unwrap()
+        .expect("the customer is mirrored");
+    let invoices = scope
+        .invoices_of(&billing::ids::CustomerId::parse(&customer.id).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        invoices.len(),
+        13,
+        "the first and 12 renewals: {invoices:?}"
+    );
+    assert!(invoices.iter().all(|invoice| invoice.status == "paid"));
+    let subscription = scope
+        .subscription_by_stripe_id(billed.facts.stripe_subscription_id.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(subscription.status, "active");
+    let dead = app
+        .platform
+        .webhook_events(platform::webhooks::InboxStatus::Dead, 10)
+        .await
+        .unwrap();
+    assert!(dead.is_empty(), "every webhook applied: {dead:?}");
 }
