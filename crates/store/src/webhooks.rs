@@ -207,15 +207,28 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<i64> {
         let txn = self.db.begin().await?;
-        let current = platform_setting::Entity::find_by_id(key.to_owned())
+        // Write first: on SQLite a transaction that read before writing
+        // fails at once ("database is locked") when another connection
+        // wrote in between, whereas a first write waits for the lock.
+        platform_setting::Entity::insert(platform_setting::ActiveModel {
+            key: Set(key.to_owned()),
+            value: Set(value.to_string()),
+            created_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(platform_setting::Column::Key)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        let stored = platform_setting::Entity::find_by_id(key.to_owned())
             .one(&txn)
-            .await?;
-        let stored = current
-            .as_ref()
+            .await?
             .and_then(|setting| setting.value.parse::<i64>().ok());
-        let in_force = match (current, stored) {
-            (Some(_), Some(stored)) if stored >= value => stored,
-            (Some(_), _) => {
+        let in_force = match stored {
+            Some(stored) if stored >= value => stored,
+            _ => {
                 platform_setting::Entity::update_many()
                     .col_expr(
                         platform_setting::Column::Value,
@@ -224,16 +237,6 @@ impl Store {
                     .filter(platform_setting::Column::Key.eq(key))
                     .exec(&txn)
                     .await?;
-                value
-            }
-            (None, _) => {
-                platform_setting::Entity::insert(platform_setting::ActiveModel {
-                    key: Set(key.to_owned()),
-                    value: Set(value.to_string()),
-                    created_at: Set(now),
-                })
-                .exec_without_returning(&txn)
-                .await?;
                 value
             }
         };
