@@ -210,18 +210,7 @@ impl Store {
         // Write first: on SQLite a transaction that read before writing
         // fails at once ("database is locked") when another connection
         // wrote in between, whereas a first write waits for the lock.
-        platform_setting::Entity::insert(platform_setting::ActiveModel {
-            key: Set(key.to_owned()),
-            value: Set(value.to_string()),
-            created_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::column(platform_setting::Column::Key)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
+        insert_setting_if_absent(&txn, key, &value.to_string(), now).await?;
         let stored = platform_setting::Entity::find_by_id(key.to_owned())
             .one(&txn)
             .await?
@@ -258,20 +247,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let written = match expected {
-            None => {
-                platform_setting::Entity::insert(platform_setting::ActiveModel {
-                    key: Set(key.to_owned()),
-                    value: Set(value.to_owned()),
-                    created_at: Set(now),
-                })
-                .on_conflict(
-                    OnConflict::column(platform_setting::Column::Key)
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(&self.db)
-                .await?
-            }
+            None => insert_setting_if_absent(&self.db, key, value, now).await?,
             Some(expected) => {
                 platform_setting::Entity::update_many()
                     .col_expr(platform_setting::Column::Value, Expr::value(value))
@@ -284,6 +260,28 @@ impl Store {
         };
         Ok(written == 1)
     }
+}
+
+/// Inserts the platform setting `key` = `value` unless `key` is set;
+/// returns the rows inserted (0 or 1).
+async fn insert_setting_if_absent(
+    conn: &impl ConnectionTrait,
+    key: &str,
+    value: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    platform_setting::Entity::insert(platform_setting::ActiveModel {
+        key: Set(key.to_owned()),
+        value: Set(value.to_owned()),
+        created_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(platform_setting::Column::Key)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await
 }
 
 impl crate::mirror::StoreTxn {
