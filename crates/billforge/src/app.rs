@@ -25,10 +25,13 @@ pub fn build_server(
     platform.spawn_entitlement_poll();
     let platform = web::Data::new(platform);
     let metrics = web::Data::new(Metrics::new());
+    // The admin console's clock button runs due jobs as it steps time.
+    let job_handlers = web::Data::new(crate::worker::job_handlers());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(platform.clone())
             .app_data(metrics.clone())
+            .app_data(job_handlers.clone())
             .wrap(from_fn(ops::request_context))
             .route("/healthz", web::get().to(ops::healthz))
             .route("/readyz", web::get().to(ops::readyz))

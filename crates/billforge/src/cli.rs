@@ -57,6 +57,12 @@ pub enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// The one clock (emulator only: with real Stripe time is the wall clock).
+    Clock {
+        /// The clock action.
+        #[command(subcommand)]
+        command: ClockCommand,
+    },
 }
 
 /// `billforge tenant …`.
@@ -75,6 +81,20 @@ pub enum TenantCommand {
         slug: String,
         /// Percent of each payment, e.g. `2.5`.
         percent: String,
+    },
+}
+
+/// `billforge clock …`.
+#[derive(Debug, Subcommand)]
+pub enum ClockCommand {
+    /// Move Billforge and the Stripe emulator forward together, running the
+    /// renewals, payment retries, dunning steps, mail and webhooks that fall
+    /// due, in time order. Needs the `serve` whose emulator and webhooks
+    /// this uses to be running (or STRIPE_API_BASE pointing at an emulator
+    /// that delivers to a running Billforge).
+    Advance {
+        /// How far: `30d`, `12h`, `1w`, `1y`, `1w 2d`...
+        duration: String,
     },
 }
 
@@ -119,9 +139,7 @@ pub async fn execute(
         Command::Worker => {
             let stripe = StripeBackend::connect(&settings, false).await?;
             tracing::info!("talking to {}", stripe.description);
-            let platform = Platform::start(settings, system_clock(), stripe.client)
-                .await
-                .context("starting the platform")?;
+            let platform = start_platform(settings, stripe.client).await?;
             tracing::info!("background workers running; Ctrl-C to stop");
             tokio::select! {
                 () = crate::worker::run(platform, crate::worker::job_handlers()) => {}
@@ -150,9 +168,7 @@ pub async fn execute(
                 read_password_line(stdin)?
             };
             let stripe = StripeBackend::connect(&settings, false).await?;
-            let platform = Platform::start(settings, system_clock(), stripe.client)
-                .await
-                .context("starting the platform")?;
+            let platform = start_platform(settings, stripe.client).await?;
             let admin = platform.create_admin(&email, &password).await?;
             println!(
                 "Created platform admin {} ({}). Log in at /admin/login.",
@@ -161,12 +177,37 @@ pub async fn execute(
         }
         Command::Tenant { command } => {
             let stripe = StripeBackend::connect(&settings, false).await?;
-            let platform = Platform::start(settings, system_clock(), stripe.client)
-                .await
-                .context("starting the platform")?;
+            let platform = start_platform(settings, stripe.client).await?;
             crate::tenant_cli::execute(&platform, command).await?;
         }
+        Command::Clock {
+            command: ClockCommand::Advance { duration },
+        } => clock_advance(settings, &duration).await?,
     }
+    Ok(())
+}
+
+/// `billforge clock advance <duration>`: steps time forward with the
+/// emulator and runs what falls due (`Platform::advance_clock`).
+async fn clock_advance(settings: platform::Settings, duration: &str) -> anyhow::Result<()> {
+    let by = platform::clock::parse_advance(duration)?;
+    let stripe = StripeBackend::connect(&settings, false).await?;
+    let platform = start_platform(settings, stripe.client).await?;
+    let audit = platform.audit_context(
+        store::Actor::system(),
+        &platform::RequestId::for_task("clock-advance"),
+    );
+    let advance = platform
+        .advance_clock(by, &crate::worker::job_handlers(), &audit)
+        .await
+        .map_err(|err| anyhow::anyhow!("{err} ({})", err.code()))?;
+    println!(
+        "Clock advanced by {duration}: {} -> {} ({} steps, {} jobs run here)",
+        advance.from.format("%Y-%m-%d %H:%M:%S UTC"),
+        advance.to.format("%Y-%m-%d %H:%M:%S UTC"),
+        advance.steps,
+        advance.jobs_run
+    );
     Ok(())
 }
 
@@ -192,12 +233,17 @@ async fn serve(settings: platform::Settings, defaults_in_use: &[String]) -> anyh
     let database = config::redacted_database_url(settings.database_url.expose());
     let stripe = StripeBackend::connect(&settings, true).await?;
     let stripe_description = stripe.description.clone();
-    let platform = Platform::start(settings, system_clock(), stripe.client.clone())
-        .await
-        .context("starting the platform")?;
+    let platform = start_platform(settings, stripe.client.clone()).await?;
     platform.ensure_webhook_endpoints().await.context(
         "registering the Stripe webhook endpoints (or set STRIPE_WEBHOOK_SECRETS and STRIPE_CONNECT_WEBHOOK_SECRETS)",
     )?;
+    if platform.clock_is_adjustable()
+        && let Err(err) = platform.sync_clock_with_emulator().await
+    {
+        // Not fatal: an emulator without the clock endpoints still serves
+        // the API; only `clock advance` will not work with it.
+        tracing::warn!(error = %err, "could not agree on the time with the Stripe emulator");
+    }
     let listener = TcpListener::bind(&bind).with_context(|| format!("binding {bind}"))?;
     let server = crate::app::build_server(platform.clone(), listener, default_workers())?;
     let workers = tokio::spawn(crate::worker::run(platform, crate::worker::job_handlers()));
@@ -218,9 +264,24 @@ async fn serve(settings: platform::Settings, defaults_in_use: &[String]) -> anyh
     outcome.context("running the HTTP server")
 }
 
-/// The wall clock. (The emulator's controllable clock is wired here later.)
-fn system_clock() -> billing::clock::SharedClock {
-    std::sync::Arc::new(billing::clock::SystemClock)
+/// Starts the platform on the one clock: the wall clock with real Stripe
+/// (`STRIPE_SECRET_KEY`), otherwise the emulator's time, which
+/// `billforge clock advance` moves.
+async fn start_platform(
+    settings: platform::Settings,
+    stripe: stripe::Client,
+) -> anyhow::Result<Platform> {
+    let started = if settings.stripe_secret_key.is_some() {
+        Platform::start(
+            settings,
+            std::sync::Arc::new(billing::clock::SystemClock),
+            stripe,
+        )
+        .await
+    } else {
+        Platform::start_on_emulator_time(settings, stripe).await
+    };
+    started.context("starting the platform")
 }
 
 /// One HTTP worker per core.

@@ -1,7 +1,8 @@
 //! Background workers: run inside `serve`, or alone with `billforge worker`
 //! to scale out. They work the job queue and run periodic maintenance
 //! (expired sessions, old login failures) and schedule webhook
-//! reconciliation (`platform::reconcile`) as often.
+//! reconciliation (`platform::reconcile`) as often. On the emulator they
+//! also keep the process's clock in step with the shared offset.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,10 @@ use platform::jobs::JobHandlers;
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(5 * 60);
 /// How long an idle worker waits before looking for jobs again.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How often the emulator-mode clock re-reads the shared offset, so an
+/// advance made by another process (`billforge clock advance`, the admin
+/// button on another instance) reaches this one within about a second.
+const CLOCK_REFRESH: Duration = Duration::from_secs(1);
 
 /// The job handlers of this build: the composition root where each
 /// capability registers its kinds of background work.
@@ -32,7 +37,14 @@ pub fn job_handlers() -> JobHandlers {
 /// interrupted by maintenance: both run in turn on this one task.
 pub async fn run(platform: Platform, handlers: JobHandlers) {
     let mut next_maintenance = Instant::now();
+    let mut next_clock_refresh = Instant::now();
     loop {
+        if Instant::now() >= next_clock_refresh {
+            if let Err(err) = platform.refresh_clock().await {
+                tracing::warn!(error = %err, "could not read the shared clock offset");
+            }
+            next_clock_refresh = Instant::now() + CLOCK_REFRESH;
+        }
         if Instant::now() >= next_maintenance {
             if let Err(err) = platform.run_maintenance().await {
                 tracing::warn!(error = %err, "maintenance failed; retrying at the next round");

@@ -8,6 +8,7 @@
 //! back would let "newer wins" comparisons and job schedules disagree.
 
 use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -109,6 +110,52 @@ impl Clock for ManualClock {
     }
 }
 
+/// The clock of emulator mode: the wall clock plus an offset that only
+/// grows. The Stripe emulator keeps time the same way (wall clock plus the
+/// sum of its advances), so when both hold the same offset they read the same
+/// instant and keep ticking together between advances: a webhook the emulator
+/// signs "now" is also "now" for Billforge. Clones share the offset, so the
+/// process that moves it and every component reading it agree at once.
+#[derive(Debug, Clone, Default)]
+pub struct OffsetClock {
+    /// Milliseconds added to the wall clock; an atomic because every request
+    /// and job reads it and only `clock advance` (or the refresh from the
+    /// database) writes it.
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl OffsetClock {
+    /// A clock `offset` ahead of the wall clock (negative offsets are
+    /// treated as zero: emulated time never runs behind real time).
+    pub fn new(offset: TimeDelta) -> Self {
+        let clock = Self::default();
+        clock.move_offset_to(offset);
+        clock
+    }
+
+    /// How far ahead of the wall clock this clock is.
+    pub fn offset(&self) -> TimeDelta {
+        TimeDelta::milliseconds(self.offset_ms.load(Ordering::Acquire))
+    }
+
+    /// Moves the offset to `offset` if that is further ahead, and returns
+    /// the offset in force. Never moves backwards, so a stale value read from
+    /// elsewhere cannot undo an advance.
+    pub fn move_offset_to(&self, offset: TimeDelta) -> TimeDelta {
+        let wanted = offset.num_milliseconds().max(0);
+        let before = self.offset_ms.fetch_max(wanted, Ordering::AcqRel);
+        TimeDelta::milliseconds(before.max(wanted))
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+            .checked_add_signed(self.offset())
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +195,34 @@ mod tests {
             clock.advance(TimeDelta::days(1)),
             Err(ClockError::Overflow { .. })
         ));
+    }
+
+    #[test]
+    fn the_offset_clock_runs_ahead_and_only_moves_forward() {
+        let clock = OffsetClock::new(TimeDelta::days(30));
+        let shared = clock.clone();
+        let ahead = clock.now() - Utc::now();
+        assert!(
+            ahead > TimeDelta::days(30) - TimeDelta::seconds(5),
+            "{ahead}"
+        );
+        assert_eq!(
+            clock.move_offset_to(TimeDelta::days(1)),
+            TimeDelta::days(30)
+        );
+        assert_eq!(
+            clock.move_offset_to(TimeDelta::days(31)),
+            TimeDelta::days(31)
+        );
+        assert_eq!(
+            shared.offset(),
+            TimeDelta::days(31),
+            "clones share the offset"
+        );
+        assert_eq!(
+            OffsetClock::new(TimeDelta::days(-1)).offset(),
+            TimeDelta::zero()
+        );
     }
 
     #[test]

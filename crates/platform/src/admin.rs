@@ -78,6 +78,32 @@ impl Platform {
         Ok(updated)
     }
 
+    /// The clock as the admin console shows it: `Some` only on the emulator,
+    /// where the console offers to advance it.
+    pub fn admin_clock(&self) -> Option<AdminClock> {
+        self.clock_is_adjustable()
+            .then(|| AdminClock { now: self.now() })
+    }
+
+    /// The admin console's "advance the clock" button (admins only,
+    /// emulator only, audited): parses `raw_duration` (`30d`, `12h`) and
+    /// runs [`Platform::advance_clock`].
+    pub async fn admin_advance_clock(
+        &self,
+        admin: &SignedIn,
+        raw_duration: &str,
+        handlers: &crate::jobs::JobHandlers,
+        request_id: &RequestId,
+    ) -> PlatformResult<crate::clock::ClockAdvance> {
+        require_admin(admin)?;
+        if !self.clock_is_adjustable() {
+            return Err(PlatformError::ClockNotAdjustable);
+        }
+        let by = crate::clock::parse_advance(raw_duration)?;
+        let ctx = self.audit_context(admin.actor()?, request_id);
+        self.advance_clock(by, handlers, &ctx).await
+    }
+
     /// The platform-wide audit log (admins only).
     pub async fn admin_audit_events(&self, admin: &SignedIn) -> PlatformResult<Vec<AuditEvent>> {
         require_admin(admin)?;
@@ -106,6 +132,13 @@ impl Platform {
             .audit_events(AUDIT_PAGE_SIZE)
             .await?)
     }
+}
+
+/// What the admin console shows of the emulator-mode clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminClock {
+    /// Billforge's (and the emulator's) current time.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// Admin services check the role themselves, so a page forgetting to is harmless.

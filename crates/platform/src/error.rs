@@ -57,6 +57,17 @@ pub enum PlatformError {
     /// The tenant has no usable connected Stripe account for this.
     #[error("connect your Stripe account first")]
     StripeNotConnected,
+    /// `clock advance` with real Stripe: time there is the wall clock and
+    /// cannot be moved.
+    #[error(
+        "the clock follows real time with real Stripe (STRIPE_SECRET_KEY is set); only the Stripe emulator's time can be advanced"
+    )]
+    ClockNotAdjustable,
+    /// `clock advance` stopped because the emulator's webhooks did not reach
+    /// Billforge, or jobs did not finish, in time; what was done stays done
+    /// and the advance can be repeated.
+    #[error("{0}")]
+    ClockStalled(String),
     /// Stripe refused or could not be reached; the message is Stripe's
     /// (never a secret) so the merchant can act on it.
     #[error("Stripe error: {0}")]
@@ -80,6 +91,8 @@ impl PlatformError {
             Self::WebhookRejected(err) => err.code(),
             Self::WebhookNotConfigured => "webhook_not_configured",
             Self::StripeNotConnected => "stripe_not_connected",
+            Self::ClockNotAdjustable => "clock_not_adjustable",
+            Self::ClockStalled(_) => "clock_stalled",
             Self::Stripe(_) => "stripe_error",
         }
     }
@@ -98,6 +111,8 @@ impl PlatformError {
             Self::WebhookRejected(_) => 400,
             Self::WebhookNotConfigured => 503,
             Self::StripeNotConnected => 409,
+            Self::ClockNotAdjustable => 409,
+            Self::ClockStalled(_) => 504,
             Self::Stripe(_) => 502,
         }
     }

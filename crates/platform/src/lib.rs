@@ -10,6 +10,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod api_support;
 pub mod catalog;
+pub mod clock;
 pub mod connect;
 pub mod domain_events;
 pub mod dunning;
@@ -31,7 +32,7 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
-use billing::clock::SharedClock;
+use billing::clock::{OffsetClock, SharedClock};
 use chrono::{DateTime, Utc};
 use store::Store;
 
@@ -67,6 +68,11 @@ struct Inner {
     /// The one source of "now": the system clock, or a manual clock that
     /// tests and the emulator move forward.
     clock: SharedClock,
+    /// The same clock when it is the emulator-mode clock `clock advance`
+    /// moves; `None` with real Stripe (the wall clock) or a test's clock.
+    emulated: Option<OffsetClock>,
+    /// Held while this process steps time, so two advances do not interleave.
+    advancing: tokio::sync::Mutex<()>,
     /// The database.
     store: Store,
     /// The Stripe adapter: real Stripe, or the emulator standing in for it.
@@ -96,6 +102,29 @@ impl Platform {
         clock: SharedClock,
         stripe: stripe::Client,
     ) -> PlatformResult<Self> {
+        Self::start_with(settings, clock, None, stripe).await
+    }
+
+    /// [`Platform::start`] on the emulator's time: the one clock is the wall
+    /// clock plus the offset kept in the database (see [`crate::clock`]),
+    /// which `clock advance` moves together with the emulator's.
+    pub async fn start_on_emulator_time(
+        settings: Settings,
+        stripe: stripe::Client,
+    ) -> PlatformResult<Self> {
+        let clock = OffsetClock::default();
+        let platform =
+            Self::start_with(settings, Arc::new(clock.clone()), Some(clock), stripe).await?;
+        platform.refresh_clock().await?;
+        Ok(platform)
+    }
+
+    async fn start_with(
+        settings: Settings,
+        clock: SharedClock,
+        emulated: Option<OffsetClock>,
+        stripe: stripe::Client,
+    ) -> PlatformResult<Self> {
         let store = Store::connect(settings.database_url.expose()).await?;
         store.migrate().await?;
         let secret_key = match &settings.secret_key {
@@ -121,6 +150,8 @@ impl Platform {
             inner: Arc::new(Inner {
                 settings,
                 clock,
+                emulated,
+                advancing: tokio::sync::Mutex::new(()),
                 store,
                 stripe,
                 csrf: tokens::CsrfTokens::new(secret_key),

@@ -6,7 +6,7 @@ use billing::ids::{FeatureId, PlanId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 
 use crate::entities::catalog::{feature, plan, plan_feature, price, stripe_connection};
@@ -62,7 +62,7 @@ impl TenantScope<'_> {
         change: ConnectionChange,
         ctx: &AuditContext,
     ) -> StoreResult<StripeConnection> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let row = stripe_connection::ActiveModel {
             tenant_id: Set(self.tenant_id.to_string()),
             account_id: Set(change.account_id.clone()),
@@ -157,7 +157,7 @@ impl TenantScope<'_> {
         new_feature: NewFeature,
         ctx: &AuditContext,
     ) -> StoreResult<FeatureRecord> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let created = feature::ActiveModel {
             id: Set(new_feature.id),
             tenant_id: Set(self.tenant_id.to_string()),
@@ -191,7 +191,7 @@ impl TenantScope<'_> {
         archived: bool,
         ctx: &AuditContext,
     ) -> StoreResult<Option<FeatureRecord>> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let Some(found) = self
             .find::<feature::Entity>()
             .filter(feature::Column::Id.eq(id.as_str()))
@@ -310,7 +310,7 @@ impl TenantScope<'_> {
         new_plan: NewPlan,
         ctx: &AuditContext,
     ) -> StoreResult<PlanRecord> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let imported = new_plan.imported_from;
         let created = plan::ActiveModel {
             id: Set(new_plan.id),
@@ -358,7 +358,7 @@ impl TenantScope<'_> {
         archived: bool,
         ctx: &AuditContext,
     ) -> StoreResult<Option<PlanRecord>> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let Some(found) = self
             .find::<plan::Entity>()
             .filter(plan::Column::Id.eq(id.as_str()))
@@ -436,7 +436,7 @@ impl TenantScope<'_> {
         error: Option<String>,
         ctx: &AuditContext,
     ) -> StoreResult<()> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let (status, action) = match &error {
             None => (SyncStatus::Synced, "plan.synced"),
             Some(_) => (SyncStatus::Failed, "plan.sync_failed"),
@@ -502,7 +502,7 @@ impl TenantScope<'_> {
         new_price: NewPrice,
         ctx: &AuditContext,
     ) -> StoreResult<()> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let price_id = new_price.id.clone();
         self.insert_price(&txn, plan_id.as_str(), new_price, ctx)
             .await?;
@@ -533,7 +533,7 @@ impl TenantScope<'_> {
         supersedes: Option<&str>,
         ctx: &AuditContext,
     ) -> StoreResult<Option<PlanRecord>> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let Some(found) = self
             .find::<plan::Entity>()
             .filter(plan::Column::Id.eq(plan_id.as_str()))
@@ -606,7 +606,7 @@ impl TenantScope<'_> {
         value: String,
         ctx: &AuditContext,
     ) -> StoreResult<()> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let row = plan_feature::ActiveModel {
             plan_id: Set(plan_id.to_string()),
             feature_id: Set(feature_id.to_string()),

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 
 use crate::domain_events::{NewDomainEvent, insert_domain_event};
@@ -110,7 +110,7 @@ impl TenantScope<'_> {
     /// Starts a transaction on this tenant's dunning rows.
     pub async fn begin_dunning(&self, now: DateTime<Utc>) -> StoreResult<DunningTxn> {
         Ok(DunningTxn {
-            txn: self.db.begin().await?,
+            txn: crate::begin_write(self.db).await?,
             tenant_id: self.tenant_id.clone(),
             now,
         })
@@ -128,7 +128,7 @@ impl TenantScope<'_> {
         stripe_retries: bool,
         ctx: &AuditContext,
     ) -> StoreResult<DunningPolicyRecord> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         policy::Entity::insert(policy::ActiveModel {
             tenant_id: Set(self.tenant_id.to_string()),
             spec: Set(spec_json),

@@ -13,7 +13,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 
 use crate::domain_events::{NewDomainEvent, insert_domain_event};
@@ -94,7 +93,7 @@ impl TenantScope<'_> {
         follow_up: FollowUp,
         ctx: &AuditContext,
     ) -> StoreResult<OverrideRecord> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let row = entitlement_override::ActiveModel {
             tenant_id: Set(self.tenant_id.to_string()),
             customer_id: Set(new.customer_id.to_string()),
@@ -150,7 +149,7 @@ impl TenantScope<'_> {
         follow_up: FollowUp,
         ctx: &AuditContext,
     ) -> StoreResult<bool> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let deleted = entitlement_override::Entity::delete_many()
             .filter(entitlement_override::Column::TenantId.eq(self.tenant_id.as_str()))
             .filter(entitlement_override::Column::CustomerId.eq(customer.as_str()))
@@ -332,7 +331,7 @@ impl TenantScope<'_> {
         follow_up: Option<FollowUp>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Option<DomainEventId>>> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let current = self
             .find::<customer_entitlement::Entity>()
             .filter(customer_entitlement::Column::CustomerId.eq(customer.as_str()))

@@ -12,7 +12,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::entities::job::{self, JobStatus};
@@ -155,7 +155,7 @@ impl Store {
         now: DateTime<Utc>,
         lease: TimeDelta,
     ) -> StoreResult<Option<Job>> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(&self.db).await?;
         let candidate = job::Entity::find()
             .filter(claimable(now))
             .order_by_asc(job::Column::RunAt)
@@ -209,6 +209,29 @@ impl Store {
         row.updated_at = Set(now);
         row.update(&self.db).await?;
         Ok(())
+    }
+
+    /// When the earliest queued job is due, if any is queued: the next
+    /// instant at which something happens in Billforge (`clock advance`
+    /// steps to it).
+    pub async fn next_queued_job_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(job::Entity::find()
+            .filter(job::Column::Status.eq(JobStatus::Queued))
+            .order_by_asc(job::Column::RunAt)
+            .one(&self.db)
+            .await?
+            .map(|job| job.run_at))
+    }
+
+    /// How many jobs a worker holds a live lease on at `now`: work started
+    /// (by this process or another) and not yet finished.
+    pub async fn running_jobs(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        use sea_orm::PaginatorTrait;
+        Ok(job::Entity::find()
+            .filter(job::Column::Status.eq(JobStatus::Running))
+            .filter(job::Column::LockedUntil.gte(now))
+            .count(&self.db)
+            .await?)
     }
 
     /// A job by id (operators, tests).

@@ -33,7 +33,6 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database,
     DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
-    TransactionTrait,
 };
 
 pub use audit::{Actor, AuditContext};
@@ -195,7 +194,7 @@ impl Store {
             request_id: request_id.to_owned(),
             now,
         };
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(&self.db).await?;
         let tenant = tenant::ActiveModel {
             id: Set(tenant_id.to_string()),
             slug: Set(new_tenant.slug),
@@ -245,7 +244,7 @@ impl Store {
     /// Creates a platform admin (belongs to no tenant).
     pub async fn create_admin(&self, admin: NewUser, ctx: &AuditContext) -> StoreResult<User> {
         let user_id = UserId::generate();
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(&self.db).await?;
         let user = insert_user(&txn, &user_id, None, admin, UserRole::Admin, ctx.now).await?;
         audit::record(&txn, ctx, None, "admin.created", "user", user_id.as_str()).await?;
         txn.commit().await?;
@@ -325,7 +324,7 @@ impl Store {
         ctx: &AuditContext,
         change: impl FnOnce(&mut tenant::ActiveModel),
     ) -> StoreResult<Option<Tenant>> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(&self.db).await?;
         let Some(found) = tenant::Entity::find_by_id(id.to_string()).one(&txn).await? else {
             return Ok(None);
         };
@@ -363,7 +362,7 @@ impl Store {
         ctx: &AuditContext,
     ) -> StoreResult<Session> {
         let id = SessionId::generate();
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(&self.db).await?;
         let created = session::ActiveModel {
             id: Set(id.to_string()),
             token_hash: Set(token_hash),
@@ -412,7 +411,7 @@ impl Store {
         tenant_id: Option<&TenantId>,
         ctx: &AuditContext,
     ) -> StoreResult<bool> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(&self.db).await?;
         let deleted = session::Entity::delete_by_id(found.id.clone())
             .exec(&txn)
             .await?
@@ -539,4 +538,21 @@ fn parse_tenant(raw: Option<&str>) -> StoreResult<Option<TenantId>> {
     raw.map(TenantId::parse)
         .transpose()
         .map_err(|err| StoreError::Database(DbErr::Custom(format!("stored tenant id: {err}"))))
+}
+
+/// Begins a transaction that writes. On SQLite it takes the write lock
+/// first (a no-op `UPDATE`): a transaction that reads before it writes fails
+/// at once with "database is locked" when another connection wrote in
+/// between, whereas a first write waits its turn (busy timeout). Every
+/// process sharing a SQLite file (`serve`, a CLI import) relies on this.
+pub(crate) async fn begin_write(
+    db: &sea_orm::DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let txn = db.begin().await?;
+    if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        txn.execute_unprepared("UPDATE platform_settings SET value = value WHERE key = ''")
+            .await?;
+    }
+    Ok(txn)
 }

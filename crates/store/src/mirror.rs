@@ -21,7 +21,7 @@ use billing::subscription::SubscriptionState;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -157,7 +157,7 @@ impl Store {
     /// write, its domain events and its inbox settlement).
     pub async fn begin(&self) -> StoreResult<StoreTxn> {
         Ok(StoreTxn {
-            txn: self.db.begin().await?,
+            txn: crate::begin_write(&self.db).await?,
         })
     }
 }
@@ -1089,7 +1089,7 @@ impl TenantScope<'_> {
         new: NewCustomer,
         now: DateTime<Utc>,
     ) -> StoreResult<CustomerRow> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let mirror = MirrorTx {
             conn: &txn,
             tenant_id: self.tenant_id.clone(),

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::domain_events::{NewDomainEvent, insert_domain_event};
@@ -207,7 +207,7 @@ impl TenantScope<'_> {
         ctx: &AuditContext,
     ) -> StoreResult<OutboundEndpoint> {
         let id = OutboundEndpointId::generate();
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let created = endpoint::ActiveModel {
             id: Set(id.to_string()),
             tenant_id: Set(self.tenant_id.to_string()),
@@ -268,7 +268,7 @@ impl TenantScope<'_> {
         ctx: &AuditContext,
         change: impl FnOnce(&mut endpoint::ActiveModel) -> Result<(), DbErr>,
     ) -> StoreResult<Option<OutboundEndpoint>> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let Some(found) = self
             .find::<endpoint::Entity>()
             .filter(endpoint::Column::Id.eq(id.as_str()))
@@ -362,7 +362,7 @@ impl TenantScope<'_> {
         id: &OutboundEndpointId,
         ctx: &AuditContext,
     ) -> StoreResult<bool> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let found = self
             .find::<endpoint::Entity>()
             .filter(endpoint::Column::Id.eq(id.as_str()))
@@ -417,7 +417,7 @@ impl TenantScope<'_> {
         event: &OutboundEvent,
         now: DateTime<Utc>,
     ) -> StoreResult<usize> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let endpoints = self
             .find::<endpoint::Entity>()
             .filter(endpoint::Column::Status.eq(EndpointStatus::Enabled))
@@ -493,7 +493,7 @@ impl TenantScope<'_> {
         event: &OutboundEvent,
         ctx: &AuditContext,
     ) -> StoreResult<Option<OutboundDelivery>> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let found = self
             .find::<endpoint::Entity>()
             .filter(endpoint::Column::Id.eq(endpoint_id.as_str()))
@@ -574,7 +574,7 @@ impl TenantScope<'_> {
         id: &OutboundDeliveryId,
         ctx: &AuditContext,
     ) -> StoreResult<Option<OutboundDelivery>> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let Some(found) = self
             .find::<delivery::Entity>()
             .filter(delivery::Column::Id.eq(id.as_str()))
@@ -662,7 +662,7 @@ impl Store {
         of: &OutboundDelivery,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(&self.db).await?;
         let mut row: delivery::ActiveModel = of.clone().into();
         row.status = Set(DeliveryStatus::Skipped);
         row.next_attempt_at = Set(None);
@@ -683,7 +683,7 @@ impl Store {
         record: AttemptRecord,
         now: DateTime<Utc>,
     ) -> StoreResult<OutboundDelivery> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(&self.db).await?;
         attempt::ActiveModel {
             id: Set(OutboundAttemptId::generate().to_string()),
             tenant_id: Set(of.tenant_id.clone()),

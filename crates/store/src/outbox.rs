@@ -5,10 +5,7 @@
 use billing::ids::{JobId, TenantId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::entities::mail::{mail_outbox, tenant_mail_branding, tenant_mail_setting};
 use crate::jobs::insert_job;
@@ -93,7 +90,7 @@ impl TenantScope<'_> {
         messages: Vec<NewOutboxMessage>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<String>> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let mut inserted_ids = Vec::new();
         for message in messages {
             let id = format!("msg_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
@@ -271,7 +268,7 @@ impl TenantScope<'_> {
         account_url: Option<&str>,
         ctx: &AuditContext,
     ) -> StoreResult<()> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         tenant_mail_branding::Entity::insert(tenant_mail_branding::ActiveModel {
             tenant_id: Set(self.tenant_id.to_string()),
             footer_address: Set(footer_address.to_owned()),

@@ -7,7 +7,7 @@
 use billing::ids::{ApiKeyId, AuditId, TenantId, UserId};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, TransactionTrait,
+    QueryOrder, QuerySelect, Select,
 };
 
 use crate::entities::catalog::{feature, plan, plan_feature, price, stripe_connection};
@@ -124,7 +124,7 @@ impl<'a> TenantScope<'a> {
         ctx: &AuditContext,
     ) -> StoreResult<ApiKey> {
         let id = ApiKeyId::generate();
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let created = api_key::ActiveModel {
             id: Set(id.to_string()),
             tenant_id: Set(self.tenant_id.to_string()),
@@ -159,7 +159,7 @@ impl<'a> TenantScope<'a> {
         id: &ApiKeyId,
         ctx: &AuditContext,
     ) -> StoreResult<Option<ApiKey>> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(self.db).await?;
         let found = self
             .find::<api_key::Entity>()
             .filter(api_key::Column::Id.eq(id.as_str()))

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 
 use crate::entities::job::{self, JobStatus};
@@ -65,7 +65,7 @@ impl Store {
         apply_job: NewJob,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(&self.db).await?;
         let inserted = webhook_event::Entity::insert(webhook_event::ActiveModel {
             id: Set(event.id),
             source: Set(event.source),
@@ -139,7 +139,7 @@ impl Store {
         apply_job: NewJob,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<InboxEvent>> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(&self.db).await?;
         let reopened = webhook_event::Entity::update_many()
             .col_expr(
                 webhook_event::Column::Status,
@@ -171,7 +171,7 @@ impl Store {
         apply_job: impl Fn(&str) -> NewJob,
         now: DateTime<Utc>,
     ) -> StoreResult<usize> {
-        let txn = self.db.begin().await?;
+        let txn = crate::begin_write(&self.db).await?;
         let waiting: Vec<String> = webhook_event::Entity::find()
             .select_only()
             .column(webhook_event::Column::Id)
@@ -195,6 +195,47 @@ impl Store {
             .map(|setting| setting.value))
     }
 
+    /// Moves the integer platform setting `key` up to `value` unless it
+    /// already holds at least that, recording `audit` (action, target) in
+    /// the same transaction when given; returns the value in force. Never
+    /// lowers it, so two processes moving it concurrently end on the larger.
+    pub async fn raise_platform_setting(
+        &self,
+        key: &str,
+        value: i64,
+        audit: Option<(&crate::AuditContext, &str, &str)>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let txn = crate::begin_write(&self.db).await?;
+        // Write first: on SQLite a transaction that read before writing
+        // fails at once ("database is locked") when another connection
+        // wrote in between, whereas a first write waits for the lock.
+        insert_setting_if_absent(&txn, key, &value.to_string(), now).await?;
+        let stored = platform_setting::Entity::find_by_id(key.to_owned())
+            .one(&txn)
+            .await?
+            .and_then(|setting| setting.value.parse::<i64>().ok());
+        let in_force = match stored {
+            Some(stored) if stored >= value => stored,
+            _ => {
+                platform_setting::Entity::update_many()
+                    .col_expr(
+                        platform_setting::Column::Value,
+                        Expr::value(value.to_string()),
+                    )
+                    .filter(platform_setting::Column::Key.eq(key))
+                    .exec(&txn)
+                    .await?;
+                value
+            }
+        };
+        if let Some((ctx, action, target)) = audit {
+            crate::audit::record(&txn, ctx, None, action, "clock", target).await?;
+        }
+        txn.commit().await?;
+        Ok(in_force)
+    }
+
     /// Sets a platform setting to `value` only if it still holds `expected`
     /// (`None`: only if unset), so concurrent starters cannot overwrite each
     /// other. Returns whether this call's value was written.
@@ -206,20 +247,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let written = match expected {
-            None => {
-                platform_setting::Entity::insert(platform_setting::ActiveModel {
-                    key: Set(key.to_owned()),
-                    value: Set(value.to_owned()),
-                    created_at: Set(now),
-                })
-                .on_conflict(
-                    OnConflict::column(platform_setting::Column::Key)
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(&self.db)
-                .await?
-            }
+            None => insert_setting_if_absent(&self.db, key, value, now).await?,
             Some(expected) => {
                 platform_setting::Entity::update_many()
                     .col_expr(platform_setting::Column::Value, Expr::value(value))
@@ -232,6 +260,28 @@ impl Store {
         };
         Ok(written == 1)
     }
+}
+
+/// Inserts the platform setting `key` = `value` unless `key` is set;
+/// returns the rows inserted (0 or 1).
+async fn insert_setting_if_absent(
+    conn: &impl ConnectionTrait,
+    key: &str,
+    value: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    platform_setting::Entity::insert(platform_setting::ActiveModel {
+        key: Set(key.to_owned()),
+        value: Set(value.to_owned()),
+        created_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(platform_setting::Column::Key)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await
 }
 
 impl crate::mirror::StoreTxn {

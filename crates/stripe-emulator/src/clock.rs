@@ -45,7 +45,17 @@ pub fn run_due(state: &mut State, clock: &str, until: i64) -> bool {
 
 /// `GET /_emulator/clock`.
 pub fn global_clock(state: &State) -> Value {
-    json!({"object": "emulator.clock", "now": state.global_now(), "offset": state.clock_offset})
+    let next_job_at = state
+        .jobs
+        .get("")
+        .and_then(|jobs| jobs.keys().next())
+        .map(|(at, _)| *at);
+    json!({
+        "object": "emulator.clock",
+        "now": state.global_now(),
+        "offset": state.clock_offset,
+        "next_job_at": next_job_at,
+    })
 }
 
 /// `POST /_emulator/clock/advance` with `seconds` (relative) or `to` (Unix time).

@@ -9,10 +9,15 @@
 //! - Hosted pages: `/checkout/{session}`, `/billing_portal/{session}`,
 //!   `/connect/onboarding/{token}` (plain HTML forms).
 //! - Emulator-only endpoints (no auth):
-//!   - `GET /_emulator/clock` → `{"now": unix, "offset": seconds}`;
+//!   - `GET /_emulator/clock` → `{"now": unix, "offset": seconds,
+//!     "next_job_at": unix | null}` (the next renewal, retry, trial end or
+//!     expiry on the global clock);
 //!   - `POST /_emulator/clock/advance` with `seconds=N` or `to=UNIX` moves the
 //!     global clock forward, running renewals, trial ends, payment retries and
 //!     expiries in time order and sending their webhooks as it goes;
+//!   - `GET /_emulator/webhooks` → `{"pending": n}`: webhook deliveries not
+//!     yet delivered (or given up), so a receiver moving time with the
+//!     emulator knows when a step's events have all reached it;
 //!   - `POST /_emulator/reset` forgets everything.
 //!
 //! Start it with [`start`]; port 0 picks a free port (tests).
@@ -161,10 +166,12 @@ pub async fn start(config: EmulatorConfig) -> std::io::Result<RunningEmulator> {
     let address = listener.local_addr()?;
     let base_url = format!("http://{address}");
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let pending_deliveries = webhooks::PendingDeliveries::default();
     let shared = Arc::new(Shared {
         state: Mutex::new(state),
         base_url: base_url.clone(),
         deliveries: sender.clone(),
+        pending_deliveries: pending_deliveries.clone(),
         dirty: AtomicBool::new(false),
     });
     let data = web::Data::new(shared.clone());
@@ -187,7 +194,12 @@ pub async fn start(config: EmulatorConfig) -> std::io::Result<RunningEmulator> {
                 tracing::error!(%error, "stripe emulator server stopped");
             }
         }),
-        tokio::spawn(webhooks::run_sender(receiver, sender, config.webhook_retry)),
+        tokio::spawn(webhooks::run_sender(
+            receiver,
+            sender,
+            config.webhook_retry,
+            pending_deliveries,
+        )),
     ];
     if let Some(dir) = &config.data_dir {
         tasks.push(tokio::spawn(persist::run_writer(

@@ -25,6 +25,8 @@ pub struct Shared {
     pub base_url: String,
     /// Queue of webhook deliveries for the sender task.
     pub deliveries: UnboundedSender<Delivery>,
+    /// Deliveries not yet delivered or given up.
+    pub pending_deliveries: webhooks::PendingDeliveries,
     /// Set after every mutation; the snapshot writer clears it.
     pub dirty: AtomicBool,
 }
@@ -42,7 +44,7 @@ impl Shared {
         state.request = None;
         let emitted = !state.outbox.is_empty();
         if emitted {
-            webhooks::dispatch(&mut state, &self.deliveries);
+            webhooks::dispatch(&mut state, &self.deliveries, &self.pending_deliveries);
         }
         if mutating || ran_jobs || emitted {
             self.dirty.store(true, Ordering::Release);
@@ -398,6 +400,12 @@ pub async fn emulator(
             let params = Params::new(decoded);
             let path = request.path().trim_end_matches('/');
             let method = request.method().clone();
+            if (method.as_str(), path) == ("GET", "/_emulator/webhooks") {
+                return Ok(json!({
+                    "object": "emulator.webhook_deliveries",
+                    "pending": shared.pending_deliveries.load(std::sync::atomic::Ordering::Acquire),
+                }));
+            }
             shared.with_state(true, |state| match (method.as_str(), path) {
                 ("GET", "/_emulator/clock") => Ok(clock::global_clock(state)),
                 ("POST", "/_emulator/clock/advance") => clock::advance_global(state, &params),

@@ -1,6 +1,8 @@
 //! Webhook delivery: events go to every matching endpoint, signed exactly as
 //! Stripe signs them, in creation order, retried with backoff while failing.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -45,10 +47,22 @@ impl Default for RetryPolicy {
     }
 }
 
+/// How many deliveries are queued, in flight or waiting for a retry: counted
+/// up when an event is handed to the sender (under the state lock, so before
+/// the request that caused it answers) and down when it is delivered or given
+/// up. Zero means every event so far has reached its endpoints, which is what
+/// a receiver stepping time with the emulator waits for
+/// (`GET /_emulator/webhooks`).
+pub type PendingDeliveries = Arc<AtomicUsize>;
+
 /// Turns the request's new events into deliveries for the matching endpoints.
 /// Platform events go to ordinary endpoints; connected accounts' events (they
 /// carry `account`) go to `connect=true` endpoints.
-pub fn dispatch(state: &mut State, sender: &UnboundedSender<Delivery>) {
+pub fn dispatch(
+    state: &mut State,
+    sender: &UnboundedSender<Delivery>,
+    pending: &PendingDeliveries,
+) {
     let events = std::mem::take(&mut state.outbox);
     let endpoints: Vec<Value> = state
         .store
@@ -87,7 +101,9 @@ pub fn dispatch(state: &mut State, sender: &UnboundedSender<Delivery>) {
                 attempt: 0,
                 clock_offset: state.clock_offset,
             };
-            let _ = sender.send(delivery);
+            if sender.send(delivery).is_ok() {
+                pending.fetch_add(1, Ordering::AcqRel);
+            }
         }
     }
 }
@@ -98,6 +114,7 @@ pub async fn run_sender(
     mut queue: UnboundedReceiver<Delivery>,
     retry_to: UnboundedSender<Delivery>,
     policy: RetryPolicy,
+    pending: PendingDeliveries,
 ) {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -124,10 +141,12 @@ pub async fn run_sender(
         let delivered = matches!(&result, Ok(response) if response.status().is_success());
         delivery.attempt += 1;
         if delivered {
+            pending.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
         tracing::info!(event = %delivery.event, url = %delivery.url, attempt = delivery.attempt, "webhook delivery failed");
         if delivery.attempt >= policy.max_attempts {
+            pending.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
         let delay = policy.first_delay * 2u32.saturating_pow(delivery.attempt - 1);

@@ -355,6 +355,20 @@ async fn unpaid_incomplete_subscriptions_expire_after_23_hours() {
     harness.emulator.stop().await;
 }
 
+/// An emulator retrying failed webhook deliveries after 50 ms, 100 ms…,
+/// `max_attempts` times in all.
+async fn fast_retrying_harness(max_attempts: u32) -> Harness {
+    Harness::with_config(EmulatorConfig {
+        bind: ([127, 0, 0, 1], 0).into(),
+        webhook_retry: RetryPolicy {
+            first_delay: Duration::from_millis(50),
+            max_attempts,
+        },
+        ..EmulatorConfig::default()
+    })
+    .await
+}
+
 #[tokio::test]
 async fn webhooks_are_signed_like_stripe_and_retried_until_accepted() {
     use wiremock::matchers::method;
@@ -370,15 +384,7 @@ async fn webhooks_are_signed_like_stripe_and_retried_until_accepted() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&receiver)
         .await;
-    let harness = Harness::with_config(EmulatorConfig {
-        bind: ([127, 0, 0, 1], 0).into(),
-        webhook_retry: RetryPolicy {
-            first_delay: Duration::from_millis(50),
-            max_attempts: 3,
-        },
-        ..EmulatorConfig::default()
-    })
-    .await;
+    let harness = fast_retrying_harness(3).await;
     let endpoint = harness
         .post(
             "/v1/webhook_endpoints",
@@ -432,6 +438,90 @@ async fn webhooks_are_signed_like_stripe_and_retried_until_accepted() {
         .get("Stripe-Signature")
         .and_then(|value| value.to_str().ok());
     assert!(wrong.verify(header, &requests[0].body).is_err());
+    harness.emulator.stop().await;
+}
+
+#[tokio::test]
+async fn pending_deliveries_and_the_next_scheduled_job_are_reported() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    // One endpoint answers slowly, one always fails: a delivery counts as
+    // pending until it is made or given up.
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(400)))
+        .mount(&receiver)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/failing"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&receiver)
+        .await;
+    let harness = fast_retrying_harness(2).await;
+    let client = stripe::Client::builder("sk_test_pending")
+        .base_url(harness.base.clone())
+        .build()
+        .unwrap();
+    let emulator = client.emulator();
+    assert_eq!(emulator.pending_webhooks().await.unwrap(), 0);
+    assert_eq!(emulator.clock().await.unwrap().next_job_at, None);
+    for hook in ["slow", "failing"] {
+        harness
+            .post(
+                "/v1/webhook_endpoints",
+                &[
+                    ("url", &format!("{}/{hook}", receiver.uri())),
+                    ("enabled_events[0]", "customer.created"),
+                ],
+            )
+            .await;
+    }
+    harness
+        .post("/v1/customers", &[("email", "pending@example.com")])
+        .await;
+    assert_eq!(
+        emulator.pending_webhooks().await.unwrap(),
+        2,
+        "counted before the request that caused them answers"
+    );
+    let mut waited = 0;
+    while emulator.pending_webhooks().await.unwrap() > 0 {
+        waited += 1;
+        assert!(waited < 200, "deliveries never settled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let requests = receiver.received_requests().await.unwrap();
+    let to = |hook: &str| {
+        requests
+            .iter()
+            .filter(|request| request.url.path() == format!("/{hook}"))
+            .count()
+    };
+    assert_eq!(
+        (to("slow"), to("failing")),
+        (1, 2),
+        "made, and given up after 2 attempts"
+    );
+
+    let price = harness.monthly_price(1000).await;
+    let customer = harness.customer_with_card(&[]).await;
+    let sub = harness
+        .subscribe(customer["id"].as_str().unwrap(), &price, &[])
+        .await;
+    let clock = emulator.clock().await.unwrap();
+    let period_end = sub["items"]["data"][0]["current_period_end"]
+        .as_i64()
+        .unwrap();
+    let next = clock.next_job_at.expect("the renewal's work is scheduled");
+    assert!(
+        clock.now < next && next <= period_end,
+        "{clock:?}, period end {period_end}"
+    );
+    let advanced = emulator.advance_to(next).await.unwrap();
+    assert_eq!(advanced.now, next);
+    assert!(advanced.next_job_at.unwrap() > next, "{advanced:?}");
     harness.emulator.stop().await;
 }
 

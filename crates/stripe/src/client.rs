@@ -30,6 +30,12 @@ pub const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
 /// Stripe rejects longer idempotency keys.
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
+/// Path root of Stripe's API.
+const API_ROOT: &str = "v1";
+
+/// Path root of the emulator-only endpoints.
+const EMULATOR_ROOT: &str = "_emulator";
+
 /// A Stripe API client. Cheap to clone (an `Arc` inside); share one per process.
 ///
 /// ```
@@ -279,7 +285,7 @@ impl Client {
         query: &(impl Serialize + ?Sized),
         options: RequestOptions,
     ) -> Result<T, Error> {
-        self.execute(Method::GET, path, form::encode(query)?, options)
+        self.execute(Method::GET, API_ROOT, path, form::encode(query)?, options)
             .await
     }
 
@@ -290,7 +296,7 @@ impl Client {
         params: &(impl Serialize + ?Sized),
         options: RequestOptions,
     ) -> Result<T, Error> {
-        self.execute(Method::POST, path, form::encode(params)?, options)
+        self.execute(Method::POST, API_ROOT, path, form::encode(params)?, options)
             .await
     }
 
@@ -301,7 +307,26 @@ impl Client {
         query: &(impl Serialize + ?Sized),
         options: RequestOptions,
     ) -> Result<T, Error> {
-        self.execute(Method::DELETE, path, form::encode(query)?, options)
+        self.execute(
+            Method::DELETE,
+            API_ROOT,
+            path,
+            form::encode(query)?,
+            options,
+        )
+        .await
+    }
+
+    /// `method /_emulator/{path}`: the Stripe emulator's own endpoints
+    /// (clock, webhook deliveries), which real Stripe does not have.
+    pub(crate) async fn emulator_call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &[&str],
+        params: &(impl Serialize + ?Sized),
+    ) -> Result<T, Error> {
+        let encoded = form::encode(params)?;
+        self.execute(method, EMULATOR_ROOT, path, encoded, RequestOptions::new())
             .await
     }
 
@@ -332,14 +357,18 @@ impl Client {
     async fn execute<T: DeserializeOwned>(
         &self,
         method: Method,
+        root: &str,
         path: &[&str],
         encoded: String,
         options: RequestOptions,
     ) -> Result<T, Error> {
-        let prepared = self.prepare(method, path, encoded, options)?;
+        let prepared = self.prepare(method, root, path, encoded, options)?;
+        // The emulator's own endpoints are not Stripe operations: they do
+        // not count against (or wait for) Stripe's rate limit.
+        let budget = self.inner.budget.as_ref().filter(|_| root == API_ROOT);
         let mut retries = 0;
         loop {
-            if let Some(budget) = &self.inner.budget {
+            if let Some(budget) = budget {
                 budget.acquire(prepared.account_key.as_deref()).await;
             }
             let (error, retryable) = match self.attempt(&prepared).await {
@@ -381,6 +410,7 @@ impl Client {
     fn prepare(
         &self,
         method: Method,
+        root: &str,
         path: &[&str],
         encoded: String,
         options: RequestOptions,
@@ -395,7 +425,7 @@ impl Client {
         url.path_segments_mut()
             .map_err(|()| Error::InvalidArgument("the base URL cannot have a path".into()))?
             .pop_if_empty()
-            .push("v1")
+            .push(root)
             .extend(path);
         let body = if method == Method::POST {
             Some(encoded)

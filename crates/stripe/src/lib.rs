@@ -46,6 +46,7 @@ pub use resources::catalog::*;
 pub use resources::checkout::*;
 pub use resources::connect::*;
 pub use resources::customers::*;
+pub use resources::emulator::{Emulator, EmulatorClock};
 pub use resources::invoices::*;
 pub use resources::payments::*;
 pub use resources::platform::*;

@@ -527,6 +527,46 @@ async fn pagination_stops_at_the_first_error() {
 }
 
 #[tokio::test]
+async fn the_emulators_own_endpoints_do_not_spend_the_budget() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/_emulator/clock"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"now": 1_800_000_000, "offset": 86_400, "next_job_at": null}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/_emulator/webhooks"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"pending": 3})))
+        .mount(&server)
+        .await;
+    let client = client_for(&server)
+        .rate_limit(RateLimit {
+            per_second: 1,
+            burst: 0,
+        })
+        .build()
+        .unwrap();
+    let began = Instant::now();
+    for _ in 0..5 {
+        let clock = client.emulator().clock().await.unwrap();
+        assert_eq!(
+            (clock.now, clock.offset, clock.next_job_at),
+            (1_800_000_000, 86_400, None)
+        );
+        assert_eq!(client.emulator().pending_webhooks().await.unwrap(), 3);
+    }
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "10 calls at a budget of 1/s would take 9 s; took {:?}",
+        began.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn the_budget_queues_a_burst_per_account_instead_of_failing() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))

@@ -1,11 +1,13 @@
-//! The platform admin console: tenants (suspend / reactivate) and audit log.
+//! The platform admin console: tenants (suspend / reactivate), audit log
+//! and, on the Stripe emulator, the button that advances the one clock.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use platform::RequestId;
+use platform::jobs::JobHandlers;
 use platform::records::TenantStatus;
 
-use crate::browser::{AdminUser, CsrfForm, TokenOnly};
+use crate::browser::{AdminUser, CsrfForm, CsrfProtected, TokenOnly};
 use crate::error::WebError;
 use crate::views::{AdminTenantsPage, AuditPage};
 
@@ -25,6 +27,7 @@ pub(crate) async fn tenants(admin: AdminUser) -> PageResult {
         &AdminTenantsPage {
             layout: browser.layout(),
             tenants,
+            clock: browser.platform().admin_clock(),
         },
     )
 }
@@ -70,7 +73,7 @@ pub(crate) struct FeeForm {
     fee_percent: String,
 }
 
-impl crate::browser::CsrfProtected for FeeForm {
+impl CsrfProtected for FeeForm {
     fn csrf_token(&self) -> &str {
         &self.csrf_token
     }
@@ -87,6 +90,47 @@ pub(crate) async fn set_fee(form: CsrfForm<FeeForm>, id: web::Path<String>) -> P
             signed_in,
             &id,
             &form.form.fee_percent,
+            &RequestId::current_or_new(),
+        )
+        .await
+        .map_err(|err| WebError::from(err).with_browser(browser))?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("location", "/admin"))
+        .finish())
+}
+
+/// The advance form.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct AdvanceForm {
+    /// The submitted CSRF token.
+    #[serde(default)]
+    csrf_token: String,
+    /// How far: `30d`, `12h`...
+    #[serde(default)]
+    duration: String,
+}
+
+impl CsrfProtected for AdvanceForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// `POST /admin/clock/advance`: moves Billforge and the emulator forward
+/// together, running what falls due (as `billforge clock advance` does),
+/// then back to the console, which shows the new time.
+pub(crate) async fn advance_clock(
+    form: CsrfForm<AdvanceForm>,
+    handlers: web::Data<JobHandlers>,
+) -> PageResult {
+    let browser = &form.browser;
+    let signed_in = browser.require_admin()?;
+    browser
+        .platform()
+        .admin_advance_clock(
+            signed_in,
+            &form.form.duration,
+            &handlers,
             &RequestId::current_or_new(),
         )
         .await

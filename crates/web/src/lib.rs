@@ -63,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/tenants/{id}/fee", web::post().to(admin::set_fee))
         .route("/admin/audit", web::get().to(admin::audit_log))
+        .route("/admin/clock/advance", web::post().to(admin::advance_clock))
         .route("/admin/mail", web::get().to(mail::outbox))
         .route("/admin/mail/{id}", web::get().to(mail::message))
         .route("/admin/mail/{id}/html", web::get().to(mail::message_html))

@@ -117,6 +117,8 @@ pub struct AdminTenantsPage {
     pub layout: Layout,
     /// Every tenant.
     pub tenants: Vec<Tenant>,
+    /// The emulator-mode clock and its advance form; `None` on real Stripe.
+    pub clock: Option<platform::admin::AdminClock>,
 }
 
 /// Any error.

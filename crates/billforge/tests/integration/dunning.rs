@@ -10,7 +10,7 @@ use billing::dunning::{
 use billing::events::{CustomerFacts, DomainEvent, InvoiceFacts};
 use billing::ids::{CustomerId, TenantId};
 use billing::money::{Currency, Money};
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use platform::PlatformError;
 use platform::connect::OnboardingUrls;
 use platform::domain_events::RecordedEvent;
@@ -21,7 +21,9 @@ use stripe::{
     SubscriptionItemParams,
 };
 
-use crate::harness::{TestApp, record_domain_event, spawn_app};
+use crate::harness::{
+    TestApp, advance_one_clock, record_domain_event, spawn_app, spawn_one_clock_app,
+};
 
 fn ctx(app: &TestApp) -> store::AuditContext {
     store::AuditContext {
@@ -56,12 +58,12 @@ async fn connected_tenant(app: &TestApp, slug: &str) -> (TenantId, String) {
 
 /// A customer paying with `card` (a `pm_card_…` shortcut) and a monthly
 /// subscription whose first invoice is left open when the card fails.
-struct Billed {
+pub(crate) struct Billed {
     /// Facts of the subscription's latest invoice.
-    facts: InvoiceFacts,
+    pub(crate) facts: InvoiceFacts,
 }
 
-async fn subscribe(app: &TestApp, account: &str, card: &str) -> Billed {
+pub(crate) async fn subscribe(app: &TestApp, account: &str, card: &str) -> Billed {
     let on = || RequestOptions::new().on_account(account.to_owned());
     let stripe = app.platform.stripe();
     let customer = stripe
@@ -220,6 +222,24 @@ async fn invoice_status(
         .await
         .unwrap()
         .status
+}
+
+/// The subscription `id` of `account` as the emulator has it.
+pub(crate) async fn stripe_subscription(
+    app: &TestApp,
+    account: &str,
+    id: &str,
+) -> stripe::Subscription {
+    app.platform
+        .stripe()
+        .subscriptions()
+        .retrieve(
+            id,
+            &Default::default(),
+            RequestOptions::new().on_account(account.to_owned()),
+        )
+        .await
+        .unwrap()
 }
 
 /// Sets the tenant's policy to `spec`.
@@ -669,4 +689,275 @@ async fn the_final_action_can_move_the_customer_to_a_free_plan() {
         .await
         .unwrap();
     assert_eq!(subscription.items.data[0].price.id, price);
+}
+
+// End to end on the one clock: the emulator renews, the 0341 card fails,
+// its signed webhooks reach the inbox, and `Platform::advance_clock` moves
+// Billforge and the emulator together, running the engine's steps as they
+// fall due. Nothing is recorded by hand.
+
+/// A customer who subscribed and paid with a good card (4242), on a
+/// one-clock app with `slug` connected on `policy`. The emulator does not
+/// retry on its own (Smart Retries off), so Billforge is the only retrier.
+struct Renewing {
+    app: TestApp,
+    tenant: TenantId,
+    account: String,
+    billed: Billed,
+    /// When the subscription renews (and, with 0341, fails).
+    renews_at: DateTime<Utc>,
+}
+
+impl Renewing {
+    async fn start(slug: &str, policy: DunningPolicySpec) -> Self {
+        let app = spawn_one_clock_app(|emulator| emulator.retry_delays = vec![]).await;
+        let (tenant, account) = connected_tenant(&app, slug).await;
+        use_policy(&app, &tenant, policy).await;
+        let billed = subscribe(&app, &account, "pm_card_visa").await;
+        let subscription = stripe_subscription(
+            &app,
+            &account,
+            billed.facts.stripe_subscription_id.as_deref().unwrap(),
+        )
+        .await;
+        let renews_at =
+            DateTime::from_timestamp(subscription.current_period_end().unwrap(), 0).unwrap();
+        let renewing = Self {
+            app,
+            tenant,
+            account,
+            billed,
+            renews_at,
+        };
+        advance_one_clock(&renewing.app, TimeDelta::seconds(1)).await;
+        assert_eq!(renewing.mirrored_status().await, "active");
+        renewing
+    }
+
+    /// Makes `card` (`pm_card_…`) the customer's default payment method.
+    async fn pay_with(&self, card: &str) {
+        let on = RequestOptions::new().on_account(self.account.clone());
+        let stripe = self.app.platform.stripe();
+        let customer = &self.billed.facts.customer.stripe_customer_id;
+        let card = stripe
+            .payment_methods()
+            .attach(card, customer, on.clone())
+            .await
+            .unwrap();
+        stripe
+            .customers()
+            .set_default_payment_method(customer, &card.id, on)
+            .await
+            .unwrap();
+    }
+
+    /// Advances the one clock to `renews_at + since`.
+    async fn advance_to(&self, since: TimeDelta) {
+        let by = self.renews_at + since - self.app.platform.now();
+        advance_one_clock(&self.app, by).await;
+    }
+
+    /// The subscription's status as Billforge's mirror has it.
+    async fn mirrored_status(&self) -> String {
+        self.app
+            .platform
+            .store()
+            .scoped(&self.tenant)
+            .subscription_by_stripe_id(self.subscription())
+            .await
+            .unwrap()
+            .expect("the subscription is mirrored")
+            .status
+    }
+
+    /// The subscription's status on the emulator.
+    async fn stripe_status(&self) -> Option<stripe::SubscriptionStatus> {
+        stripe_subscription(&self.app, &self.account, self.subscription())
+            .await
+            .status
+    }
+
+    fn subscription(&self) -> &str {
+        self.billed.facts.stripe_subscription_id.as_deref().unwrap()
+    }
+
+    async fn standing(&self) -> Option<SubscriptionStanding> {
+        self.app
+            .platform
+            .dunning_standings(&self.tenant, &[self.subscription().to_owned()])
+            .await
+            .unwrap()
+            .remove(self.subscription())
+    }
+
+    /// The run's steps as `kind:attempt:outcome@hours after the renewal`.
+    async fn timed_steps(&self) -> Vec<String> {
+        let mut runs = self
+            .app
+            .platform
+            .dunning_runs(&self.tenant, 10)
+            .await
+            .unwrap();
+        assert_eq!(runs.len(), 1, "one run for the one unpaid invoice");
+        runs.remove(0)
+            .steps
+            .iter()
+            .map(|s| {
+                let hours = (s.at - self.renews_at).num_hours();
+                format!("{}:{}:{}@{hours}h", s.kind, s.attempt, s.outcome)
+            })
+            .collect()
+    }
+}
+
+/// The steps of [`one_clock_policy`] on a card that keeps failing, at their
+/// hours after the renewal. Billforge's retries fail on the emulator, whose
+/// own `invoice.payment_failed` reports of them are recorded on the run; jobs
+/// run in `run_at` order, so the reminder due with the second retry comes
+/// before the apply of the failure that retry caused.
+const DUNNED_TO_CANCELLATION: [&str; 9] = [
+    "invoice.payment_failed:1:recorded@0h",
+    "reminder:1:notified@0h",
+    "retry:1:failed@24h",
+    "invoice.payment_failed:2:recorded@24h",
+    "retry:2:failed@48h",
+    "final_notice:3:notified@48h",
+    "invoice.payment_failed:3:recorded@48h",
+    "grace_ended:3:recorded@72h",
+    "final_action:3:succeeded@72h",
+];
+
+/// Retries on days 1 and 2, reminders after the failure and the last
+/// retry, three days of degraded access, then cancel.
+fn one_clock_policy() -> DunningPolicySpec {
+    spec(FinalAction::Cancel, GraceEntitlements::Degrade(vec![]))
+}
+
+#[tokio::test]
+async fn a_failing_card_is_dunned_through_the_emulator_to_cancellation_on_the_one_clock() {
+    let renewing = Renewing::start("clock-dun", one_clock_policy()).await;
+    renewing.pay_with("pm_card_chargeCustomerFail").await;
+    assert!(
+        renewing
+            .app
+            .platform
+            .dunning_runs(&renewing.tenant, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(renewing.standing().await, None);
+
+    renewing.advance_to(TimeDelta::hours(1)).await;
+    assert_eq!(renewing.timed_steps().await, DUNNED_TO_CANCELLATION[..2]);
+    assert_eq!(renewing.mirrored_status().await, "past_due");
+    assert_eq!(
+        renewing.standing().await,
+        Some(SubscriptionStanding::Degraded(vec![]))
+    );
+
+    renewing.advance_to(TimeDelta::hours(25)).await;
+    assert_eq!(renewing.timed_steps().await, DUNNED_TO_CANCELLATION[..4]);
+    assert_eq!(renewing.mirrored_status().await, "past_due");
+
+    renewing.advance_to(TimeDelta::hours(49)).await;
+    assert_eq!(renewing.timed_steps().await, DUNNED_TO_CANCELLATION[..7]);
+    assert_eq!(
+        renewing.standing().await,
+        Some(SubscriptionStanding::Degraded(vec![]))
+    );
+
+    renewing.advance_to(TimeDelta::hours(73)).await;
+    assert_eq!(renewing.timed_steps().await, DUNNED_TO_CANCELLATION);
+    assert_eq!(
+        renewing.stripe_status().await,
+        Some(stripe::SubscriptionStatus::Canceled)
+    );
+    assert_eq!(renewing.mirrored_status().await, "canceled");
+    let (state, _) = the_run(&renewing.app, &renewing.tenant).await;
+    assert!(
+        matches!(
+            state,
+            DunningState::Finalized {
+                action: FinalAction::Cancel,
+                ..
+            }
+        ),
+        "{state:?}"
+    );
+
+    // A month on: nothing renews, nothing more is attempted.
+    renewing.advance_to(TimeDelta::days(35)).await;
+    assert_eq!(renewing.timed_steps().await.len(), 9);
+    let dead = renewing
+        .app
+        .platform
+        .webhook_events(platform::webhooks::InboxStatus::Dead, 10)
+        .await
+        .unwrap();
+    assert!(dead.is_empty(), "every webhook applied: {dead:?}");
+}
+
+#[tokio::test]
+async fn a_card_updated_mid_dunning_is_charged_by_the_next_retry_on_the_one_clock() {
+    let renewing = Renewing::start("clock-rec", one_clock_policy()).await;
+    renewing.pay_with("pm_card_chargeCustomerFail").await;
+    renewing.advance_to(TimeDelta::hours(25)).await;
+    assert_eq!(renewing.timed_steps().await, DUNNED_TO_CANCELLATION[..4]);
+
+    renewing.pay_with("pm_card_visa").await;
+    renewing.advance_to(TimeDelta::days(10)).await;
+    let steps = renewing.timed_steps().await;
+    // The retry's success recovers the run; the emulator's `invoice.paid`
+    // for it (the invoice's third attempt) is then only recorded.
+    assert_eq!(
+        steps[4..],
+        [
+            "retry:2:succeeded@48h",
+            "recovered:2:succeeded@48h",
+            "invoice.paid:3:recorded@48h",
+        ]
+    );
+    let (state, _) = the_run(&renewing.app, &renewing.tenant).await;
+    assert!(matches!(state, DunningState::Recovered { .. }), "{state:?}");
+    assert_eq!(renewing.standing().await, None);
+    assert_eq!(renewing.mirrored_status().await, "active");
+    assert_eq!(
+        renewing.stripe_status().await,
+        Some(stripe::SubscriptionStatus::Active)
+    );
+    let renewal_invoice = renewing
+        .app
+        .platform
+        .dunning_runs(&renewing.tenant, 1)
+        .await
+        .unwrap()[0]
+        .run
+        .stripe_invoice_id
+        .clone();
+    assert_ne!(renewal_invoice, renewing.billed.facts.stripe_invoice_id);
+    assert_eq!(
+        invoice_status(&renewing.app, &renewing.account, &renewal_invoice).await,
+        Some(stripe::InvoiceStatus::Paid),
+        "the renewal invoice was paid by Billforge's second retry"
+    );
+}
+
+#[tokio::test]
+async fn one_long_advance_plays_dunning_out_exactly_as_short_ones_do() {
+    // The same start as the stage-by-stage test above, then one advance
+    // over the whole of it: the same steps at the same hours.
+    let renewing = Renewing::start("clock-one", one_clock_policy()).await;
+    renewing.pay_with("pm_card_chargeCustomerFail").await;
+    let advance = advance_one_clock(
+        &renewing.app,
+        renewing.renews_at + TimeDelta::hours(73) - renewing.app.platform.now(),
+    )
+    .await;
+    assert!(
+        advance.steps >= 4,
+        "a stop at each retry and the grace end: {advance:?}"
+    );
+    assert_eq!(renewing.timed_steps().await, DUNNED_TO_CANCELLATION);
+    assert_eq!(renewing.mirrored_status().await, "canceled");
 }

@@ -119,7 +119,9 @@ pub struct TestApp {
     pub address: String,
     /// The app's platform, for looking at the database directly.
     pub platform: Platform,
-    /// The app's clock: stopped at start-up, moved forward by tests.
+    /// The app's clock: stopped at start-up, moved forward by tests. An app
+    /// from [`spawn_one_clock_app`] does not read it: its time is the
+    /// emulator's, moved with `Platform::advance_clock`.
     pub clock: ManualClock,
     /// The database URL (for CLI tests against the same database).
     pub database_url: String,
@@ -136,6 +138,26 @@ pub async fn spawn_app() -> TestApp {
 
 /// The app with `adjust` applied to its settings first.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn(adjust, |_| {}, false).await
+}
+
+/// The app as `serve` runs it on the emulator: on the one clock (the
+/// emulator's time, which `Platform::advance_clock` moves with the
+/// emulator), its webhook endpoints registered so the emulator's signed
+/// deliveries reach it, and the emulator configured by `emulator`.
+pub async fn spawn_one_clock_app(
+    emulator: impl FnOnce(&mut stripe_emulator::EmulatorConfig),
+) -> TestApp {
+    let app = spawn(|_| {}, emulator, true).await;
+    app.platform.ensure_webhook_endpoints().await.unwrap();
+    app
+}
+
+async fn spawn(
+    adjust: impl FnOnce(&mut Settings),
+    adjust_emulator: impl FnOnce(&mut stripe_emulator::EmulatorConfig),
+    one_clock: bool,
+) -> TestApp {
     capture_logs();
     let (database_url, database) = fresh_database().await;
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
@@ -144,20 +166,25 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     settings.public_url = address.clone();
     adjust(&mut settings);
     let clock = ManualClock::new(chrono::Utc::now());
-    let emulator = stripe_emulator::start(stripe_emulator::EmulatorConfig {
+    let mut emulator_config = stripe_emulator::EmulatorConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         workers: 1,
         ..Default::default()
-    })
-    .await
-    .expect("emulator starts");
+    };
+    adjust_emulator(&mut emulator_config);
+    let emulator = stripe_emulator::start(emulator_config)
+        .await
+        .expect("emulator starts");
     let stripe = stripe::Client::builder("sk_test_billforge_tests")
         .base_url(emulator.base_url())
         .build()
         .expect("Stripe client");
-    let platform = Platform::start(settings, Arc::new(clock.clone()), stripe)
-        .await
-        .expect("platform starts");
+    let platform = if one_clock {
+        Platform::start_on_emulator_time(settings, stripe).await
+    } else {
+        Platform::start(settings, Arc::new(clock.clone()), stripe).await
+    }
+    .expect("platform starts");
     let server =
         billforge::app::build_server(platform.clone(), listener, 1).expect("server builds");
     tokio::spawn(server);
@@ -380,6 +407,34 @@ pub async fn record_domain_event(
         occurred_at,
         event,
     })
+}
+
+/// Creates a platform admin and logs it in on the admin door; returns its
+/// browser.
+pub async fn signed_in_admin(app: &TestApp, email: &str) -> Browser {
+    let password = platform::Secret::new(format!("{email}-admin-password"));
+    app.platform.create_admin(email, &password).await.unwrap();
+    let admin = app.browser();
+    let login = admin.log_in_admin(email, password.expose()).await;
+    assert_eq!(login.status(), StatusCode::SEE_OTHER, "admin login");
+    admin
+}
+
+/// Advances a one-clock app's time by `by` (as `billforge clock advance`
+/// does), running everything due on the way.
+pub async fn advance_one_clock(
+    app: &TestApp,
+    by: chrono::TimeDelta,
+) -> platform::clock::ClockAdvance {
+    let audit = store::AuditContext {
+        actor: store::Actor::system(),
+        request_id: "test-clock".to_owned(),
+        now: app.platform.now(),
+    };
+    app.platform
+        .advance_clock(by, &billforge::worker::job_handlers(), &audit)
+        .await
+        .expect("the clock advances")
 }
 
 /// Runs every due job, as a worker would.

@@ -7,6 +7,7 @@ mod api;
 mod api_billing;
 mod api_v1;
 mod catalog;
+mod clock;
 mod dunning;
 mod harness;
 mod import;

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod connect;
 pub mod customers;
+pub mod emulator;
 pub mod invoices;
 pub mod payments;
 pub mod platform;
