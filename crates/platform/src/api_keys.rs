@@ -31,6 +31,9 @@ pub struct ApiCaller {
     pub actor: Actor,
 }
 
+/// How stale an API key's "last used" time may be.
+const LAST_USED_PRECISION: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
 impl Platform {
     /// Creates a key for `tenant_id`; the mode follows the platform's Stripe mode.
     pub async fn create_api_key(
@@ -130,7 +133,15 @@ impl Platform {
         if tenant.status == TenantStatus::Suspended {
             return Err(PlatformError::TenantSuspended);
         }
-        self.store().touch_api_key(&key, self.now()).await?;
+        // "Last used" is shown to the minute; writing it on every
+        // authentication would put a write on the hot path of every process.
+        let now = self.now();
+        if key
+            .last_used_at
+            .is_none_or(|used| now - used >= LAST_USED_PRECISION)
+        {
+            self.store().touch_api_key(&key, now).await?;
+        }
         let key_id: ApiKeyId = key
             .id
             .parse()
