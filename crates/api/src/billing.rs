@@ -364,15 +364,7 @@ pub(crate) async fn customer_entitlements(
     let data: Vec<EntitlementView> = entitlements
         .into_iter()
         .map(|(key, entitlement)| {
-            EntitlementView::new(
-                &row.id,
-                EntitlementCheck {
-                    lookup_key: key,
-                    allowed: entitlement.allowed,
-                    limit: entitlement.limit,
-                    source: Some(entitlement.source),
-                },
-            )
+            EntitlementView::new(&row.id, EntitlementCheck::of(key, Some(&entitlement)))
         })
         .collect();
     let limit = u64::try_from(data.len()).unwrap_or(u64::MAX);

@@ -9,7 +9,7 @@
 //! The poll works on SQLite and PostgreSQL alike; entries also expire after
 //! [`ENTRY_TTL`] as a backstop.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -41,8 +41,8 @@ pub(crate) struct EntitlementCache {
     /// Bumped by every invalidation: a load that started before one is not
     /// stored, so a stale read can never outlive the change that made it stale.
     generation: AtomicU64,
-    /// Change ids already applied within the overlap window (id → seen).
-    seen: Mutex<HashMap<String, ()>>,
+    /// Change ids already applied within the overlap window.
+    seen: Mutex<HashSet<String>>,
 }
 
 impl EntitlementCache {
@@ -57,7 +57,7 @@ impl EntitlementCache {
                 .time_to_live(ENTRY_TTL)
                 .build(),
             generation: AtomicU64::new(0),
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(HashSet::new()),
         }
     }
 
@@ -129,21 +129,8 @@ impl Platform {
             .map_err(|err| PlatformError::invalid("feature", err.to_string()))?;
         let customer = self.resolve_customer(tenant, customer).await?;
         let entitlements = self.cached_entitlements(tenant, &customer).await?;
-        let check = match entitlements.get(&key) {
-            Some(entitlement) => EntitlementCheck {
-                lookup_key: key,
-                allowed: entitlement.allowed,
-                limit: entitlement.limit,
-                source: Some(entitlement.source.clone()),
-            },
-            None => EntitlementCheck {
-                lookup_key: key,
-                allowed: false,
-                limit: None,
-                source: None,
-            },
-        };
-        Ok((customer, check))
+        let found = entitlements.get(&key);
+        Ok((customer, EntitlementCheck::of(key, found)))
     }
 
     /// Forgets the entitlements other processes changed since the last
@@ -160,9 +147,9 @@ impl Platform {
             .seen
             .lock()
             .map_err(|_| PlatformError::Internal("entitlement poll lock poisoned".to_owned()))?;
-        let current: HashMap<String, ()> = changes.iter().map(|c| (c.id.clone(), ())).collect();
+        let current: HashSet<String> = changes.iter().map(|c| c.id.clone()).collect();
         for change in &changes {
-            if seen.contains_key(&change.id) {
+            if seen.contains(&change.id) {
                 continue;
             }
             if let (Ok(tenant), Some(Ok(customer))) = (

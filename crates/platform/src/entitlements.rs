@@ -100,6 +100,27 @@ pub struct EntitlementCheck {
     pub source: Option<Source>,
 }
 
+impl EntitlementCheck {
+    /// The answer for `lookup_key` given what the customer has of it
+    /// (`None`: nothing grants it, so no).
+    pub fn of(lookup_key: LookupKey, entitlement: Option<&Entitlement>) -> Self {
+        match entitlement {
+            Some(entitlement) => Self {
+                lookup_key,
+                allowed: entitlement.allowed,
+                limit: entitlement.limit,
+                source: Some(entitlement.source.clone()),
+            },
+            None => Self {
+                lookup_key,
+                allowed: false,
+                limit: None,
+                source: None,
+            },
+        }
+    }
+}
+
 /// A stored row as the domain's entitlement.
 fn entitlement_of(row: &EntitlementRecord) -> PlatformResult<(LookupKey, Entitlement)> {
     let corrupt = |err: &dyn std::fmt::Display| {
@@ -275,21 +296,11 @@ impl Platform {
         match row {
             Some(row) => {
                 let (lookup_key, entitlement) = entitlement_of(&row)?;
-                Ok(EntitlementCheck {
-                    lookup_key,
-                    allowed: entitlement.allowed,
-                    limit: entitlement.limit,
-                    source: Some(entitlement.source),
-                })
+                Ok(EntitlementCheck::of(lookup_key, Some(&entitlement)))
             }
             None => {
                 self.customer_facts(tenant, customer).await?;
-                Ok(EntitlementCheck {
-                    lookup_key: key,
-                    allowed: false,
-                    limit: None,
-                    source: None,
-                })
+                Ok(EntitlementCheck::of(key, None))
             }
         }
     }
