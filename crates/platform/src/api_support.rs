@@ -7,12 +7,13 @@
 //! the database) stop accepting a revoked key within that second.
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use billing::ids::{DomainEventId, TenantId};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use moka::sync::Cache;
+use moka::future::Cache;
 
 pub use store::api::{IdempotencyClaim, IdempotencyRecord};
 pub use store::domain_events::StoredDomainEvent;
@@ -59,15 +60,16 @@ impl Platform {
 
     /// [`Platform::authenticate_api_key`] behind the in-memory cache: the
     /// hot path (entitlement checks) makes no database round trip for a key
-    /// seen within the last second.
+    /// seen within the last second. When an entry expires, the requests that
+    /// find it missing wait for one look-up instead of each making their
+    /// own (at 64 connections, a stampede on the pool every second).
     pub async fn api_caller(&self, bearer: &str) -> PlatformResult<ApiCaller> {
         let hash = sha256_hex(bearer);
-        if let Some(caller) = self.api_state().callers.get(&hash) {
-            return Ok(caller);
-        }
-        let caller = self.authenticate_api_key(bearer).await?;
-        self.api_state().callers.insert(hash, caller.clone());
-        Ok(caller)
+        self.api_state()
+            .callers
+            .try_get_with(hash, self.authenticate_api_key(bearer))
+            .await
+            .map_err(|shared| Arc::try_unwrap(shared).unwrap_or_else(|shared| shared.replicate()))
     }
 
     /// Forgets every cached caller (a key was revoked or a tenant changed).

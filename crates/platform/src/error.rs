@@ -75,6 +75,20 @@ pub enum PlatformError {
 }
 
 impl PlatformError {
+    /// A copy of an error that several waiters share (a single-flight
+    /// look-up's failure): the outcomes callers branch on keep their
+    /// variant; anything else becomes an internal error with the same text
+    /// for the log.
+    pub(crate) fn replicate(&self) -> Self {
+        match self {
+            Self::InvalidApiKey => Self::InvalidApiKey,
+            Self::TenantSuspended => Self::TenantSuspended,
+            Self::Forbidden => Self::Forbidden,
+            Self::NotFound(what) => Self::NotFound(what),
+            other => Self::Internal(format!("{other:?}")),
+        }
+    }
+
     /// The stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {

@@ -18,6 +18,7 @@ mod entitlement_cache;
 pub mod entitlements;
 mod error;
 pub mod import;
+mod ingest;
 pub mod jobs;
 pub mod mail;
 pub mod mirror;
@@ -81,6 +82,8 @@ struct Inner {
     csrf: tokens::CsrfTokens,
     /// The signing secrets each Stripe webhook endpoint accepts.
     webhooks: webhooks::WebhookSecrets,
+    /// Group-commits verified deliveries into the inbox.
+    inbox_writer: ingest::InboxWriter,
     /// A valid argon2 hash of a random password, verified against when the
     /// email is unknown so timing does not reveal which accounts exist.
     dummy_password_hash: String,
@@ -146,6 +149,7 @@ impl Platform {
             mail_from.clone(),
         )
         .map_err(|err| PlatformError::Internal(format!("SMTP_URL: {err}")))?;
+        let inbox_writer = ingest::InboxWriter::new(store.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,
@@ -156,6 +160,7 @@ impl Platform {
                 stripe,
                 csrf: tokens::CsrfTokens::new(secret_key),
                 webhooks,
+                inbox_writer,
                 dummy_password_hash,
                 api,
                 entitlement_cache: entitlement_cache::EntitlementCache::new(),

@@ -25,7 +25,7 @@ use std::sync::RwLock;
 use billing::ids::TenantId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use store::webhooks::{ReceivedEvent, Settlement};
+use store::webhooks::{InboxDelivery, ReceivedEvent, Settlement};
 use store::{Actor, AuditContext, Job, NewJob};
 use stripe::webhook::{WebhookError, WebhookVerifier};
 use stripe::{
@@ -226,8 +226,13 @@ impl Platform {
             payload: payload.to_owned(),
         };
         let stored = self
-            .store()
-            .receive_webhook_event(received, apply_job(&event.id, now), now)
+            .inner
+            .inbox_writer
+            .store(InboxDelivery {
+                apply_job: apply_job(&event.id, now),
+                event: received,
+                received_at: now,
+            })
             .await?;
         Ok(if stored {
             Receipt::Stored

@@ -64,7 +64,16 @@ pub(crate) async fn insert_job(
     new_job: NewJob,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    job::Entity::insert(job::ActiveModel {
+    insert_jobs(conn, vec![(id.clone(), new_job, now)]).await
+}
+
+/// [`insert_job`] for many jobs in one statement, each `(id, job, created
+/// at)`; a job whose dedupe key is taken is skipped.
+pub(crate) async fn insert_jobs(
+    conn: &impl ConnectionTrait,
+    jobs: Vec<(JobId, NewJob, DateTime<Utc>)>,
+) -> Result<u64, DbErr> {
+    let rows = jobs.into_iter().map(|(id, new_job, now)| job::ActiveModel {
         id: Set(id.to_string()),
         tenant_id: Set(new_job.tenant_id.map(|t| t.to_string())),
         kind: Set(new_job.kind),
@@ -78,14 +87,15 @@ pub(crate) async fn insert_job(
         last_error: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::column(job::Column::DedupeKey)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await
+    });
+    job::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(job::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await
 }
 
 impl Store {

@@ -67,6 +67,14 @@ impl From<DbErr> for StoreError {
     }
 }
 
+impl StoreError {
+    /// A failure met on the way to the database rather than in it (e.g. a
+    /// batching writer that stopped), so callers handle it like any other.
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::Database(DbErr::Custom(message.into()))
+    }
+}
+
 /// Shorthand for storage results.
 pub type StoreResult<T> = Result<T, StoreError>;
 

@@ -6,6 +6,8 @@
 //! the row's status with conditional updates, so an event that reached a
 //! final state is never applied again.
 
+use std::collections::HashSet;
+
 use billing::ids::{JobId, TenantId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
@@ -17,7 +19,7 @@ use sea_orm::{
 use crate::entities::job::{self, JobStatus};
 use crate::entities::platform_setting;
 use crate::entities::webhooks::webhook_event;
-use crate::jobs::insert_job;
+use crate::jobs::{insert_job, insert_jobs};
 use crate::{NewJob, Store, StoreResult};
 
 pub use crate::entities::webhooks::webhook_event::{
@@ -39,6 +41,37 @@ pub struct ReceivedEvent {
     pub created: DateTime<Utc>,
     /// The verified body, byte for byte.
     pub payload: String,
+}
+
+/// One delivery of a group commit: the event, its apply job, and when it
+/// arrived.
+#[derive(Debug, Clone)]
+pub struct InboxDelivery {
+    /// The verified event.
+    pub event: ReceivedEvent,
+    /// The job that will apply it, enqueued in the same commit.
+    pub apply_job: NewJob,
+    /// When the delivery arrived (the row's `received_at`).
+    pub received_at: DateTime<Utc>,
+}
+
+/// A new inbox row, pending, for `event`.
+fn inbox_row(event: ReceivedEvent, now: DateTime<Utc>) -> webhook_event::ActiveModel {
+    webhook_event::ActiveModel {
+        id: Set(event.id),
+        source: Set(event.source),
+        account_id: Set(event.account_id),
+        tenant_id: Set(None),
+        event_type: Set(event.event_type),
+        created: Set(event.created),
+        payload: Set(event.payload),
+        status: Set(InboxStatus::Pending),
+        attempts: Set(0),
+        last_error: Set(None),
+        received_at: Set(now),
+        applied_at: Set(None),
+        updated_at: Set(now),
+    }
 }
 
 /// What an apply attempt concluded, to record on the inbox row.
@@ -65,35 +98,69 @@ impl Store {
         apply_job: NewJob,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let txn = crate::begin_write(&self.db).await?;
-        let inserted = webhook_event::Entity::insert(webhook_event::ActiveModel {
-            id: Set(event.id),
-            source: Set(event.source),
-            account_id: Set(event.account_id),
-            tenant_id: Set(None),
-            event_type: Set(event.event_type),
-            created: Set(event.created),
-            payload: Set(event.payload),
-            status: Set(InboxStatus::Pending),
-            attempts: Set(0),
-            last_error: Set(None),
-            received_at: Set(now),
-            applied_at: Set(None),
-            updated_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::column(webhook_event::Column::Id)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
-        if inserted == 0 {
-            return Ok(false);
+        let stored = self
+            .receive_webhook_events(vec![InboxDelivery {
+                event,
+                apply_job,
+                received_at: now,
+            }])
+            .await?;
+        Ok(stored.first().copied().unwrap_or(false))
+    }
+
+    /// Group commit: stores a batch of deliveries and their apply jobs in one
+    /// transaction of two multi-row inserts, so a burst costs one durable
+    /// commit instead of one per event. Answers, in order, whether each
+    /// delivery was new (`false`: its id was already in the inbox, or earlier
+    /// in the same batch). Nothing of the batch is stored unless all of it is.
+    pub async fn receive_webhook_events(
+        &self,
+        deliveries: Vec<InboxDelivery>,
+    ) -> StoreResult<Vec<bool>> {
+        if deliveries.is_empty() {
+            return Ok(Vec::new());
         }
-        insert_job(&txn, &JobId::generate(), apply_job, now).await?;
+        let txn = crate::begin_write(&self.db).await?;
+        let ids: Vec<String> = deliveries.iter().map(|d| d.event.id.clone()).collect();
+        // Inside the write transaction: on SQLite nobody else can insert
+        // now; on PostgreSQL a concurrent insert of the same id by another
+        // process is skipped by `ON CONFLICT`, and that process stored it.
+        let mut seen: HashSet<String> = webhook_event::Entity::find()
+            .select_only()
+            .column(webhook_event::Column::Id)
+            .filter(webhook_event::Column::Id.is_in(ids))
+            .into_tuple::<String>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .collect();
+        let mut new_events = Vec::with_capacity(deliveries.len());
+        let mut new_jobs = Vec::with_capacity(deliveries.len());
+        let mut stored = Vec::with_capacity(deliveries.len());
+        for InboxDelivery {
+            event,
+            apply_job,
+            received_at,
+        } in deliveries
+        {
+            let is_new = seen.insert(event.id.clone());
+            stored.push(is_new);
+            if is_new {
+                new_events.push(inbox_row(event, received_at));
+                new_jobs.push((JobId::generate(), apply_job, received_at));
+            }
+        }
+        webhook_event::Entity::insert_many(new_events)
+            .on_conflict(
+                OnConflict::column(webhook_event::Column::Id)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        insert_jobs(&txn, new_jobs).await?;
         txn.commit().await?;
-        Ok(true)
+        Ok(stored)
     }
 
     /// An inbox event by its Stripe id.

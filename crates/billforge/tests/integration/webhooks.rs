@@ -335,6 +335,60 @@ async fn an_event_delivered_three_times_is_stored_and_applied_once() {
     assert_eq!(row.tenant_id, Some(tenant.to_string()));
 }
 
+#[tokio::test]
+async fn a_concurrent_burst_with_duplicates_is_stored_once_with_one_apply_job_each() {
+    let app = app_with_secrets().await;
+    let ids: Vec<String> = (0..40).map(|n| format!("evt_burst_{n:02}")).collect();
+    // Every event three times, all at once: the copies race into the same
+    // group commits, and into different ones.
+    let mut deliveries = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        for id in &ids {
+            let body = event_body(id, "customer.discount.created", None, customer("cus_b"));
+            let signature =
+                stripe::webhook::signature_header(&[PLATFORM_SECRET], now(&app), body.as_bytes());
+            let address = app.address.clone();
+            deliveries.spawn(async move {
+                reqwest::Client::new()
+                    .post(format!("{address}/webhooks/stripe"))
+                    .header("content-type", "application/json")
+                    .header("Stripe-Signature", signature)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            });
+        }
+    }
+    while let Some(status) = deliveries.join_next().await {
+        assert_eq!(status.unwrap(), StatusCode::OK);
+    }
+    for id in &ids {
+        assert_eq!(
+            inbox_status(&app, id).await,
+            Some((InboxStatus::Pending, 0)),
+            "{id} stored"
+        );
+    }
+    // Exactly one apply job per event: claim everything that is queued.
+    let store = app.platform.store();
+    let mut jobs_per_event = std::collections::BTreeMap::<String, usize>::new();
+    while let Some(job) = store
+        .claim_job(app.platform.now(), TimeDelta::minutes(5))
+        .await
+        .unwrap()
+    {
+        let payload: Value = serde_json::from_str(&job.payload).unwrap();
+        if let Some(id) = payload["event_id"].as_str() {
+            *jobs_per_event.entry(id.to_owned()).or_default() += 1;
+        }
+    }
+    let expected: std::collections::BTreeMap<String, usize> =
+        ids.iter().map(|id| (id.clone(), 1)).collect();
+    assert_eq!(jobs_per_event, expected);
+}
+
 /// Delivers `order` of the events in `bodies` (duplicates allowed), runs the
 /// jobs, and returns what every tenant and inbox row ended as.
 async fn converge(order: &[usize]) -> Vec<String> {
