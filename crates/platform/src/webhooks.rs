@@ -2,8 +2,8 @@
 //!
 //! Ingestion ([`Platform::receive_webhook`]) verifies the signature on the raw
 //! body, then stores the event in the inbox and enqueues its apply job in one
-//! transaction; the HTTP handler answers 2xx only after that commit, and does
-//! nothing else. A repeated delivery finds its event id taken and changes
+//! transaction (shared by concurrent deliveries: see `ingest`); the HTTP
+//! handler answers 2xx only after that commit, and does nothing else. A repeated delivery finds its event id taken and changes
 //! nothing.
 //!
 //! Ingestion parses only the event's envelope (id, type, account, created):

@@ -109,6 +109,9 @@ pub struct TenantProfile {
     pub support_email: Option<String>,
 }
 
+/// How long a query waits for a pooled connection before failing.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The database handle every service shares; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -123,6 +126,10 @@ impl Store {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let mut options = ConnectOptions::new(url.to_owned());
         options.sqlx_logging(false);
+        // While the database is unreachable, a request waits this long for a
+        // connection and then fails (a webhook answers 5xx, so Stripe
+        // retries) instead of hanging on sqlx's default of 30 s.
+        options.acquire_timeout(ACQUIRE_TIMEOUT);
         // SQLite: a write-ahead log, so readers never wait for the writer and
         // a commit is one append to the log instead of a rollback journal's
         // several writes; `synchronous = FULL` still syncs the log at every

@@ -9,6 +9,7 @@ mod api_v1;
 mod catalog;
 mod clock;
 mod dunning;
+mod faults;
 mod harness;
 mod import;
 mod isolation;
