@@ -74,3 +74,85 @@ async fn tenants_cannot_see_or_touch_each_others_resources() {
         StatusCode::OK
     );
 }
+
+/// Every `/v1` route as a request: path parameters filled with an id nobody
+/// has (the guard answers before any handler looks it up).
+fn every_route() -> Vec<(Method, String)> {
+    api::ROUTES
+        .iter()
+        .map(|(method, path)| {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let path = path
+                .split('/')
+                .map(|segment| {
+                    if segment.starts_with('{') {
+                        "obj_01jnobodyhasthis"
+                    } else {
+                        segment
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            (method, path)
+        })
+        .collect()
+}
+
+/// `method path` with `key` (or no key) and a JSON body for writes; the
+/// status and JSON answer.
+async fn call_route(
+    app: &crate::harness::TestApp,
+    method: &Method,
+    path: &str,
+    key: Option<&str>,
+) -> (StatusCode, serde_json::Value) {
+    let mut request =
+        reqwest::Client::new().request(method.clone(), format!("{}{path}", app.address));
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    if *method == Method::POST {
+        request = request.json(&serde_json::json!({}));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn every_route_refuses_a_missing_or_unknown_key_and_a_suspended_tenant() {
+    let app = spawn_app().await;
+    let merchant = app.signed_up_merchant("paused").await;
+    let key = merchant.create_api_key("backend").await;
+    let tenant_id: billing::ids::TenantId = app.ok_json("/v1/tenant", &key).await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let routes = every_route();
+    assert!(routes.len() >= 40, "the route table is read");
+    for (method, path) in &routes {
+        let (status, body) = call_route(&app, method, path, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
+        assert_eq!(body["error"]["code"], "missing_api_key", "{method} {path}");
+        let (status, body) = call_route(&app, method, path, Some("bf_test_notakeyanyonehas")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_api_key", "{method} {path}");
+    }
+    app.platform
+        .store()
+        .set_tenant_status(
+            &tenant_id,
+            store::TenantStatus::Suspended,
+            &crate::harness::test_ctx(&app, "suspend"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    app.platform.forget_api_callers();
+    for (method, path) in &routes {
+        let (status, body) = call_route(&app, method, path, Some(&key)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
+        assert_eq!(body["error"]["code"], "tenant_suspended", "{method} {path}");
+    }
+}
