@@ -17,6 +17,7 @@ pub mod dunning;
 mod entitlement_cache;
 pub mod entitlements;
 mod error;
+pub mod hosted;
 pub mod import;
 pub mod jobs;
 pub mod mail;
@@ -39,7 +40,7 @@ use store::Store;
 /// The stored records services return, re-exported so `web` and `api` need
 /// not depend on `store`.
 pub mod records {
-    pub use store::AuditContext;
+    pub use store::{Actor, AuditContext};
     pub use store::mirror::{CustomerRow, Page, SubscriptionRow};
     pub use store::{
         ActorKind, ApiKey, ApiKeyMode, AuditEvent, Job, JobStatus, Session, Tenant, TenantStatus,
@@ -79,6 +80,9 @@ struct Inner {
     stripe: stripe::Client,
     /// CSRF token issuer, keyed by `SECRET_KEY`.
     csrf: tokens::CsrfTokens,
+    /// Signing keys of customer account links and sessions, derived from
+    /// `SECRET_KEY`.
+    customer_tokens: hosted::CustomerTokenKeys,
     /// The signing secrets each Stripe webhook endpoint accepts.
     webhooks: webhooks::WebhookSecrets,
     /// A valid argon2 hash of a random password, verified against when the
@@ -154,6 +158,7 @@ impl Platform {
                 advancing: tokio::sync::Mutex::new(()),
                 store,
                 stripe,
+                customer_tokens: hosted::CustomerTokenKeys::derive(&secret_key),
                 csrf: tokens::CsrfTokens::new(secret_key),
                 webhooks,
                 dummy_password_hash,

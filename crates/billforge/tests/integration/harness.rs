@@ -544,3 +544,74 @@ where
     }
     panic!("timed out waiting for {what}");
 }
+
+/// `POST path` on the API with a JSON body; asserts success, returns the body.
+pub async fn api_post(app: &TestApp, key: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let response = app
+        .api(reqwest::Method::POST, path, key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    assert!(status.is_success(), "POST {path}: {status} {body}");
+    body
+}
+
+/// The public catalog the hosted-page tests sell, made through the API with
+/// `key` and synced to Stripe: `Basic` ($10 a month or $100 a year, up to
+/// 3 projects) and `Pro` ($30 a month, unlimited projects and SSO), in that
+/// order.
+pub async fn pricing_catalog(app: &TestApp, key: &str) -> Vec<serde_json::Value> {
+    use serde_json::json;
+    let price = |unit: &str, amount: i64| {
+        json!({"currency": "usd", "interval": {"unit": unit, "count": 1},
+               "model": {"kind": "flat", "amount_minor": amount}})
+    };
+    let projects = api_post(
+        app,
+        key,
+        "/v1/features",
+        json!({"lookup_key": "projects", "name": "Projects", "kind": {"kind": "limit", "reset": "never"}}),
+    )
+    .await;
+    let sso = api_post(
+        app,
+        key,
+        "/v1/features",
+        json!({"lookup_key": "sso", "name": "Single sign-on", "kind": {"kind": "flag"}}),
+    )
+    .await;
+    let mut plans = Vec::new();
+    for (name, prices, grants) in [
+        (
+            "Basic",
+            vec![price("month", 1_000), price("year", 10_000)],
+            vec![(&projects, json!({"kind": "limit", "value": 3}))],
+        ),
+        (
+            "Pro",
+            vec![price("month", 3_000)],
+            vec![
+                (&projects, json!({"kind": "unlimited"})),
+                (&sso, json!({"kind": "enabled"})),
+            ],
+        ),
+    ] {
+        let plan = api_post(app, key, "/v1/plans", json!({"name": name, "prices": prices})).await;
+        let id = plan["id"].as_str().unwrap();
+        for (feature, value) in grants {
+            api_post(
+                app,
+                key,
+                &format!("/v1/plans/{id}/grants"),
+                json!({"feature": feature["id"], "value": value}),
+            )
+            .await;
+        }
+        plans.push(plan);
+    }
+    run_jobs(app).await;
+    plans
+}

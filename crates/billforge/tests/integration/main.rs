@@ -10,6 +10,7 @@ mod catalog;
 mod clock;
 mod dunning;
 mod harness;
+mod hosted;
 mod import;
 mod isolation;
 mod jobs;
