@@ -1071,7 +1071,7 @@ impl TenantScope<'_> {
     /// The tenant's customers whose email is `email`, compared without case
     /// (the hosted sign-in form); a few at most, oldest first.
     pub async fn customers_by_email(&self, email: &str) -> StoreResult<Vec<CustomerRow>> {
-        use sea_orm::sea_query::{Expr, Func};
+        use sea_orm::sea_query::{Expr, ExprTrait, Func};
         Ok(self
             .find::<customer::Entity>()
             .filter(

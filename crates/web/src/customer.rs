@@ -102,7 +102,6 @@ pub struct PricingPage {
 #[derive(Template)]
 #[template(path = "checkout_success.html")]
 pub struct SuccessPage {
-    layout: Layout,
     shop: Shop,
     /// The subscription, once the webhook landed.
     subscription: Option<SubscriptionRow>,
@@ -344,7 +343,6 @@ async fn success(
     browser.page(
         StatusCode::OK,
         &SuccessPage {
-            layout: browser.layout(),
             shop: Shop::from(&tenant),
             subscription,
             plan_name,
