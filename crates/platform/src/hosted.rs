@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use billing::catalog::{Interval, IntervalUnit, Price, PriceModel, PriceSpec};
-use billing::entitlements::GrantValue;
+use billing::entitlements::{FeatureKind, GrantValue};
 use billing::ids::{CustomerId, PlanId, PriceId, SubscriptionId, TenantId};
 use billing::money::Currency;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -277,7 +277,8 @@ fn domain_price(record: &PriceRecord) -> PlatformResult<Price> {
     )
     .map_err(|err| internal("stored interval", err.to_string()))?;
     Price::try_from(PriceSpec {
-        id: PriceId::parse(&record.id).map_err(|err| internal("stored price id", err.to_string()))?,
+        id: PriceId::parse(&record.id)
+            .map_err(|err| internal("stored price id", err.to_string()))?,
         currency: Currency::parse(&record.currency)
             .map_err(|err| internal("stored currency", err.to_string()))?,
         interval,
@@ -706,11 +707,18 @@ impl Platform {
                 row: subscription,
             });
         }
-        let names: BTreeMap<String, String> = self
+        // Name and whether it is a limit (no cap then reads "Unlimited").
+        let names: BTreeMap<String, (String, bool)> = self
             .features(&tenant_id)
             .await?
             .into_iter()
-            .map(|feature| (feature.lookup_key, feature.name))
+            .map(|feature| {
+                let is_limit = matches!(
+                    serde_json::from_str::<FeatureKind>(&feature.kind),
+                    Ok(FeatureKind::Limit { .. })
+                );
+                (feature.lookup_key, (feature.name, is_limit))
+            })
             .collect();
         let entitlements = self
             .customer_entitlements(&tenant_id, customer)
@@ -718,15 +726,16 @@ impl Platform {
             .into_iter()
             .filter(|(_, entitlement)| entitlement.allowed)
             .map(|(key, entitlement)| {
-                let name = names
+                let (name, is_limit) = names
                     .get(key.as_str())
                     .cloned()
-                    .unwrap_or_else(|| key.to_string());
+                    .unwrap_or_else(|| (key.to_string(), false));
                 let value = match entitlement.limit {
-                    Some(limit) => grant_words(GrantValue::Limit(limit)),
-                    None => "Included".to_owned(),
+                    Some(limit) => GrantValue::Limit(limit),
+                    None if is_limit => GrantValue::Unlimited,
+                    None => GrantValue::Enabled,
                 };
-                (name, value)
+                (name, grant_words(value))
             })
             .collect();
         Ok(CustomerAccount {
@@ -846,7 +855,10 @@ impl Platform {
 
     /// Every offer of the tenant's plans a customer may switch to (the
     /// account page's plan choice).
-    pub async fn customer_plan_choices(&self, tenant: &Tenant) -> PlatformResult<Vec<(String, String)>> {
+    pub async fn customer_plan_choices(
+        &self,
+        tenant: &Tenant,
+    ) -> PlatformResult<Vec<(String, String)>> {
         Ok(self
             .public_pricing(tenant)
             .await?

@@ -40,8 +40,8 @@ use store::Store;
 /// The stored records services return, re-exported so `web` and `api` need
 /// not depend on `store`.
 pub mod records {
-    pub use store::{Actor, AuditContext};
     pub use store::mirror::{CustomerRow, Page, SubscriptionRow};
+    pub use store::{Actor, AuditContext};
     pub use store::{
         ActorKind, ApiKey, ApiKeyMode, AuditEvent, Job, JobStatus, Session, Tenant, TenantStatus,
         User, UserRole,

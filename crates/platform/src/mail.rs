@@ -616,8 +616,14 @@ impl Platform {
             for to in recipients {
                 let dedupe_key = format!("{}:{}:{}", cause_of(recorded, kind), kind, to.address);
                 messages.push(
-                    outbox_row(mail, branding, to, dedupe_key, Some(recorded.id.to_string()))
-                        .map_err(|err| JobError::Permanent(err.to_string()))?,
+                    outbox_row(
+                        mail,
+                        branding,
+                        to,
+                        dedupe_key,
+                        Some(recorded.id.to_string()),
+                    )
+                    .map_err(|err| JobError::Permanent(err.to_string()))?,
                 );
             }
         }

@@ -402,7 +402,10 @@ async fn sign_in(
         platform::records::Actor::system(),
         &RequestId::current_or_new(),
     );
-    match platform.email_sign_in_link(&tenant, &form.email, &ctx).await {
+    match platform
+        .email_sign_in_link(&tenant, &form.email, &ctx)
+        .await
+    {
         Ok(()) => render_sign_in(&browser, &tenant, StatusCode::OK, true, None),
         Err(err @ PlatformError::Invalid { .. }) => render_sign_in(
             &browser,
@@ -546,12 +549,7 @@ impl ChangeForm {
 
 /// Runs an account action of the signed-in customer; a refusal re-shows
 /// the account page with the reason, success shows it with `done`.
-async fn account_action<F, Fut>(
-    browser: &Browser,
-    slug: &str,
-    done: &str,
-    action: F,
-) -> PageResult
+async fn account_action<F, Fut>(browser: &Browser, slug: &str, done: &str, action: F) -> PageResult
 where
     F: FnOnce(Tenant, CustomerId) -> Fut,
     Fut: std::future::Future<Output = Result<(), PlatformError>>,
@@ -587,7 +585,13 @@ async fn preview_change(
     let planned = match form.seats() {
         Ok(seats) => {
             platform
-                .plan_customer_change(&tenant, &customer, &subscription, Some(form.price.as_str()), seats)
+                .plan_customer_change(
+                    &tenant,
+                    &customer,
+                    &subscription,
+                    Some(form.price.as_str()),
+                    seats,
+                )
                 .await
         }
         Err(err) => Err(err),
@@ -649,7 +653,13 @@ async fn change(
         |tenant, customer| async move {
             let seats = form.seats()?;
             let (id, planned) = platform
-                .plan_customer_change(&tenant, &customer, &subscription, Some(form.price.as_str()), seats)
+                .plan_customer_change(
+                    &tenant,
+                    &customer,
+                    &subscription,
+                    Some(form.price.as_str()),
+                    seats,
+                )
                 .await?;
             let (tenant_id, _, ctx) = platform
                 .customer_subscription(&tenant, &customer, id.as_str())

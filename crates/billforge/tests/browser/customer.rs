@@ -75,8 +75,7 @@ async fn subscriptions_of(app: &TestApp, slug: &str) -> usize {
 }
 
 #[tokio::test]
-async fn a_customer_subscribes_signs_in_by_email_upgrades_and_cancels_and_suspension_stops_sales()
-{
+async fn a_customer_subscribes_signs_in_by_email_upgrades_and_cancels_and_suspension_stops_sales() {
     let app = spawn_app().await;
     app.platform.ensure_webhook_endpoints().await.unwrap();
     let secret_key = app
@@ -132,7 +131,10 @@ async fn a_customer_subscribes_signs_in_by_email_upgrades_and_cancels_and_suspen
     chromium.choose("Basic").await;
     chromium.fill("Email", "ada@example.com").await;
     chromium.press("Continue to payment").await;
-    assert!(chromium.path().await.starts_with("/checkout/"), "the emulator's checkout");
+    assert!(
+        chromium.path().await.starts_with("/checkout/"),
+        "the emulator's checkout"
+    );
     chromium.screenshot("checkout").await;
 
     pay_with(&chromium, "4000000000000002").await;
@@ -163,7 +165,9 @@ async fn a_customer_subscribes_signs_in_by_email_upgrades_and_cancels_and_suspen
     chromium.screenshot("success").await;
 
     run_jobs_until(&app, "the receipt", || async {
-        mail_text(&app, "receipt", "ada@example.com").await.is_some()
+        mail_text(&app, "receipt", "ada@example.com")
+            .await
+            .is_some()
     })
     .await;
 
@@ -197,9 +201,7 @@ async fn a_customer_subscribes_signs_in_by_email_upgrades_and_cancels_and_suspen
     chromium.screenshot("account").await;
 
     // Upgrades to Pro, seeing the prorated amount first.
-    chromium
-        .select("New plan", "Pro — $30.00 per month")
-        .await;
+    chromium.select("New plan", "Pro — $30.00 per month").await;
     chromium.press("Preview change").await;
     assert_eq!(chromium.heading().await, "Confirm your change");
     let proration = chromium.text(Locator::Id("proration")).await;
@@ -214,7 +216,7 @@ async fn a_customer_subscribes_signs_in_by_email_upgrades_and_cancels_and_suspen
     );
     let entitlements = chromium.text(Locator::Id("entitlements")).await;
     assert!(
-        entitlements.contains("Single sign-on"),
+        entitlements.contains("Single sign-on") && entitlements.contains("Unlimited"),
         "Pro's features: {entitlements}"
     );
     chromium.screenshot("account-upgraded").await;
@@ -230,7 +232,11 @@ async fn a_customer_subscribes_signs_in_by_email_upgrades_and_cancels_and_suspen
     // The admin suspends the merchant: its pricing page stops selling.
     let admin = signed_in_admin(&app, "root@platform.example").await;
     let suspended = admin
-        .submit("/admin", &format!("/admin/tenants/{tenant_id}/suspend"), &[])
+        .submit(
+            "/admin",
+            &format!("/admin/tenants/{tenant_id}/suspend"),
+            &[],
+        )
         .await;
     assert!(suspended.status().is_redirection());
     chromium.visit("/t/acme/pricing").await;

@@ -546,7 +546,12 @@ where
 }
 
 /// `POST path` on the API with a JSON body; asserts success, returns the body.
-pub async fn api_post(app: &TestApp, key: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+pub async fn api_post(
+    app: &TestApp,
+    key: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
     let response = app
         .api(reqwest::Method::POST, path, key)
         .json(&body)
@@ -599,7 +604,13 @@ pub async fn pricing_catalog(app: &TestApp, key: &str) -> Vec<serde_json::Value>
             ],
         ),
     ] {
-        let plan = api_post(app, key, "/v1/plans", json!({"name": name, "prices": prices})).await;
+        let plan = api_post(
+            app,
+            key,
+            "/v1/plans",
+            json!({"name": name, "prices": prices}),
+        )
+        .await;
         let id = plan["id"].as_str().unwrap();
         for (feature, value) in grants {
             api_post(

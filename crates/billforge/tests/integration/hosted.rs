@@ -10,9 +10,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::harness::{
-    Browser, TestApp, api_post, assert_api_error, csrf_token_in, merchant_email,
-    merchant_password, pricing_catalog, run_jobs, run_jobs_until, selling_tenant, signed_in_admin,
-    spawn_app,
+    Browser, TestApp, api_post, assert_api_error, csrf_token_in, merchant_email, merchant_password,
+    pricing_catalog, run_jobs, run_jobs_until, selling_tenant, signed_in_admin, spawn_app,
 };
 
 /// A tenant that sells the [`pricing_catalog`], with an API key.
@@ -30,7 +29,13 @@ async fn shop(app: &TestApp, slug: &str) -> (TenantId, String, Vec<Value>) {
 
 /// A customer of the tenant with `email`, made through the API.
 async fn customer(app: &TestApp, key: &str, email: &str) -> String {
-    api_post(app, key, "/v1/customers", serde_json::json!({"email": email})).await["id"]
+    api_post(
+        app,
+        key,
+        "/v1/customers",
+        serde_json::json!({"email": email}),
+    )
+    .await["id"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -98,7 +103,13 @@ async fn pricing_shows_the_plans_per_period_and_subscribing_opens_the_hosted_che
     for text in ["Basic", "$10.00 per month", "Pro", "$30.00 per month"] {
         assert!(monthly.contains(text), "monthly shows {text}");
     }
-    for text in ["Projects", "Up to 3", "Unlimited", "Single sign-on", "Included"] {
+    for text in [
+        "Projects",
+        "Up to 3",
+        "Unlimited",
+        "Single sign-on",
+        "Included",
+    ] {
         assert!(monthly.contains(text), "the comparison shows {text}");
     }
     let yearly = browser.page("/t/acme/pricing?interval=year").await;
@@ -186,7 +197,10 @@ async fn every_public_form_rejects_a_missing_csrf_token() {
     let browser = app.browser();
     let link = account_link(&app, &key, &customer).await;
     open_link(&app, &browser, link["url"].as_str().unwrap()).await;
-    assert_eq!(browser.get("/t/guarded/account").await.status(), StatusCode::OK);
+    assert_eq!(
+        browser.get("/t/guarded/account").await.status(),
+        StatusCode::OK
+    );
 
     let price = plans[1]["prices"][0]["id"].as_str().unwrap();
     for path in [
@@ -203,7 +217,11 @@ async fn every_public_form_rejects_a_missing_csrf_token() {
             .await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
         assert!(
-            response.text().await.unwrap().contains("did not come from this site"),
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("did not come from this site"),
             "{path}"
         );
     }
@@ -232,7 +250,10 @@ async fn an_account_link_opens_a_session_on_its_tenants_pages_only() {
     assert!(url.starts_with(&format!("{}/t/acme/account/enter?token=", app.address)));
     let expires_at: chrono::DateTime<chrono::Utc> =
         link["expires_at"].as_str().unwrap().parse().unwrap();
-    assert_eq!(expires_at.timestamp(), (app.platform.now() + TimeDelta::minutes(15)).timestamp());
+    assert_eq!(
+        expires_at.timestamp(),
+        (app.platform.now() + TimeDelta::minutes(15)).timestamp()
+    );
 
     // Signed in on acme's pages.
     let browser = app.browser();
@@ -240,7 +261,10 @@ async fn an_account_link_opens_a_session_on_its_tenants_pages_only() {
     assert_eq!(opened.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&opened), "/t/acme/account");
     let cookie = opened.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("Path=/t/acme"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("Path=/t/acme"),
+        "{cookie}"
+    );
     let page = browser.page("/t/acme/account").await;
     assert!(page.contains("ada@example.com"));
     assert!(!page.contains(url), "the page does not carry the link");
@@ -323,14 +347,21 @@ async fn forged_tampered_and_expired_links_are_refused() {
         .send()
         .await
         .unwrap();
-    assert_eq!(as_session.status(), StatusCode::SEE_OTHER, "back to sign-in");
+    assert_eq!(
+        as_session.status(),
+        StatusCode::SEE_OTHER,
+        "back to sign-in"
+    );
 
     // Fifteen minutes on (the platform's clock), the link has expired.
     app.clock.advance(TimeDelta::minutes(15)).unwrap();
     let expired = app.browser().get(&path_of(&app, &url)).await;
     assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
     // The session lasts an hour, then sends the customer to sign in again.
-    assert_eq!(browser.get("/t/acme/account").await.status(), StatusCode::OK);
+    assert_eq!(
+        browser.get("/t/acme/account").await.status(),
+        StatusCode::OK
+    );
     app.clock.advance(TimeDelta::minutes(46)).unwrap();
     assert_eq!(
         browser.get("/t/acme/account").await.status(),
@@ -390,7 +421,12 @@ async fn the_sign_in_form_answers_the_same_and_emails_a_link_only_to_customers()
 
     let opened = open_link(&app, &browser, &link).await;
     assert_eq!(opened.status(), StatusCode::SEE_OTHER);
-    assert!(browser.page("/t/acme/account").await.contains("ada@example.com"));
+    assert!(
+        browser
+            .page("/t/acme/account")
+            .await
+            .contains("ada@example.com")
+    );
 }
 
 #[tokio::test]
