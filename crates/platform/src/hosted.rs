@@ -169,7 +169,7 @@ pub struct Pricing {
 #[derive(Debug, Clone)]
 pub enum CheckoutOutcome {
     /// Paid, and the subscription is in Billforge's mirror.
-    Subscribed(SubscriptionRow),
+    Subscribed(Box<SubscriptionRow>),
     /// Paid (or being paid), but the webhook that tells Billforge has not
     /// been applied yet.
     Confirming,
@@ -511,7 +511,9 @@ impl Platform {
             .scoped(&tenant_id)
             .subscription_by_stripe_id(subscription.id())
             .await?;
-        Ok(row.map_or(CheckoutOutcome::Confirming, CheckoutOutcome::Subscribed))
+        Ok(row.map_or(CheckoutOutcome::Confirming, |row| {
+            CheckoutOutcome::Subscribed(Box::new(row))
+        }))
     }
 
     fn sign_customer_token(

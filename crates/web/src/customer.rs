@@ -326,7 +326,7 @@ async fn success(
         .await
         .map_err(|err| WebError::from(err).with_browser(&browser))?;
     let (subscription, confirming) = match outcome {
-        CheckoutOutcome::Subscribed(row) => (Some(row), false),
+        CheckoutOutcome::Subscribed(row) => (Some(*row), false),
         CheckoutOutcome::Confirming => (None, true),
         CheckoutOutcome::NotPaid => (None, false),
     };
