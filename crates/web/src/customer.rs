@@ -675,40 +675,40 @@ async fn change(
 
 /// `POST …/subscriptions/{id}/cancel`: cancels at the end of the period.
 async fn cancel(form: CsrfForm<TokenOnly>, path: web::Path<(String, String)>) -> PageResult {
-    let (slug, subscription) = path.into_inner();
-    let platform = form.browser.platform();
-    account_action(
-        &form.browser,
-        &slug,
-        "Your subscription will end at the end of the current period.",
-        |tenant, customer| async move {
-            let (tenant_id, id, ctx) = platform
-                .customer_subscription(&tenant, &customer, &subscription)
-                .await?;
-            platform
-                .cancel_subscription(&tenant_id, &ctx, &id, true)
-                .await?;
-            Ok(())
-        },
-    )
-    .await
+    end_or_keep(form, path, true).await
 }
 
 /// `POST …/subscriptions/{id}/resume`: withdraws a scheduled cancellation.
 async fn resume(form: CsrfForm<TokenOnly>, path: web::Path<(String, String)>) -> PageResult {
+    end_or_keep(form, path, false).await
+}
+
+/// Schedules the end of one of the customer's subscriptions (`cancel`) or
+/// withdraws it.
+async fn end_or_keep(
+    form: CsrfForm<TokenOnly>,
+    path: web::Path<(String, String)>,
+    cancel: bool,
+) -> PageResult {
     let (slug, subscription) = path.into_inner();
     let platform = form.browser.platform();
-    account_action(
-        &form.browser,
-        &slug,
-        "Your subscription continues.",
-        |tenant, customer| async move {
-            let (tenant_id, id, ctx) = platform
-                .customer_subscription(&tenant, &customer, &subscription)
+    let done = if cancel {
+        "Your subscription will end at the end of the current period."
+    } else {
+        "Your subscription continues."
+    };
+    account_action(&form.browser, &slug, done, |tenant, customer| async move {
+        let (tenant_id, id, ctx) = platform
+            .customer_subscription(&tenant, &customer, &subscription)
+            .await?;
+        if cancel {
+            platform
+                .cancel_subscription(&tenant_id, &ctx, &id, true)
                 .await?;
+        } else {
             platform.resume_subscription(&tenant_id, &ctx, &id).await?;
-            Ok(())
-        },
-    )
+        }
+        Ok(())
+    })
     .await
 }

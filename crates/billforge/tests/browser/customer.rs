@@ -10,7 +10,8 @@ use fantoccini::Locator;
 
 use crate::chromium::Chromium;
 use crate::harness::{
-    TestApp, pricing_catalog, run_jobs, run_jobs_until, signed_in_admin, spawn_app, test_ctx,
+    TestApp, pricing_catalog, run_jobs, run_jobs_until, signed_in_admin, spawn_app,
+    start_onboarding, tenant_id,
 };
 use crate::merchant::{create_api_key, sign_up};
 
@@ -52,23 +53,12 @@ async fn mail_text(app: &TestApp, kind: &str, to: &str) -> Option<String> {
 
 /// How many subscriptions the tenant `slug` has in the mirror.
 async fn subscriptions_of(app: &TestApp, slug: &str) -> usize {
-    let tenant = app
-        .platform
-        .store()
-        .tenant_by_slug(slug)
-        .await
-        .unwrap()
-        .unwrap();
-    let tenant = billing::ids::TenantId::parse(&tenant.id).unwrap();
+    let page = platform::records::Page {
+        limit: 10,
+        starting_after: None,
+    };
     app.platform
-        .subscriptions_page(
-            &tenant,
-            None,
-            &platform::records::Page {
-                limit: 10,
-                starting_after: None,
-            },
-        )
+        .subscriptions_page(&tenant_id(app, slug).await, None, &page)
         .await
         .unwrap()
         .len()
@@ -91,23 +81,7 @@ async fn a_customer_subscribes_signs_in_by_email_upgrades_and_cancels_and_suspen
     let merchant = Chromium::open(&app.address).await;
     sign_up(&merchant, "Acme Widgets", "acme").await;
     let key = create_api_key(&merchant, "backend").await;
-    let tenant = app
-        .platform
-        .store()
-        .tenant_by_slug("acme")
-        .await
-        .unwrap()
-        .unwrap();
-    let tenant_id = billing::ids::TenantId::parse(&tenant.id).unwrap();
-    let urls = platform::connect::OnboardingUrls {
-        return_url: format!("{}/dashboard", app.address),
-        refresh_url: format!("{}/dashboard", app.address),
-    };
-    let onboarding = app
-        .platform
-        .connect_stripe(&tenant_id, &test_ctx(&app, "onboarding"), &urls)
-        .await
-        .unwrap();
+    let (tenant_id, onboarding) = start_onboarding(&app, "acme").await;
     merchant.goto(&onboarding).await;
     merchant.screenshot("stripe-onboarding").await;
     merchant.press("Complete onboarding").await;

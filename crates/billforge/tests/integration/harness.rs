@@ -460,6 +460,13 @@ pub async fn connected_tenant(
     slug: &str,
 ) -> (billing::ids::TenantId, String, String) {
     app.signed_up_merchant(slug).await;
+    let (tenant, link) = start_onboarding(app, slug).await;
+    let account = app.platform.connected_account(&tenant).await.unwrap();
+    (tenant, account, link)
+}
+
+/// The id of the tenant `slug`.
+pub async fn tenant_id(app: &TestApp, slug: &str) -> billing::ids::TenantId {
     let tenant = app
         .platform
         .store()
@@ -467,7 +474,14 @@ pub async fn connected_tenant(
         .await
         .unwrap()
         .unwrap();
-    let tenant = billing::ids::TenantId::parse(&tenant.id).unwrap();
+    billing::ids::TenantId::parse(&tenant.id).unwrap()
+}
+
+/// Starts the signed-up tenant `slug`'s Connect onboarding on the test's
+/// emulator (as the dashboard would); returns the tenant and the hosted
+/// onboarding link, which comes back to the dashboard.
+pub async fn start_onboarding(app: &TestApp, slug: &str) -> (billing::ids::TenantId, String) {
+    let tenant = tenant_id(app, slug).await;
     let urls = platform::connect::OnboardingUrls {
         return_url: format!("{}/dashboard", app.address),
         refresh_url: format!("{}/dashboard", app.address),
@@ -477,8 +491,7 @@ pub async fn connected_tenant(
         .connect_stripe(&tenant, &test_ctx(app, "onboarding"), &urls)
         .await
         .unwrap();
-    let account = app.platform.connected_account(&tenant).await.unwrap();
-    (tenant, account, link)
+    (tenant, link)
 }
 
 /// Signs up `slug`, connects it to a Stripe account on the test's emulator
@@ -566,8 +579,8 @@ pub async fn api_post(
 
 /// The public catalog the hosted-page tests sell, made through the API with
 /// `key` and synced to Stripe: `Basic` ($10 a month or $100 a year, up to
-/// 3 projects) and `Pro` ($30 a month, unlimited projects and SSO), in that
-/// order.
+/// 3 projects), `Pro` ($30 a month, unlimited projects and SSO) and `Team`
+/// ($12 a seat a month, SSO), in that order.
 pub async fn pricing_catalog(app: &TestApp, key: &str) -> Vec<serde_json::Value> {
     use serde_json::json;
     let price = |unit: &str, amount: i64| {
@@ -602,6 +615,14 @@ pub async fn pricing_catalog(app: &TestApp, key: &str) -> Vec<serde_json::Value>
                 (&projects, json!({"kind": "unlimited"})),
                 (&sso, json!({"kind": "enabled"})),
             ],
+        ),
+        (
+            "Team",
+            vec![
+                json!({"currency": "usd", "interval": {"unit": "month", "count": 1},
+                        "model": {"kind": "per_seat", "unit_amount_minor": 1_200}}),
+            ],
+            vec![(&sso, json!({"kind": "enabled"}))],
         ),
     ] {
         let plan = api_post(

@@ -135,6 +135,12 @@ async fn pricing_shows_the_plans_per_period_and_subscribing_opens_the_hosted_che
     );
     let page = reqwest::get(&hosted).await.unwrap().text().await.unwrap();
     assert!(page.contains("ada@example.com"), "the email is prefilled");
+    let abandoned = crate::harness::post_without_redirects(&format!("{hosted}/cancel")).await;
+    assert_eq!(
+        location(&abandoned),
+        format!("{}/t/acme/pricing", app.address),
+        "giving up returns to pricing"
+    );
 
     let refused = browser
         .submit(
@@ -484,4 +490,173 @@ async fn the_success_page_checks_the_session_on_its_tenants_account() {
     assert!(done.contains("Basic"), "{done}");
     assert!(!done.contains("http-equiv=\"refresh\""));
     run_jobs(&app).await;
+}
+
+/// The tenant's only subscription in the mirror, once there.
+async fn only_subscription(app: &TestApp, tenant: &TenantId) -> platform::records::SubscriptionRow {
+    let page = platform::records::Page {
+        limit: 10,
+        starting_after: None,
+    };
+    let mut rows = app
+        .platform
+        .subscriptions_page(tenant, None, &page)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "one subscription");
+    rows.remove(0)
+}
+
+#[tokio::test]
+async fn the_account_page_changes_seats_and_plans_with_a_preview_and_cancels_and_resumes() {
+    let app = spawn_app().await;
+    let (tenant, key, plans) = shop(&app, "acme").await;
+    let basic = plans[0]["prices"][0]["id"].as_str().unwrap();
+    let team = plans[2]["prices"][0]["id"].as_str().unwrap();
+    let shopper = app.browser();
+    assert!(
+        shopper
+            .page("/t/acme/pricing")
+            .await
+            .contains("$12.00 per seat per month")
+    );
+
+    // Two seats of Team, bought on the pricing page.
+    let checkout = shopper
+        .submit(
+            "/t/acme/pricing",
+            "/t/acme/checkout",
+            &[
+                ("price", team),
+                ("email", "ada@example.com"),
+                ("seats", "2"),
+            ],
+        )
+        .await;
+    let hosted = location(&checkout);
+    let page = reqwest::get(&hosted).await.unwrap().text().await.unwrap();
+    assert!(page.contains("× 2"), "two seats on the checkout page");
+    crate::subscriptions::pay(&hosted, "4242424242424242").await;
+    run_jobs_until(&app, "the subscription", || async {
+        app.platform
+            .subscriptions_page(
+                &tenant,
+                None,
+                &platform::records::Page {
+                    limit: 1,
+                    starting_after: None,
+                },
+            )
+            .await
+            .unwrap()
+            .len()
+            == 1
+    })
+    .await;
+    let subscription = only_subscription(&app, &tenant).await;
+    assert_eq!(subscription.quantity, 2);
+    let sub = subscription.id.clone();
+
+    let browser = app.browser();
+    let link = account_link(&app, &key, &subscription.customer_id).await;
+    open_link(&app, &browser, link["url"].as_str().unwrap()).await;
+    let account = browser.page("/t/acme/account").await;
+    assert!(account.contains("Team") && account.contains(&format!("seats-{sub}")));
+    let base = format!("/t/acme/account/subscriptions/{sub}");
+
+    // A third seat: an upgrade, prorated now.
+    let preview = browser
+        .submit(
+            "/t/acme/account",
+            &format!("{base}/preview"),
+            &[("price", team), ("seats", "3")],
+        )
+        .await;
+    assert_eq!(preview.status(), StatusCode::OK);
+    let preview = preview.text().await.unwrap();
+    assert!(preview.contains("You pay"), "{preview}");
+    assert!(preview.contains("$36.00 per month"), "{preview}");
+    assert_eq!(
+        only_subscription(&app, &tenant).await.quantity,
+        2,
+        "a preview changes nothing"
+    );
+    let confirmed = browser
+        .submit(
+            "/t/acme/account",
+            &format!("{base}/change"),
+            &[("price", team), ("seats", "3")],
+        )
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    assert!(
+        confirmed
+            .text()
+            .await
+            .unwrap()
+            .contains("Your plan was changed")
+    );
+    assert_eq!(only_subscription(&app, &tenant).await.quantity, 3);
+
+    // Down to Basic: nothing charged now, the new price from the next payment.
+    let preview = browser
+        .submit(
+            "/t/acme/account",
+            &format!("{base}/preview"),
+            &[("price", basic)],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(preview.contains("Nothing is charged now"), "{preview}");
+    browser
+        .submit(
+            "/t/acme/account",
+            &format!("{base}/change"),
+            &[("price", basic)],
+        )
+        .await;
+    let changed = only_subscription(&app, &tenant).await;
+    assert_eq!(
+        (changed.price_id.as_deref(), changed.quantity),
+        (Some(basic), 1),
+        "Basic is sold one at a time"
+    );
+
+    // The same plan again is refused inline.
+    let same = browser
+        .submit(
+            "/t/acme/account",
+            &format!("{base}/preview"),
+            &[("price", basic)],
+        )
+        .await;
+    assert_eq!(same.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        same.text()
+            .await
+            .unwrap()
+            .contains("that is your current plan")
+    );
+
+    // Cancel at period end, then resume.
+    browser
+        .submit("/t/acme/account", &format!("{base}/cancel"), &[])
+        .await;
+    assert!(only_subscription(&app, &tenant).await.cancel_at_period_end);
+    browser
+        .submit("/t/acme/account", &format!("{base}/resume"), &[])
+        .await;
+    assert!(!only_subscription(&app, &tenant).await.cancel_at_period_end);
+
+    // Another subscription id is not this customer's.
+    let unknown = browser
+        .submit(
+            "/t/acme/account",
+            "/t/acme/account/subscriptions/sub_01jxxxxxxxxxxxxxxxxxxxxxxx/cancel",
+            &[],
+        )
+        .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }
