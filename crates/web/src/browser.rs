@@ -133,6 +133,8 @@ impl Browser {
         cookie.set_max_age(CookieDuration::seconds(max_age_secs));
         HttpResponse::SeeOther()
             .insert_header((actix_web::http::header::LOCATION, to))
+            // The request's URL carried the sign-in link: never pass it on.
+            .insert_header((actix_web::http::header::REFERRER_POLICY, "no-referrer"))
             .cookie(cookie)
             .finish()
     }

@@ -271,6 +271,7 @@ async fn an_account_link_opens_a_session_on_its_tenants_pages_only() {
         cookie.contains("HttpOnly") && cookie.contains("Path=/t/acme"),
         "{cookie}"
     );
+    assert_eq!(opened.headers()["referrer-policy"], "no-referrer");
     let page = browser.page("/t/acme/account").await;
     assert!(page.contains("ada@example.com"));
     assert!(!page.contains(url), "the page does not carry the link");
