@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashSet};
 use billing::catalog::{Interval, IntervalUnit, Price, PriceModel, PriceSpec};
 use billing::entitlements::{FeatureKind, GrantValue};
 use billing::ids::{CustomerId, PlanId, PriceId, SubscriptionId, TenantId};
-use billing::money::Currency;
+use billing::money::{Currency, Money};
 use chrono::{DateTime, TimeDelta, Utc};
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -186,6 +186,23 @@ pub struct CustomerAccount {
     pub subscriptions: Vec<AccountSubscription>,
     /// What they may use: feature name and the limit in words.
     pub entitlements: Vec<(String, String)>,
+    /// Their invoices, newest first.
+    pub invoices: Vec<AccountInvoice>,
+}
+
+/// An invoice on the account page.
+#[derive(Debug, Clone)]
+pub struct AccountInvoice {
+    /// The merchant's invoice number (or Stripe's id before it has one).
+    pub number: String,
+    /// When its period began.
+    pub date: Option<DateTime<Utc>>,
+    /// What it charged (or charges), in words.
+    pub amount: String,
+    /// Stripe's status: `paid`, `open`, …
+    pub status: String,
+    /// Stripe's hosted invoice page (receipt, PDF, paying an open one).
+    pub url: Option<String>,
 }
 
 /// A subscription on the account page.
@@ -740,11 +757,63 @@ impl Platform {
                 (name, grant_words(value))
             })
             .collect();
+        let mut invoices = Vec::new();
+        for invoice in scope.invoices_of(customer).await?.into_iter().rev() {
+            let amount = Currency::parse(&invoice.currency).map_or_else(
+                |_| format!("{} {}", invoice.amount_due, invoice.currency),
+                |currency| Money::new(invoice.amount_due, currency).to_string(),
+            );
+            invoices.push(AccountInvoice {
+                number: invoice
+                    .number
+                    .unwrap_or_else(|| invoice.stripe_invoice_id.clone()),
+                date: invoice.period_start,
+                amount,
+                status: invoice.status,
+                url: invoice.hosted_invoice_url,
+            });
+        }
         Ok(CustomerAccount {
             customer: row,
             subscriptions,
             entitlements,
+            invoices,
         })
+    }
+
+    /// A Stripe billing portal session where the signed-in customer updates
+    /// their payment method, coming back to the account page.
+    pub async fn customer_payment_portal(
+        &self,
+        tenant: &Tenant,
+        customer: &CustomerId,
+        ctx: &AuditContext,
+    ) -> PlatformResult<String> {
+        let tenant_id = Self::tenant_id_of(tenant)?;
+        let row = self.customer(&tenant_id, customer).await?;
+        let stripe_customer = row.stripe_customer_id.ok_or_else(|| {
+            PlatformError::invalid("customer", "there is no payment method to update yet")
+        })?;
+        let account = self.connected_account(&tenant_id).await?;
+        let session = self
+            .stripe()
+            .billing_portal_sessions()
+            .create(
+                &stripe::CreateBillingPortalSession {
+                    customer: stripe_customer,
+                    return_url: Some(format!(
+                        "{}/t/{}/account",
+                        self.settings().public_url,
+                        tenant.slug
+                    )),
+                    ..stripe::CreateBillingPortalSession::default()
+                },
+                RequestOptions::new()
+                    .on_account(account)
+                    .idempotency_key(format!("portal:{customer}:{}", ctx.request_id)),
+            )
+            .await?;
+        Ok(session.url)
     }
 
     /// One of the signed-in customer's own subscriptions; another

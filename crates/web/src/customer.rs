@@ -38,6 +38,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/t/{slug}/account/enter", web::get().to(enter))
         .route("/t/{slug}/account/sign-out", web::post().to(sign_out))
         .route(
+            "/t/{slug}/account/payment-method",
+            web::post().to(payment_method),
+        )
+        .route(
             "/t/{slug}/account/subscriptions/{id}/preview",
             web::post().to(preview_change),
         )
@@ -514,6 +518,28 @@ async fn sign_out(form: CsrfForm<TokenOnly>, slug: web::Path<String>) -> PageRes
     Ok(form
         .browser
         .redirect_clearing_customer_session(&format!("{base}/account/sign-in"), &base))
+}
+
+/// `POST /t/{slug}/account/payment-method`: to Stripe's billing portal,
+/// which comes back to the account page.
+async fn payment_method(form: CsrfForm<TokenOnly>, slug: web::Path<String>) -> PageResult {
+    let browser = &form.browser;
+    let (tenant, customer) = match signed_in_customer(browser, &slug).await? {
+        Ok(found) => found,
+        Err(redirect) => return Ok(redirect),
+    };
+    let platform = browser.platform();
+    let ctx = platform.audit_context(
+        platform::records::Actor::system(),
+        &RequestId::current_or_new(),
+    );
+    let url = platform
+        .customer_payment_portal(&tenant, &customer, &ctx)
+        .await
+        .map_err(|err| WebError::from(err).with_browser(browser))?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("location", url))
+        .finish())
 }
 
 /// The account page's change form (and the preview's confirm form).

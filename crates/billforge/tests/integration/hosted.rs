@@ -213,6 +213,7 @@ async fn every_public_form_rejects_a_missing_csrf_token() {
         "/t/guarded/checkout".to_owned(),
         "/t/guarded/account/sign-in".to_owned(),
         "/t/guarded/account/sign-out".to_owned(),
+        "/t/guarded/account/payment-method".to_owned(),
         "/t/guarded/account/subscriptions/sub_1/preview".to_owned(),
         "/t/guarded/account/subscriptions/sub_1/change".to_owned(),
         "/t/guarded/account/subscriptions/sub_1/cancel".to_owned(),
@@ -563,6 +564,25 @@ async fn the_account_page_changes_seats_and_plans_with_a_preview_and_cancels_and
     open_link(&app, &browser, link["url"].as_str().unwrap()).await;
     let account = browser.page("/t/acme/account").await;
     assert!(account.contains("Team") && account.contains(&format!("seats-{sub}")));
+    let invoices = account
+        .split("id=\"invoices\"")
+        .nth(1)
+        .expect("an invoice list");
+    assert!(
+        invoices.contains("$24.00") && invoices.contains("paid"),
+        "{invoices}"
+    );
+
+    // The payment method is updated on Stripe's billing portal.
+    let portal = browser
+        .submit("/t/acme/account", "/t/acme/account/payment-method", &[])
+        .await;
+    assert_eq!(portal.status(), StatusCode::SEE_OTHER);
+    assert!(
+        location(&portal).starts_with(&format!("{}/billing_portal/", app.emulator.base_url())),
+        "{}",
+        location(&portal)
+    );
     let base = format!("/t/acme/account/subscriptions/{sub}");
 
     // A third seat: an upgrade, prorated now.
