@@ -270,13 +270,7 @@ async fn checkout(
     slug: web::Path<String>,
 ) -> PageResult {
     let tenant = shop_of(&browser, &slug).await?;
-    let seats = match form.seats.trim() {
-        "" => Ok(None),
-        raw => raw
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|_| PlatformError::invalid("seats", "enter a number of seats")),
-    };
+    let seats = parse_seats(&form.seats);
     let platform = browser.platform();
     let ctx = platform.audit_context(
         platform::records::Actor::system(),
@@ -563,13 +557,18 @@ impl CsrfProtected for ChangeForm {
 
 impl ChangeForm {
     fn seats(&self) -> Result<Option<u64>, PlatformError> {
-        match self.seats.trim() {
-            "" => Ok(None),
-            raw => raw
-                .parse()
-                .map(Some)
-                .map_err(|_| PlatformError::invalid("seats", "enter a number of seats")),
-        }
+        parse_seats(&self.seats)
+    }
+}
+
+/// A form's seats field: empty is "not given".
+fn parse_seats(raw: &str) -> Result<Option<u64>, PlatformError> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => raw
+            .parse()
+            .map(Some)
+            .map_err(|_| PlatformError::invalid("seats", "enter a number of seats")),
     }
 }
 
