@@ -347,6 +347,44 @@ pub(crate) async fn get_customer(
     Ok(HttpResponse::Ok().json(CustomerView::from(row)))
 }
 
+/// A short-lived link that signs a customer in to their hosted account page.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AccountLinkView {
+    /// Always `account_link`.
+    object: &'static str,
+    /// The customer (`cus_…`).
+    customer: String,
+    /// Send the customer here (a redirect or an email): it signs them in to
+    /// their account page, where they see and change their subscription.
+    url: String,
+    /// When the link stops working, 15 minutes after it was made; the
+    /// session it opens lasts an hour.
+    expires_at: DateTime<Utc>,
+}
+
+/// Creates a link to the customer's hosted account page (plan, status,
+/// next payment, entitlements; change plan or seats, cancel, resume).
+/// Each call makes a new link; create one when the customer asks for it.
+#[utoipa::path(post, path = "/v1/customers/{id}/account_links", tag = "customers",
+    params(("id" = String, Path, description = "`cus_…` or your external id")),
+    responses((status = 201, body = AccountLinkView), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn create_account_link(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+) -> ApiResult {
+    let row = platform.find_customer(&caller.tenant_id, &id).await?;
+    let link = platform
+        .customer_account_link(&caller.tenant_id, &customer_id(&row)?)
+        .await?;
+    Ok(HttpResponse::Created().json(AccountLinkView {
+        object: "account_link",
+        customer: row.id,
+        url: link.url,
+        expires_at: link.expires_at,
+    }))
+}
+
 /// Every feature the customer has, with its limit and source.
 #[utoipa::path(get, path = "/v1/customers/{id}/entitlements", tag = "entitlements",
     params(("id" = String, Path, description = "`cus_…` or your external id")),

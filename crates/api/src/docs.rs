@@ -88,6 +88,7 @@ request runs 409 `idempotency_key_in_use`. Each key has a rate limit; beyond it 
         billing::list_customers,
         billing::create_customer,
         billing::get_customer,
+        billing::create_account_link,
         billing::customer_entitlements,
         billing::set_override,
         billing::delete_override,

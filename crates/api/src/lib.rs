@@ -67,6 +67,7 @@ v1_routes! {
     get "/customers" => billing::list_customers,
     post "/customers" => billing::create_customer,
     get "/customers/{id}" => billing::get_customer,
+    post "/customers/{id}/account_links" => billing::create_account_link,
     get "/customers/{id}/entitlements" => billing::customer_entitlements,
     post "/customers/{id}/overrides" => billing::set_override,
     delete "/customers/{id}/overrides/{feature}" => billing::delete_override,

@@ -266,6 +266,16 @@ pub struct WebhookEndpointDisabled {
     pub settings_url: Link,
 }
 
+/// The customer asked, on the merchant's hosted sign-in page, for a link
+/// to their account page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInLink {
+    /// The one-click link to the account page, signed and short-lived.
+    pub sign_in_url: Link,
+    /// When the link stops working, so the text can say so.
+    pub expires_at: DateTime<Utc>,
+}
+
 macro_rules! mail_kinds {
     ($( $variant:ident($context:ident) => $kind:literal, $audience:ident; )*) => {
         /// One email to send, with everything its templates show.
@@ -333,14 +343,17 @@ mail_kinds! {
     MerchantCancellation(MerchantCancellation) => "merchant_cancellation", Merchant;
     DisputeOpened(DisputeOpened) => "merchant_dispute_opened", Merchant;
     WebhookEndpointDisabled(WebhookEndpointDisabled) => "merchant_webhook_endpoint_disabled", Merchant;
+    SignInLink(SignInLink) => "customer_sign_in_link", Customer;
 }
 
 impl MailKind {
     /// Whether a merchant may switch this kind off for its customers.
     /// Customer-facing mail is the merchant's voice, so the merchant decides;
     /// mail to the merchant is the platform's own and stays on.
+    /// The sign-in link is the exception: the customer asked for it a
+    /// moment ago, and switching it off would lock them out of their page.
     pub fn can_be_disabled(self) -> bool {
-        self.audience() == Audience::Customer
+        self.audience() == Audience::Customer && self != MailKind::SignInLink
     }
 
     /// The outbox's dedupe key: one message of this kind per cause (for

@@ -164,6 +164,8 @@ email_templates! {
         "email/merchant_dispute_opened.subject.txt", "email/merchant_dispute_opened.html", "email/merchant_dispute_opened.txt";
     WebhookEndpointDisabled in merchant_webhook_endpoint_disabled:
         "email/merchant_webhook_endpoint_disabled.subject.txt", "email/merchant_webhook_endpoint_disabled.html", "email/merchant_webhook_endpoint_disabled.txt";
+    SignInLink in customer_sign_in_link:
+        "email/customer_sign_in_link.subject.txt", "email/customer_sign_in_link.html", "email/customer_sign_in_link.txt";
 }
 
 #[cfg(test)]

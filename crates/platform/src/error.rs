@@ -35,6 +35,10 @@ pub enum PlatformError {
     /// The tenant was suspended by a platform admin.
     #[error("this account is suspended; contact the platform's support")]
     TenantSuspended,
+    /// A customer account link or session that is forged, expired, or
+    /// for another tenant (deliberately not saying which).
+    #[error("this sign-in link is invalid or has expired; ask for a new one")]
+    LinkInvalid,
     /// Logged in, but not allowed here.
     #[error("you are not allowed to do this")]
     Forbidden,
@@ -100,6 +104,7 @@ impl PlatformError {
             Self::InvalidApiKey => "invalid_api_key",
             Self::TenantSuspended => "tenant_suspended",
             Self::Forbidden => "forbidden",
+            Self::LinkInvalid => "link_invalid",
             Self::NotFound(_) => "not_found",
             Self::Store(_) | Self::Internal(_) => "internal_error",
             Self::WebhookRejected(err) => err.code(),
@@ -116,7 +121,7 @@ impl PlatformError {
         match self {
             Self::Invalid { .. } => 400,
             Self::EmailTaken | Self::SlugTaken => 409,
-            Self::InvalidCredentials | Self::InvalidApiKey => 401,
+            Self::InvalidCredentials | Self::InvalidApiKey | Self::LinkInvalid => 401,
             Self::Throttled { .. } => 429,
             Self::TenantSuspended | Self::Forbidden => 403,
             Self::NotFound(_) => 404,

@@ -17,6 +17,7 @@ pub mod dunning;
 mod entitlement_cache;
 pub mod entitlements;
 mod error;
+pub mod hosted;
 pub mod import;
 mod ingest;
 pub mod jobs;
@@ -40,8 +41,8 @@ use store::Store;
 /// The stored records services return, re-exported so `web` and `api` need
 /// not depend on `store`.
 pub mod records {
-    pub use store::AuditContext;
     pub use store::mirror::{CustomerRow, Page, SubscriptionRow};
+    pub use store::{Actor, AuditContext};
     pub use store::{
         ActorKind, ApiKey, ApiKeyMode, AuditEvent, Job, JobStatus, Session, Tenant, TenantStatus,
         User, UserRole,
@@ -80,6 +81,9 @@ struct Inner {
     stripe: stripe::Client,
     /// CSRF token issuer, keyed by `SECRET_KEY`.
     csrf: tokens::CsrfTokens,
+    /// Signing keys of customer account links and sessions, derived from
+    /// `SECRET_KEY`.
+    customer_tokens: hosted::CustomerTokenKeys,
     /// The signing secrets each Stripe webhook endpoint accepts.
     webhooks: webhooks::WebhookSecrets,
     /// Group-commits verified deliveries into the inbox.
@@ -158,6 +162,7 @@ impl Platform {
                 advancing: tokio::sync::Mutex::new(()),
                 store,
                 stripe,
+                customer_tokens: hosted::CustomerTokenKeys::derive(&secret_key),
                 csrf: tokens::CsrfTokens::new(secret_key),
                 webhooks,
                 inbox_writer,

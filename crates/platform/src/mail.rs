@@ -102,6 +102,7 @@ fn label(kind: MailKind) -> &'static str {
         MailKind::AuthenticationRequired => "Request to authenticate a payment (SCA)",
         MailKind::FinalNotice => "Final notice before ending for non-payment",
         MailKind::RefundIssued => "Refund issued",
+        MailKind::SignInLink => "Sign-in link the customer asks for (always on)",
         MailKind::NewSubscriber
         | MailKind::MerchantCancellation
         | MailKind::DisputeOpened
@@ -458,6 +459,29 @@ fn recipient(address: &str, name: Option<&str>) -> Option<Recipient> {
     }
 }
 
+/// Renders `mail` once into the outbox row that will be sent.
+fn outbox_row(
+    mail: &Mail,
+    branding: &Branding,
+    to: Recipient,
+    dedupe_key: String,
+    domain_event_id: Option<String>,
+) -> Result<NewOutboxMessage, mailer::RenderError> {
+    let email = OutgoingEmail::prepare(mail, branding, to, Some(dedupe_key.clone()))?;
+    Ok(NewOutboxMessage {
+        domain_event_id,
+        kind: mail.kind().as_str().to_owned(),
+        recipient: email.to.address.to_string(),
+        recipient_name: email.to.name.clone(),
+        from_name: email.from_name,
+        reply_to: email.reply_to.to_string(),
+        dedupe_key,
+        subject: email.content.subject,
+        html: email.content.html,
+        text: email.content.text,
+    })
+}
+
 impl Platform {
     /// The transport mail leaves by (SMTP, or capture without `SMTP_URL`).
     fn mail_transport(&self) -> &mailer::Transport {
@@ -591,20 +615,16 @@ impl Platform {
             };
             for to in recipients {
                 let dedupe_key = format!("{}:{}:{}", cause_of(recorded, kind), kind, to.address);
-                let email = OutgoingEmail::prepare(mail, branding, to, Some(dedupe_key.clone()))
-                    .map_err(|err| JobError::Permanent(err.to_string()))?;
-                messages.push(NewOutboxMessage {
-                    domain_event_id: Some(recorded.id.to_string()),
-                    kind: kind.as_str().to_owned(),
-                    recipient: email.to.address.to_string(),
-                    recipient_name: email.to.name.clone(),
-                    from_name: email.from_name,
-                    reply_to: email.reply_to.to_string(),
-                    dedupe_key,
-                    subject: email.content.subject,
-                    html: email.content.html,
-                    text: email.content.text,
-                });
+                messages.push(
+                    outbox_row(
+                        mail,
+                        branding,
+                        to,
+                        dedupe_key,
+                        Some(recorded.id.to_string()),
+                    )
+                    .map_err(|err| JobError::Permanent(err.to_string()))?,
+                );
             }
         }
         let queued = scope
@@ -612,6 +632,39 @@ impl Platform {
             .await
             .map_err(retry("queueing mail"))?;
         tracing::debug!(event = %recorded.id, queued = queued.len(), "mail queued for a domain event");
+        Ok(())
+    }
+
+    /// Queues a customer email that no domain event causes (the sign-in
+    /// link of the hosted pages), in the merchant's branding, through the
+    /// outbox like every other message; `cause` keys it, so a retried
+    /// request does not queue it twice.
+    pub(crate) async fn queue_customer_mail(
+        &self,
+        tenant: &Tenant,
+        mail: Mail,
+        to: (&str, Option<&str>),
+        cause: &str,
+    ) -> PlatformResult<()> {
+        let tenant_id = TenantId::parse(&tenant.id)
+            .map_err(|err| PlatformError::Internal(format!("stored tenant id: {err}")))?;
+        let scope = self.store().scoped(&tenant_id);
+        let footer_address = scope
+            .mail_branding()
+            .await?
+            .map(|row| row.footer_address)
+            .unwrap_or_default();
+        let owner = self.store().tenant_owner_email(&tenant_id).await?;
+        let branding = self
+            .tenant_branding(tenant, owner.as_deref(), &footer_address)
+            .map_err(|err| PlatformError::Internal(format!("branding: {err:?}")))?;
+        let Some(to) = recipient(to.0, to.1) else {
+            return Ok(());
+        };
+        let dedupe_key = format!("{cause}:{}:{}", mail.kind(), to.address);
+        let row = outbox_row(&mail, &branding, to, dedupe_key, None)
+            .map_err(|err| PlatformError::Internal(err.to_string()))?;
+        scope.enqueue_mail(vec![row], self.now()).await?;
         Ok(())
     }
 

@@ -1068,6 +1068,22 @@ impl TenantScope<'_> {
             .await?)
     }
 
+    /// The tenant's customers whose email is `email`, compared without case
+    /// (the hosted sign-in form); a few at most, oldest first.
+    pub async fn customers_by_email(&self, email: &str) -> StoreResult<Vec<CustomerRow>> {
+        use sea_orm::sea_query::{Expr, ExprTrait, Func};
+        Ok(self
+            .find::<customer::Entity>()
+            .filter(
+                Expr::expr(Func::lower(Expr::col(customer::Column::Email)))
+                    .eq(email.to_lowercase()),
+            )
+            .order_by_asc(customer::Column::Id)
+            .limit(5)
+            .all(self.db)
+            .await?)
+    }
+
     /// The tenant's customers in id (creation) order, a page at a time.
     pub async fn customers(&self, page: &Page) -> StoreResult<Vec<CustomerRow>> {
         let mut query = self.find::<customer::Entity>();

@@ -25,6 +25,9 @@ use crate::views::Layout;
 const SESSION_COOKIE: &str = "bf_session";
 /// Pre-login browser cookie name.
 const BROWSER_COOKIE: &str = "bf_csrf";
+/// A customer's session on one tenant's hosted account pages (a signed
+/// token, see `platform::hosted`), scoped to that tenant's `/t/{slug}` path.
+const CUSTOMER_COOKIE: &str = "bf_customer";
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, WebError>>>>;
 
@@ -40,6 +43,8 @@ pub struct Browser {
     browser_token_is_new: bool,
     /// The live session behind `session_token`, if any.
     pub signed_in: Option<SignedIn>,
+    /// The customer session cookie's value, if sent (checked by the page).
+    pub customer_token: Option<String>,
     /// The client address, for login throttling.
     pub client_ip: String,
 }
@@ -115,22 +120,55 @@ impl Browser {
             .finish()
     }
 
+    /// A redirect (303) that starts a customer session on the pages under
+    /// `path` (one tenant's `/t/{slug}`), for `max_age_secs`.
+    pub fn redirect_with_customer_session(
+        &self,
+        to: &str,
+        path: &str,
+        token: String,
+        max_age_secs: i64,
+    ) -> HttpResponse {
+        let mut cookie = self.cookie_on(CUSTOMER_COOKIE, token, path);
+        cookie.set_max_age(CookieDuration::seconds(max_age_secs));
+        HttpResponse::SeeOther()
+            .insert_header((actix_web::http::header::LOCATION, to))
+            // The request's URL carried the sign-in link: never pass it on.
+            .insert_header((actix_web::http::header::REFERRER_POLICY, "no-referrer"))
+            .cookie(cookie)
+            .finish()
+    }
+
+    /// A redirect (303) that ends the customer session under `path`.
+    pub fn redirect_clearing_customer_session(&self, to: &str, path: &str) -> HttpResponse {
+        let mut removal = self.cookie_on(CUSTOMER_COOKIE, String::new(), path);
+        removal.make_removal();
+        HttpResponse::SeeOther()
+            .insert_header((actix_web::http::header::LOCATION, to))
+            .cookie(removal)
+            .finish()
+    }
+
     fn cookie(
         &self,
         name: &'static str,
         value: String,
         max_age: Option<CookieDuration>,
     ) -> Cookie<'static> {
-        let mut cookie = Cookie::build(name, value)
-            .path("/")
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(self.platform.settings().secure_cookies())
-            .finish();
+        let mut cookie = self.cookie_on(name, value, "/");
         if let Some(max_age) = max_age {
             cookie.set_max_age(max_age);
         }
         cookie
+    }
+
+    fn cookie_on(&self, name: &'static str, value: String, path: &str) -> Cookie<'static> {
+        Cookie::build(name, value)
+            .path(path.to_owned())
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.platform.settings().secure_cookies())
+            .finish()
     }
 
     /// The merchant user, or a redirect to the merchant login.
@@ -169,6 +207,10 @@ impl FromRequest for Browser {
             .cookie(BROWSER_COOKIE)
             .map(|c| c.value().to_owned())
             .filter(|v| !v.is_empty());
+        let customer_token = req
+            .cookie(CUSTOMER_COOKIE)
+            .map(|c| c.value().to_owned())
+            .filter(|v| !v.is_empty());
         let client_ip = req
             .peer_addr()
             .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string());
@@ -186,6 +228,7 @@ impl FromRequest for Browser {
                 browser_token: sent_browser_token.unwrap_or_else(tokens::random_token),
                 browser_token_is_new,
                 signed_in,
+                customer_token,
                 client_ip,
             })
         })

@@ -1,5 +1,6 @@
-//! Server-rendered pages (askama): merchant sign-up, login and dashboard, and
-//! the platform admin console.
+//! Server-rendered pages (askama): merchant sign-up, login and dashboard,
+//! the platform admin console, and each merchant's public pages (pricing,
+//! checkout result, customer account) under `/t/{slug}`.
 //!
 //! Architecture invariant: every state-changing form is read through
 //! [`CsrfForm`], which rejects a missing or wrong CSRF token before the
@@ -9,6 +10,7 @@
 mod admin;
 mod auth;
 mod browser;
+mod customer;
 mod dashboard;
 mod error;
 mod mail;
@@ -76,6 +78,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(mail::save_settings),
         );
     outbound::configure(cfg);
+    customer::configure(cfg);
 }
 
 /// The friendly 404 page, for the app's default service.

@@ -106,6 +106,15 @@ impl Chromium {
             .unwrap_or_else(|err| panic!("GET {url} in Chromium: {err}"));
     }
 
+    /// Loads an absolute `url`: another site's page (the emulator's hosted
+    /// pages) or a link from an email.
+    pub async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|err| panic!("GET {url} in Chromium: {err}"));
+    }
+
     /// The path of the page on screen.
     pub async fn path(&self) -> String {
         self.client
@@ -160,6 +169,36 @@ impl Chromium {
             .send_keys(value)
             .await
             .unwrap_or_else(|err| panic!("typing into {label:?}: {err}"));
+    }
+
+    /// Types `value` into the field named `name`, for pages whose labels
+    /// wrap their fields instead of naming them (the emulator's).
+    pub async fn fill_named(&self, name: &str, value: &str) {
+        let css = format!("[name={name}]");
+        let field = self.find(Locator::Css(&css)).await;
+        field.clear().await.expect("clear field");
+        field
+            .send_keys(value)
+            .await
+            .unwrap_or_else(|err| panic!("typing into {name:?}: {err}"));
+    }
+
+    /// Picks the radio button or checkbox labelled `label`.
+    pub async fn choose(&self, label: &str) {
+        self.field(label)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|err| panic!("choosing {label:?}: {err}"));
+    }
+
+    /// Picks the option `option` of the list labelled `label`.
+    pub async fn select(&self, label: &str, option: &str) {
+        self.field(label)
+            .await
+            .select_by_label(option)
+            .await
+            .unwrap_or_else(|err| panic!("choosing {option:?} in {label:?}: {err}"));
     }
 
     /// What the field labelled `label` currently holds.

@@ -7,6 +7,7 @@
 //! than skip, so CI cannot go green without a browser.
 
 mod chromium;
+mod customer;
 // Shared with the HTTP-level tests; this target uses only part of it.
 #[allow(dead_code)]
 #[path = "../integration/harness.rs"]

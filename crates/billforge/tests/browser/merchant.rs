@@ -9,7 +9,7 @@ use crate::harness::{TestApp, assert_api_error, merchant_email, merchant_passwor
 
 /// Signs up `slug` through the sign-up form; leaves Chromium on the page the
 /// form led to.
-async fn sign_up(chromium: &Chromium, business_name: &str, slug: &str) {
+pub(crate) async fn sign_up(chromium: &Chromium, business_name: &str, slug: &str) {
     chromium.visit("/signup").await;
     chromium.fill("Business name", business_name).await;
     chromium.fill("URL name", slug).await;
@@ -28,7 +28,7 @@ async fn log_in(chromium: &Chromium, email: &str, password: &str) {
 }
 
 /// Creates an API key on the dashboard; returns the secret the page shows.
-async fn create_api_key(chromium: &Chromium, name: &str) -> String {
+pub(crate) async fn create_api_key(chromium: &Chromium, name: &str) -> String {
     chromium.fill("New key name", name).await;
     chromium.press("Create API key").await;
     chromium.text(Locator::Id("new-key")).await

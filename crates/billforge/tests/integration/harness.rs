@@ -460,6 +460,13 @@ pub async fn connected_tenant(
     slug: &str,
 ) -> (billing::ids::TenantId, String, String) {
     app.signed_up_merchant(slug).await;
+    let (tenant, link) = start_onboarding(app, slug).await;
+    let account = app.platform.connected_account(&tenant).await.unwrap();
+    (tenant, account, link)
+}
+
+/// The id of the tenant `slug`.
+pub async fn tenant_id(app: &TestApp, slug: &str) -> billing::ids::TenantId {
     let tenant = app
         .platform
         .store()
@@ -467,7 +474,14 @@ pub async fn connected_tenant(
         .await
         .unwrap()
         .unwrap();
-    let tenant = billing::ids::TenantId::parse(&tenant.id).unwrap();
+    billing::ids::TenantId::parse(&tenant.id).unwrap()
+}
+
+/// Starts the signed-up tenant `slug`'s Connect onboarding on the test's
+/// emulator (as the dashboard would); returns the tenant and the hosted
+/// onboarding link, which comes back to the dashboard.
+pub async fn start_onboarding(app: &TestApp, slug: &str) -> (billing::ids::TenantId, String) {
+    let tenant = tenant_id(app, slug).await;
     let urls = platform::connect::OnboardingUrls {
         return_url: format!("{}/dashboard", app.address),
         refresh_url: format!("{}/dashboard", app.address),
@@ -477,8 +491,7 @@ pub async fn connected_tenant(
         .connect_stripe(&tenant, &test_ctx(app, "onboarding"), &urls)
         .await
         .unwrap();
-    let account = app.platform.connected_account(&tenant).await.unwrap();
-    (tenant, account, link)
+    (tenant, link)
 }
 
 /// Signs up `slug`, connects it to a Stripe account on the test's emulator
@@ -543,4 +556,94 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// `POST path` on the API with a JSON body; asserts success, returns the body.
+pub async fn api_post(
+    app: &TestApp,
+    key: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let response = app
+        .api(reqwest::Method::POST, path, key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    assert!(status.is_success(), "POST {path}: {status} {body}");
+    body
+}
+
+/// The public catalog the hosted-page tests sell, made through the API with
+/// `key` and synced to Stripe: `Basic` ($10 a month or $100 a year, up to
+/// 3 projects), `Pro` ($30 a month, unlimited projects and SSO) and `Team`
+/// ($12 a seat a month, SSO), in that order.
+pub async fn pricing_catalog(app: &TestApp, key: &str) -> Vec<serde_json::Value> {
+    use serde_json::json;
+    let price = |unit: &str, amount: i64| {
+        json!({"currency": "usd", "interval": {"unit": unit, "count": 1},
+               "model": {"kind": "flat", "amount_minor": amount}})
+    };
+    let projects = api_post(
+        app,
+        key,
+        "/v1/features",
+        json!({"lookup_key": "projects", "name": "Projects", "kind": {"kind": "limit", "reset": "never"}}),
+    )
+    .await;
+    let sso = api_post(
+        app,
+        key,
+        "/v1/features",
+        json!({"lookup_key": "sso", "name": "Single sign-on", "kind": {"kind": "flag"}}),
+    )
+    .await;
+    let mut plans = Vec::new();
+    for (name, prices, grants) in [
+        (
+            "Basic",
+            vec![price("month", 1_000), price("year", 10_000)],
+            vec![(&projects, json!({"kind": "limit", "value": 3}))],
+        ),
+        (
+            "Pro",
+            vec![price("month", 3_000)],
+            vec![
+                (&projects, json!({"kind": "unlimited"})),
+                (&sso, json!({"kind": "enabled"})),
+            ],
+        ),
+        (
+            "Team",
+            vec![
+                json!({"currency": "usd", "interval": {"unit": "month", "count": 1},
+                        "model": {"kind": "per_seat", "unit_amount_minor": 1_200}}),
+            ],
+            vec![(&sso, json!({"kind": "enabled"}))],
+        ),
+    ] {
+        let plan = api_post(
+            app,
+            key,
+            "/v1/plans",
+            json!({"name": name, "prices": prices}),
+        )
+        .await;
+        let id = plan["id"].as_str().unwrap();
+        for (feature, value) in grants {
+            api_post(
+                app,
+                key,
+                &format!("/v1/plans/{id}/grants"),
+                json!({"feature": feature["id"], "value": value}),
+            )
+            .await;
+        }
+        plans.push(plan);
+    }
+    run_jobs(app).await;
+    plans
 }

@@ -11,6 +11,7 @@ mod clock;
 mod dunning;
 mod faults;
 mod harness;
+mod hosted;
 mod import;
 mod isolation;
 mod jobs;

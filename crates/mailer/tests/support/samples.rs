@@ -161,5 +161,10 @@ pub fn every_mail() -> Vec<Mail> {
             settings_url: link("console/webhooks"),
         }
         .into(),
+        SignInLink {
+            sign_in_url: link("t/acme/account/enter?token=signed"),
+            expires_at: at(1),
+        }
+        .into(),
     ]
 }
