@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod mail;
 pub mod mirror;
 pub mod outbound;
+pub mod payments;
 pub mod reconcile;
 mod request_id;
 mod settings;
@@ -40,7 +41,9 @@ use store::Store;
 /// not depend on `store`.
 pub mod records {
     pub use store::AuditContext;
-    pub use store::mirror::{CustomerRow, Page, SubscriptionRow};
+    pub use store::mirror::{
+        CustomerRow, DisputeRow, InvoiceRow, Page, RefundRow, SubscriptionRow,
+    };
     pub use store::{
         ActorKind, ApiKey, ApiKeyMode, AuditEvent, Job, JobStatus, Session, Tenant, TenantStatus,
         User, UserRole,
