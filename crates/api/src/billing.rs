@@ -9,8 +9,8 @@ use billing::entitlements::OverrideAction;
 use billing::ids::{CustomerId, FeatureId, PlanId, PriceId, SubscriptionId};
 use chrono::{DateTime, Utc};
 use platform::entitlements::EntitlementCheck;
-use platform::records::{AuditContext, CustomerRow, Page, SubscriptionRow};
 use platform::payments::PaymentCheckoutInput;
+use platform::records::{AuditContext, CustomerRow, Page, SubscriptionRow};
 use platform::subscriptions::{
     CheckoutInput, CheckoutLink, CustomerInput, CustomerUpdate, Proration, SubscriptionChange,
 };
@@ -342,10 +342,7 @@ pub(crate) fn request_key(req: &HttpRequest) -> String {
         .headers()
         .get(IDEMPOTENCY_HEADER)
         .and_then(|value| value.to_str().ok());
-    platform::payments::request_key(
-        idempotency_key,
-        &RequestId::current_or_new().to_string(),
-    )
+    platform::payments::request_key(idempotency_key, &RequestId::current_or_new().to_string())
 }
 
 pub(crate) fn ctx(platform: &Platform, caller: &platform::api_keys::ApiCaller) -> AuditContext {

@@ -207,7 +207,11 @@ pub(crate) async fn list_invoices(
         )?),
         None => None,
     };
-    let subscription = query.subscription.as_deref().map(subscription_id).transpose()?;
+    let subscription = query
+        .subscription
+        .as_deref()
+        .map(subscription_id)
+        .transpose()?;
     let rows = platform
         .invoices_page(
             &caller.tenant_id,
@@ -487,7 +491,9 @@ pub(crate) async fn create_payment_intent(
     body: web::Json<CreatePaymentIntent>,
 ) -> ApiResult {
     let body = body.into_inner();
-    let row = platform.find_customer(&caller.tenant_id, &body.customer).await?;
+    let row = platform
+        .find_customer(&caller.tenant_id, &body.customer)
+        .await?;
     let intent = platform
         .create_payment_intent(
             &caller.tenant_id,
@@ -527,7 +533,9 @@ pub(crate) async fn create_setup_intent(
     req: HttpRequest,
     body: web::Json<CreateSetupIntent>,
 ) -> ApiResult {
-    let row = platform.find_customer(&caller.tenant_id, &body.customer).await?;
+    let row = platform
+        .find_customer(&caller.tenant_id, &body.customer)
+        .await?;
     let intent = platform
         .create_setup_intent(&caller.tenant_id, &request_key(&req), &customer_id(&row)?)
         .await?;
@@ -566,7 +574,9 @@ pub(crate) async fn create_portal_session(
     body: web::Json<CreatePortalSession>,
 ) -> ApiResult {
     let body = body.into_inner();
-    let row = platform.find_customer(&caller.tenant_id, &body.customer).await?;
+    let row = platform
+        .find_customer(&caller.tenant_id, &body.customer)
+        .await?;
     let link = platform
         .create_portal_session(
             &caller.tenant_id,

@@ -13,15 +13,14 @@
 use billing::ids::{CustomerId, SubscriptionId, TenantId};
 use billing::money::Currency;
 use futures::{StreamExt, TryStreamExt};
-use store::mirror::{DisputeRow, InvoiceRow, ObservedWhen, Page, RefundRow};
 use store::AuditContext;
+use store::mirror::{DisputeRow, InvoiceRow, ObservedWhen, Page, RefundRow};
 use stripe::{
     ApiErrorKind, AutomaticPaymentMethods, CheckoutLineItem, CheckoutMode,
     CheckoutPaymentIntentData, CreateBillingPortalSession, CreateCheckoutSession,
-    CreatePaymentIntent, CreatePrice, CreateRefund, CreateSetupIntent, InlineProduct,
-    Expand, ListParams, ListPaymentMethods, ListRefunds, Metadata, PaymentIntent,
-    PaymentIntentStatus, RefundReason as StripeRefundReason, RefundStatus, RequestOptions,
-    SetupIntent, UpdateDispute,
+    CreatePaymentIntent, CreatePrice, CreateRefund, CreateSetupIntent, Expand, InlineProduct,
+    ListParams, ListPaymentMethods, ListRefunds, Metadata, PaymentIntent, PaymentIntentStatus,
+    RefundReason as StripeRefundReason, RefundStatus, RequestOptions, SetupIntent, UpdateDispute,
 };
 
 /// The evidence a merchant sends about a dispute (Stripe's text fields).
@@ -333,7 +332,11 @@ impl Platform {
     }
 
     /// A page of the tenant's refunds in Stripe id order.
-    pub async fn refunds_page(&self, tenant: &TenantId, page: &Page) -> PlatformResult<Vec<RefundRow>> {
+    pub async fn refunds_page(
+        &self,
+        tenant: &TenantId,
+        page: &Page,
+    ) -> PlatformResult<Vec<RefundRow>> {
         Ok(self.store().scoped(tenant).refunds_page(page).await?)
     }
 
@@ -369,7 +372,10 @@ impl Platform {
                 if row.status != "paid" {
                     return Err(PlatformError::invalid(
                         "invoice",
-                        format!("invoice `{id}` is {}: only a paid invoice can be refunded", row.status),
+                        format!(
+                            "invoice `{id}` is {}: only a paid invoice can be refunded",
+                            row.status
+                        ),
                     ));
                 }
                 let invoice = self
@@ -636,16 +642,22 @@ impl Platform {
         tenant: &TenantId,
         customer: &CustomerId,
     ) -> PlatformResult<(String, String)> {
-        self.stripe_customer(tenant, customer).await?.ok_or_else(|| {
-            PlatformError::invalid(
-                "customer",
-                format!("customer `{customer}` has no Stripe customer yet"),
-            )
-        })
+        self.stripe_customer(tenant, customer)
+            .await?
+            .ok_or_else(|| {
+                PlatformError::invalid(
+                    "customer",
+                    format!("customer `{customer}` has no Stripe customer yet"),
+                )
+            })
     }
 
     /// `info` with its Stripe customer replaced by Billforge's.
-    async fn our_customer(&self, tenant: &TenantId, mut info: IntentInfo) -> PlatformResult<IntentInfo> {
+    async fn our_customer(
+        &self,
+        tenant: &TenantId,
+        mut info: IntentInfo,
+    ) -> PlatformResult<IntentInfo> {
         info.customer = match info.customer.take() {
             Some(stripe_id) => self
                 .store()
@@ -698,7 +710,8 @@ impl Platform {
             )
             .await
             .map_err(declined)?;
-        self.our_customer(tenant, IntentInfo::of_payment(&intent)).await
+        self.our_customer(tenant, IntentInfo::of_payment(&intent))
+            .await
     }
 
     /// A payment intent on the tenant's account (`not_found` otherwise).
@@ -710,10 +723,15 @@ impl Platform {
         let intent = self
             .stripe()
             .payment_intents()
-            .retrieve(id, &Expand::default(), RequestOptions::new().on_account(account))
+            .retrieve(
+                id,
+                &Expand::default(),
+                RequestOptions::new().on_account(account),
+            )
             .await
             .map_err(missing_as("payment_intent"))?;
-        self.our_customer(tenant, IntentInfo::of_payment(&intent)).await
+        self.our_customer(tenant, IntentInfo::of_payment(&intent))
+            .await
     }
 
     /// Creates a setup intent that saves a card on the customer for later
@@ -744,7 +762,8 @@ impl Platform {
                     .idempotency_key(format!("setup-intent:{tenant}:{request_key}")),
             )
             .await?;
-        self.our_customer(tenant, IntentInfo::of_setup(&intent)).await
+        self.our_customer(tenant, IntentInfo::of_setup(&intent))
+            .await
     }
 
     /// Opens a Stripe billing portal session for the customer on the

@@ -78,13 +78,17 @@ fn merged_metadata(
         if key.is_empty() || key.chars().count() > MAX_METADATA_KEY_CHARS {
             return Err(PlatformError::invalid(
                 "metadata",
-                format!("metadata keys are 1 to {MAX_METADATA_KEY_CHARS} characters; `{key}` is not"),
+                format!(
+                    "metadata keys are 1 to {MAX_METADATA_KEY_CHARS} characters; `{key}` is not"
+                ),
             ));
         }
         if value.chars().count() > MAX_METADATA_VALUE_CHARS {
             return Err(PlatformError::invalid(
                 "metadata",
-                format!("the value of metadata key `{key}` is longer than {MAX_METADATA_VALUE_CHARS} characters"),
+                format!(
+                    "the value of metadata key `{key}` is longer than {MAX_METADATA_VALUE_CHARS} characters"
+                ),
             ));
         }
         if value.is_empty() {
@@ -166,7 +170,10 @@ pub struct SubscriptionChange {
 }
 
 /// An optional trimmed text field of at most [`MAX_FIELD_CHARS`].
-pub(crate) fn optional_text(field: &'static str, raw: Option<String>) -> PlatformResult<Option<String>> {
+pub(crate) fn optional_text(
+    field: &'static str,
+    raw: Option<String>,
+) -> PlatformResult<Option<String>> {
     let Some(value) = raw.map(|raw| raw.trim().to_owned()) else {
         return Ok(None);
     };
@@ -262,7 +269,10 @@ fn sellable(details: &PlanDetails, price: &PriceRecord) -> PlatformResult<String
 impl Platform {
     /// The connected account of a tenant that may sell: `tenant_suspended`
     /// for suspended tenants, `stripe_not_connected` without an account.
-    pub(crate) async fn selling_account(&self, tenant: &TenantId) -> PlatformResult<(String, store::Tenant)> {
+    pub(crate) async fn selling_account(
+        &self,
+        tenant: &TenantId,
+    ) -> PlatformResult<(String, store::Tenant)> {
         let record = self
             .store()
             .tenant(tenant)

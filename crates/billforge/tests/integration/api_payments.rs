@@ -28,7 +28,11 @@ async fn post_once(
         .unwrap();
     let status = response.status();
     let replayed = response.headers().get("idempotent-replayed").is_some();
-    (status, replayed, response.json().await.unwrap_or(Value::Null))
+    (
+        status,
+        replayed,
+        response.json().await.unwrap_or(Value::Null),
+    )
 }
 
 /// The tenant's connected account and a Stripe client for it, to look at
@@ -152,7 +156,14 @@ async fn customers_are_updated_on_billforge_and_stripe() {
     // Another tenant cannot update (or see) it.
     for target in [path.as_str(), "/v1/customers/user-1"] {
         assert_api_error(
-            send(&app, Method::POST, target, &rival, json!({"name": "Mallory"})).await,
+            send(
+                &app,
+                Method::POST,
+                target,
+                &rival,
+                json!({"name": "Mallory"}),
+            )
+            .await,
             StatusCode::NOT_FOUND,
             "not_found",
         );
@@ -212,7 +223,12 @@ async fn invoices_are_listed_from_the_mirror_and_refunded_in_parts() {
             invoice["amount_paid"].as_i64(),
             invoice["currency"].as_str(),
         ),
-        (Some("invoice"), Some(customer.as_str()), Some(2000), Some("usd")),
+        (
+            Some("invoice"),
+            Some(customer.as_str()),
+            Some(2000),
+            Some("usd")
+        ),
         "{invoice}"
     );
     let subscription = invoice["subscription"].as_str().unwrap().to_owned();
@@ -255,7 +271,10 @@ async fn invoices_are_listed_from_the_mirror_and_refunded_in_parts() {
     );
     let (status, replayed, again) =
         post_once(&app, "/v1/refunds", &key, "refund-1", &partial).await;
-    assert_eq!((status, replayed, &again), (StatusCode::CREATED, true, &refund));
+    assert_eq!(
+        (status, replayed, &again),
+        (StatusCode::CREATED, true, &refund)
+    );
 
     // More than what is left is a clear 400 naming what is left.
     let (status, too_much) = send(
@@ -273,7 +292,10 @@ async fn invoices_are_listed_from_the_mirror_and_refunded_in_parts() {
     );
     assert_eq!(too_much["error"]["param"], "amount");
     let message = too_much["error"]["message"].as_str().unwrap();
-    assert!(message.contains("1600") && message.contains("1500"), "{message}");
+    assert!(
+        message.contains("1600") && message.contains("1500"),
+        "{message}"
+    );
 
     // The rest, by the payment intent; then nothing is left.
     let intent = {
@@ -290,13 +312,7 @@ async fn invoices_are_listed_from_the_mirror_and_refunded_in_parts() {
         on_stripe.payment_intent.unwrap().id().to_owned()
     };
     assert_eq!(refund["payment_intent"], intent.as_str());
-    let rest = created(
-        &app,
-        "/v1/refunds",
-        &key,
-        json!({"payment_intent": intent}),
-    )
-    .await;
+    let rest = created(&app, "/v1/refunds", &key, json!({"payment_intent": intent})).await;
     assert_eq!(rest["amount"], 1500, "{rest}");
     let (status, nothing_left) = send(
         &app,
@@ -306,13 +322,20 @@ async fn invoices_are_listed_from_the_mirror_and_refunded_in_parts() {
         json!({"payment_intent": intent, "amount": 1}),
     )
     .await;
-    assert_api_error((status, nothing_left.clone()), StatusCode::BAD_REQUEST, "invalid_request");
+    assert_api_error(
+        (status, nothing_left.clone()),
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
     assert_eq!(nothing_left["error"]["param"], "amount");
 
     // Listed and retrieved from the mirror, paged.
     let refunds = app.ok_json("/v1/refunds?limit=1", &key).await;
     assert_eq!(
-        (refunds["data"].as_array().unwrap().len(), refunds["has_more"].as_bool()),
+        (
+            refunds["data"].as_array().unwrap().len(),
+            refunds["has_more"].as_bool()
+        ),
         (1, Some(true))
     );
     let first = refunds["data"][0]["id"].as_str().unwrap().to_owned();
@@ -320,13 +343,15 @@ async fn invoices_are_listed_from_the_mirror_and_refunded_in_parts() {
         .ok_json(&format!("/v1/refunds?starting_after={first}"), &key)
         .await;
     assert_eq!(
-        (second["data"].as_array().unwrap().len(), second["has_more"].as_bool()),
+        (
+            second["data"].as_array().unwrap().len(),
+            second["has_more"].as_bool()
+        ),
         (1, Some(false))
     );
     let refund_id = refund["id"].as_str().unwrap();
     assert_eq!(
-        app.ok_json(&format!("/v1/refunds/{refund_id}"), &key)
-            .await["amount"],
+        app.ok_json(&format!("/v1/refunds/{refund_id}"), &key).await["amount"],
         500
     );
 
@@ -367,11 +392,7 @@ async fn invoices_are_listed_from_the_mirror_and_refunded_in_parts() {
         );
     }
     for list in ["/v1/invoices", "/v1/refunds"] {
-        assert_eq!(
-            app.ok_json(list, &rival).await["data"],
-            json!([]),
-            "{list}"
-        );
+        assert_eq!(app.ok_json(list, &rival).await["data"], json!([]), "{list}");
     }
     for body in [
         json!({"invoice": invoice_id, "amount": 1}),
@@ -438,18 +459,27 @@ async fn saved_payment_methods_are_listed_made_default_and_detached() {
     assert_eq!(ids.len(), 2, "{listed}");
     assert!(ids.contains(&cards[0].as_str()) && ids.contains(&cards[1].as_str()));
     assert_eq!(listed["data"][0]["default"], false);
-    assert_eq!(listed["data"][0]["card"]["last4"].as_str().map(str::len), Some(4));
+    assert_eq!(
+        listed["data"][0]["card"]["last4"].as_str().map(str::len),
+        Some(4)
+    );
 
     let page = app.ok_json(&format!("{methods}?limit=1"), &key).await;
     assert_eq!(page["has_more"], true);
     let next = app
         .ok_json(
-            &format!("{methods}?limit=1&starting_after={}", page["data"][0]["id"].as_str().unwrap()),
+            &format!(
+                "{methods}?limit=1&starting_after={}",
+                page["data"][0]["id"].as_str().unwrap()
+            ),
             &key,
         )
         .await;
     assert_eq!(
-        (next["data"].as_array().unwrap().len(), next["has_more"].as_bool()),
+        (
+            next["data"].as_array().unwrap().len(),
+            next["has_more"].as_bool()
+        ),
         (1, Some(false))
     );
     assert_api_error(
@@ -465,8 +495,13 @@ async fn saved_payment_methods_are_listed_made_default_and_detached() {
 
     // The default, replayed by its Idempotency-Key.
     let default_path = format!("{methods}/{}/default", cards[1]);
-    let (status, replayed, made) = post_once(&app, &default_path, &key, "default-1", &json!({})).await;
-    assert_eq!((status, replayed, made["default"].as_bool()), (StatusCode::OK, false, Some(true)), "{made}");
+    let (status, replayed, made) =
+        post_once(&app, &default_path, &key, "default-1", &json!({})).await;
+    assert_eq!(
+        (status, replayed, made["default"].as_bool()),
+        (StatusCode::OK, false, Some(true)),
+        "{made}"
+    );
     let (status, replayed, _) = post_once(&app, &default_path, &key, "default-1", &json!({})).await;
     assert_eq!((status, replayed), (StatusCode::OK, true));
     let listed = app.ok_json(methods, &key).await;
@@ -531,7 +566,10 @@ async fn the_dunning_policy_is_read_set_and_previewed() {
     let (status, replayed, set) =
         post_once(&app, "/v1/dunning_policy", &key, "policy-1", &policy).await;
     assert_eq!((status, replayed), (StatusCode::OK, false), "{set}");
-    assert_eq!((set["retry_days"].clone(), set["grace_days"].clone()), (json!([2, 4]), json!(10)));
+    assert_eq!(
+        (set["retry_days"].clone(), set["grace_days"].clone()),
+        (json!([2, 4]), json!(10))
+    );
     let (_, replayed, _) = post_once(&app, "/v1/dunning_policy", &key, "policy-1", &policy).await;
     assert!(replayed);
     assert_eq!(app.ok_json("/v1/dunning_policy", &key).await, set);
@@ -541,8 +579,19 @@ async fn the_dunning_policy_is_read_set_and_previewed() {
     // Invalid: a retry after the grace period ends.
     let mut invalid = policy.clone();
     invalid["retry_days"] = json!([12]);
-    let (status, error) = send(&app, Method::POST, "/v1/dunning_policy", &key, invalid.clone()).await;
-    assert_api_error((status, error.clone()), StatusCode::BAD_REQUEST, "invalid_request");
+    let (status, error) = send(
+        &app,
+        Method::POST,
+        "/v1/dunning_policy",
+        &key,
+        invalid.clone(),
+    )
+    .await;
+    assert_api_error(
+        (status, error.clone()),
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
     assert_eq!(error["error"]["param"], "policy", "{error}");
 
     // The preview of the stored policy, and of a policy to try.
@@ -557,7 +606,10 @@ async fn the_dunning_policy_is_read_set_and_previewed() {
     .await;
     assert_eq!(status, StatusCode::OK, "{preview}");
     let timeline = preview["timeline"].as_array().unwrap();
-    let at: Vec<&str> = timeline.iter().map(|step| step["at"].as_str().unwrap()).collect();
+    let at: Vec<&str> = timeline
+        .iter()
+        .map(|step| step["at"].as_str().unwrap())
+        .collect();
     assert!(at.first().unwrap().starts_with("2026-01-01"), "{preview}");
     assert!(at.last().unwrap().starts_with("2026-01-11"), "{preview}");
     assert_eq!(
@@ -633,9 +685,7 @@ async fn one_time_payments_and_setup_intents_for_the_merchants_card_form() {
     );
 
     // Charged now with a card: paid; an SCA card needs the customer.
-    let charge = |card: &str| {
-        json!({"customer": customer_id, "amount": 2500, "currency": "usd", "payment_method": card})
-    };
+    let charge = |card: &str| json!({"customer": customer_id, "amount": 2500, "currency": "usd", "payment_method": card});
     let paid = created(&app, "/v1/payment_intents", &key, charge("pm_card_visa")).await;
     assert_eq!(paid["status"], "succeeded", "{paid}");
     let sca = created(
@@ -654,7 +704,11 @@ async fn one_time_payments_and_setup_intents_for_the_merchants_card_form() {
         charge("pm_card_chargeDeclined"),
     )
     .await;
-    assert_api_error((status, declined.clone()), StatusCode::BAD_REQUEST, "invalid_request");
+    assert_api_error(
+        (status, declined.clone()),
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
     assert_eq!(declined["error"]["param"], "payment_method", "{declined}");
 
     // A one-time payment is refundable like an invoice's.
@@ -703,7 +757,14 @@ async fn one_time_payments_and_setup_intents_for_the_merchants_card_form() {
         json!({"amount": 3000, "success_url": "https://a.example", "cancel_url": "https://a.example"}),
         json!({"amount": 3000, "currency": "usd", "success_url": "/thanks", "cancel_url": "https://a.example"}),
     ] {
-        let (status, error) = send(&app, Method::POST, "/v1/checkout_sessions", &key, body.clone()).await;
+        let (status, error) = send(
+            &app,
+            Method::POST,
+            "/v1/checkout_sessions",
+            &key,
+            body.clone(),
+        )
+        .await;
         assert_api_error((status, error), StatusCode::BAD_REQUEST, "invalid_request");
     }
 
@@ -720,19 +781,37 @@ async fn one_time_payments_and_setup_intents_for_the_merchants_card_form() {
         (Some("setup_intent"), Some(customer_id)),
         "{setup}"
     );
-    assert!(setup["client_secret"].as_str().unwrap().starts_with("seti_"));
+    assert!(
+        setup["client_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("seti_")
+    );
 
     // Validation and other tenants.
     for (body, param) in [
-        (json!({"customer": "user-1", "amount": 10, "currency": "usd"}), "amount"),
-        (json!({"customer": "user-1", "amount": 1000, "currency": "xyz"}), "currency"),
+        (
+            json!({"customer": "user-1", "amount": 10, "currency": "usd"}),
+            "amount",
+        ),
+        (
+            json!({"customer": "user-1", "amount": 1000, "currency": "xyz"}),
+            "currency",
+        ),
     ] {
         let (status, error) = send(&app, Method::POST, "/v1/payment_intents", &key, body).await;
-        assert_api_error((status, error.clone()), StatusCode::BAD_REQUEST, "invalid_request");
+        assert_api_error(
+            (status, error.clone()),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        );
         assert_eq!(error["error"]["param"], param, "{error}");
     }
     for (path, body) in [
-        ("/v1/payment_intents", json!({"customer": "user-1", "amount": 1000, "currency": "usd"})),
+        (
+            "/v1/payment_intents",
+            json!({"customer": "user-1", "amount": 1000, "currency": "usd"}),
+        ),
         ("/v1/setup_intents", json!({"customer": customer_id})),
     ] {
         assert_api_error(
@@ -765,7 +844,11 @@ async fn billing_portal_sessions_open_stripes_portal_for_the_customer() {
     let body = json!({"customer": "user-1", "return_url": return_url});
     let (status, replayed, session) =
         post_once(&app, "/v1/billing_portal_sessions", &key, "portal-1", &body).await;
-    assert_eq!((status, replayed), (StatusCode::CREATED, false), "{session}");
+    assert_eq!(
+        (status, replayed),
+        (StatusCode::CREATED, false),
+        "{session}"
+    );
     assert_eq!(session["object"], "billing_portal_session");
     let url = session["url"].as_str().unwrap();
     assert!(url.starts_with(&app.emulator.base_url()), "{url}");
@@ -783,10 +866,21 @@ async fn billing_portal_sessions_open_stripes_portal_for_the_customer() {
         json!({"customer": "user-1", "return_url": "/account"}),
     )
     .await;
-    assert_api_error((status, error.clone()), StatusCode::BAD_REQUEST, "invalid_request");
+    assert_api_error(
+        (status, error.clone()),
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
     assert_eq!(error["error"]["param"], "return_url");
     assert_api_error(
-        send(&app, Method::POST, "/v1/billing_portal_sessions", &rival, body).await,
+        send(
+            &app,
+            Method::POST,
+            "/v1/billing_portal_sessions",
+            &rival,
+            body,
+        )
+        .await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
@@ -837,7 +931,10 @@ async fn disputes_are_mirrored_and_answered_with_evidence() {
         "{dispute}"
     );
     assert!(dispute["evidence_due_by"].is_string(), "{dispute}");
-    assert_eq!(app.ok_json(&format!("/v1/disputes/{id}"), &key).await, dispute);
+    assert_eq!(
+        app.ok_json(&format!("/v1/disputes/{id}"), &key).await,
+        dispute
+    );
 
     // Evidence: validated, then submitted once (replayed by its key).
     let path = format!("/v1/disputes/{id}/evidence");
@@ -857,7 +954,11 @@ async fn disputes_are_mirrored_and_answered_with_evidence() {
     let (_, replayed, again) = post_once(&app, &path, &key, "evidence-1", &evidence).await;
     assert_eq!((replayed, &again), (true, &answered));
     let (status, closed) = send(&app, Method::POST, &path, &key, evidence.clone()).await;
-    assert_api_error((status, closed.clone()), StatusCode::BAD_REQUEST, "invalid_request");
+    assert_api_error(
+        (status, closed.clone()),
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
     assert_eq!(closed["error"]["param"], "dispute", "{closed}");
 
     // Another tenant sees none of it.
