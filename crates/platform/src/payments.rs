@@ -403,51 +403,63 @@ impl Platform {
             .retrieve(&intent_id, &Expand::default(), on_account())
             .await
             .map_err(missing_as("payment_intent"))?;
-        let remaining = self.refundable(&intent, on_account()).await?;
-        let amount = input.amount.unwrap_or(remaining);
-        if remaining == 0 {
-            return Err(PlatformError::invalid(
-                "amount",
-                format!("payment `{intent_id}` is refunded in full already"),
-            ));
-        }
-        if amount > remaining {
-            return Err(PlatformError::invalid(
-                "amount",
-                format!(
-                    "the refund of {amount} is more than the {remaining} ({}, minor units) still refundable on payment `{intent_id}`",
-                    intent.currency
-                ),
-            ));
-        }
-        let mut metadata = Metadata::from([("tenant_id".to_owned(), tenant.to_string())]);
-        if let Some(invoice) = invoice {
-            metadata.insert("invoice".to_owned(), invoice);
-        }
-        let refund = self
-            .stripe()
-            .refunds()
-            .create(
-                &CreateRefund {
-                    payment_intent: Some(intent_id),
-                    amount: Some(amount),
-                    reason: input.reason.map(RefundReason::stripe),
-                    metadata,
-                    ..CreateRefund::default()
-                },
-                on_account().idempotency_key(format!("refund:{tenant}:{request_key}")),
-            )
-            .await?;
+        let refunds = self.refunds_of(&intent, on_account()).await?;
+        // A retry of a request whose refund Stripe made (our answer was lost
+        // to a failure on our side) gets that refund, not a "nothing left".
+        let made = refunds.iter().find(|refund| {
+            refund.metadata.get(REQUEST_KEY).map(String::as_str) == Some(request_key)
+        });
+        let refund = match made {
+            Some(made) => made.clone(),
+            None => {
+                let remaining = refundable(&intent, &refunds);
+                let amount = input.amount.unwrap_or(remaining);
+                if remaining == 0 {
+                    return Err(PlatformError::invalid(
+                        "amount",
+                        format!("payment `{intent_id}` is refunded in full already"),
+                    ));
+                }
+                if amount > remaining {
+                    return Err(PlatformError::invalid(
+                        "amount",
+                        format!(
+                            "the refund of {amount} is more than the {remaining} ({}, minor units) still refundable on payment `{intent_id}`",
+                            intent.currency
+                        ),
+                    ));
+                }
+                let mut metadata = Metadata::from([
+                    ("tenant_id".to_owned(), tenant.to_string()),
+                    (REQUEST_KEY.to_owned(), request_key.to_owned()),
+                ]);
+                if let Some(invoice) = invoice {
+                    metadata.insert("invoice".to_owned(), invoice);
+                }
+                self.stripe()
+                    .refunds()
+                    .create(
+                        &CreateRefund {
+                            payment_intent: Some(intent_id),
+                            amount: Some(amount),
+                            reason: input.reason.map(RefundReason::stripe),
+                            metadata,
+                            ..CreateRefund::default()
+                        },
+                        on_account().idempotency_key(format!("refund:{tenant}:{request_key}")),
+                    )
+                    .await?
+            }
+        };
         let state = refund_state(&refund)
             .map_err(|err| PlatformError::Internal(format!("mirroring a refund: {err}")))?;
-        let now = self.now();
         let txn = self.store().begin().await?;
         let written = txn
             .mirror(tenant)
             .upsert_refund(
                 state,
                 intent.customer.as_ref().map(|c| c.id()),
-                ObservedWhen::Fetched(now),
+                ObservedWhen::Fetched(ctx.now),
                 ctx.now,
             )
             .await?;
@@ -455,13 +467,13 @@ impl Platform {
         Ok(written.row)
     }
 
-    /// What is left to refund of a payment: received minus its refunds that
-    /// are not failed or cancelled; a payment that did not succeed has none.
-    async fn refundable(
+    /// The refunds of a payment that succeeded (one that did not has
+    /// nothing to refund).
+    async fn refunds_of(
         &self,
         intent: &PaymentIntent,
         options: RequestOptions,
-    ) -> PlatformResult<i64> {
+    ) -> PlatformResult<Vec<stripe::Refund>> {
         if intent.status != Some(PaymentIntentStatus::Succeeded) {
             return Err(PlatformError::invalid(
                 "payment_intent",
@@ -471,7 +483,7 @@ impl Platform {
                 ),
             ));
         }
-        let refunds: Vec<stripe::Refund> = self
+        Ok(self
             .stripe()
             .refunds()
             .list(
@@ -482,19 +494,27 @@ impl Platform {
                 options,
             )
             .try_collect()
-            .await?;
-        let refunded: i64 = refunds
-            .iter()
-            .filter(|refund| {
-                !matches!(
-                    refund.status,
-                    Some(RefundStatus::Failed | RefundStatus::Canceled)
-                )
-            })
-            .map(|refund| refund.amount)
-            .sum();
-        Ok((intent.amount_received - refunded).max(0))
+            .await?)
     }
+}
+
+/// The metadata key of a refund naming the request that made it.
+const REQUEST_KEY: &str = "billforge_request";
+
+/// What is left to refund of a payment: received minus its refunds that
+/// are not failed or cancelled.
+fn refundable(intent: &PaymentIntent, refunds: &[stripe::Refund]) -> i64 {
+    let refunded: i64 = refunds
+        .iter()
+        .filter(|refund| {
+            !matches!(
+                refund.status,
+                Some(RefundStatus::Failed | RefundStatus::Canceled)
+            )
+        })
+        .map(|refund| refund.amount)
+        .sum();
+    (intent.amount_received - refunded).max(0)
 }
 
 /// A one-time payment to collect from a customer.

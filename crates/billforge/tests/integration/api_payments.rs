@@ -724,6 +724,44 @@ async fn one_time_payments_and_setup_intents_for_the_merchants_card_form() {
         (Some(1000), Some(customer_id))
     );
 
+    // A retry whose first attempt refunded on Stripe but lost our answer
+    // gets that refund back instead of refunding again.
+    let (stripe, account) = tenant_stripe(&app, "acme").await;
+    let on_account = || stripe::RequestOptions::new().on_account(account.clone());
+    let lost = stripe
+        .refunds()
+        .create(
+            &stripe::CreateRefund {
+                payment_intent: paid["id"].as_str().map(str::to_owned),
+                amount: Some(500),
+                metadata: stripe::Metadata::from([(
+                    "billforge_request".to_owned(),
+                    platform::payments::request_key(Some("lost-1"), "unused"),
+                )]),
+                ..stripe::CreateRefund::default()
+            },
+            on_account(),
+        )
+        .await
+        .unwrap();
+    let retry = json!({"payment_intent": paid["id"], "amount": 500});
+    let (status, _, retried) = post_once(&app, "/v1/refunds", &key, "lost-1", &retry).await;
+    assert_eq!(
+        (status, retried["id"].as_str()),
+        (StatusCode::CREATED, Some(lost.id.as_str())),
+        "{retried}"
+    );
+    // No second refund was made: ours are the 10.00 and this 5.00.
+    let refunds = app.ok_json("/v1/refunds", &key).await;
+    let mut amounts: Vec<i64> = refunds["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|refund| refund["amount"].as_i64().unwrap())
+        .collect();
+    amounts.sort_unstable();
+    assert_eq!(amounts, [500, 1000], "{refunds}");
+
     // Checkout in payment mode for a one-time amount, paid on the hosted page.
     let checkout = created(
         &app,
@@ -734,13 +772,12 @@ async fn one_time_payments_and_setup_intents_for_the_merchants_card_form() {
     )
     .await;
     pay(checkout["url"].as_str().unwrap(), "4242424242424242").await;
-    let (stripe, account) = tenant_stripe(&app, "acme").await;
     let session = stripe
         .checkout_sessions()
         .retrieve(
             checkout["id"].as_str().unwrap(),
             &stripe::Expand::default(),
-            stripe::RequestOptions::new().on_account(account),
+            on_account(),
         )
         .await
         .unwrap();
