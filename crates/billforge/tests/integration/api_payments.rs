@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::api_billing::{created, selling_key, send};
-use crate::harness::{TestApp, assert_api_error, run_jobs, run_jobs_until};
+use crate::harness::{TestApp, assert_api_error, run_jobs, run_jobs_until, tenant_id};
 use crate::subscriptions::pay;
 
 /// `POST path` with `body` under `Idempotency-Key: key`; the status, the
@@ -38,16 +38,9 @@ async fn post_once(
 /// The tenant's connected account and a Stripe client for it, to look at
 /// (or set up) what Billforge did on Stripe.
 async fn tenant_stripe(app: &TestApp, slug: &str) -> (stripe::Client, String) {
-    let tenant = app
-        .platform
-        .store()
-        .tenant_by_slug(slug)
-        .await
-        .unwrap()
-        .unwrap();
     let account = app
         .platform
-        .connected_account(&tenant.id.parse().unwrap())
+        .connected_account(&tenant_id(app, slug).await)
         .await
         .unwrap();
     let client = stripe::Client::builder("sk_test_billforge_tests")
@@ -57,15 +50,19 @@ async fn tenant_stripe(app: &TestApp, slug: &str) -> (stripe::Client, String) {
     (client, account)
 }
 
-#[tokio::test]
-async fn customers_are_updated_on_billforge_and_stripe() {
+/// A fresh app with two selling merchants, `acme` and `rival`, and acme's
+/// customer made from `customer`: the keys and the customer.
+async fn merchants_with_customer(customer: Value) -> (TestApp, String, String, Value) {
     let app = crate::harness::spawn_app().await;
     let key = selling_key(&app, "acme").await;
     let rival = selling_key(&app, "rival").await;
-    let customer = created(
-        &app,
-        "/v1/customers",
-        &key,
+    let customer = created(&app, "/v1/customers", &key, customer).await;
+    (app, key, rival, customer)
+}
+
+#[tokio::test]
+async fn customers_are_updated_on_billforge_and_stripe() {
+    let (app, key, rival, customer) = merchants_with_customer(
         json!({"external_id": "user-1", "email": "ada@example.com", "name": "Ada"}),
     )
     .await;
@@ -413,16 +410,8 @@ async fn invoices_are_listed_from_the_mirror_and_refunded_in_parts() {
 
 #[tokio::test]
 async fn saved_payment_methods_are_listed_made_default_and_detached() {
-    let app = crate::harness::spawn_app().await;
-    let key = selling_key(&app, "acme").await;
-    let rival = selling_key(&app, "rival").await;
-    let customer = created(
-        &app,
-        "/v1/customers",
-        &key,
-        json!({"external_id": "user-1"}),
-    )
-    .await;
+    let (app, key, rival, customer) =
+        merchants_with_customer(json!({"external_id": "user-1"})).await;
     let other = created(
         &app,
         "/v1/customers",
@@ -633,16 +622,8 @@ async fn the_dunning_policy_is_read_set_and_previewed() {
 
 #[tokio::test]
 async fn one_time_payments_and_setup_intents_for_the_merchants_card_form() {
-    let app = crate::harness::spawn_app().await;
-    let key = selling_key(&app, "acme").await;
-    let rival = selling_key(&app, "rival").await;
-    let customer = created(
-        &app,
-        "/v1/customers",
-        &key,
-        json!({"external_id": "user-1"}),
-    )
-    .await;
+    let (app, key, rival, customer) =
+        merchants_with_customer(json!({"external_id": "user-1"})).await;
     let customer_id = customer["id"].as_str().unwrap();
 
     // For the card form: the client secret, confirmed in the browser later.
@@ -867,16 +848,8 @@ async fn one_time_payments_and_setup_intents_for_the_merchants_card_form() {
 
 #[tokio::test]
 async fn billing_portal_sessions_open_stripes_portal_for_the_customer() {
-    let app = crate::harness::spawn_app().await;
-    let key = selling_key(&app, "acme").await;
-    let rival = selling_key(&app, "rival").await;
-    created(
-        &app,
-        "/v1/customers",
-        &key,
-        json!({"external_id": "user-1"}),
-    )
-    .await;
+    let (app, key, rival, _customer) =
+        merchants_with_customer(json!({"external_id": "user-1"})).await;
     let return_url = format!("{}/account", app.address);
     let body = json!({"customer": "user-1", "return_url": return_url});
     let (status, replayed, session) =
@@ -925,16 +898,8 @@ async fn billing_portal_sessions_open_stripes_portal_for_the_customer() {
 
 #[tokio::test]
 async fn disputes_are_mirrored_and_answered_with_evidence() {
-    let app = crate::harness::spawn_app().await;
-    let key = selling_key(&app, "acme").await;
-    let rival = selling_key(&app, "rival").await;
-    created(
-        &app,
-        "/v1/customers",
-        &key,
-        json!({"external_id": "user-1", "email": "ada@example.com"}),
-    )
-    .await;
+    let (app, key, rival, _customer) =
+        merchants_with_customer(json!({"external_id": "user-1", "email": "ada@example.com"})).await;
     let paid = created(
         &app,
         "/v1/payment_intents",

@@ -453,13 +453,8 @@ pub fn test_ctx(app: &TestApp, request_id: &str) -> store::AuditContext {
     }
 }
 
-/// Signs up `slug` and starts its Connect onboarding on the test's emulator;
-/// returns the tenant, its connected account and the onboarding link.
-pub async fn connected_tenant(
-    app: &TestApp,
-    slug: &str,
-) -> (billing::ids::TenantId, String, String) {
-    app.signed_up_merchant(slug).await;
+/// The id of the signed-up tenant `slug`.
+pub async fn tenant_id(app: &TestApp, slug: &str) -> billing::ids::TenantId {
     let tenant = app
         .platform
         .store()
@@ -467,7 +462,17 @@ pub async fn connected_tenant(
         .await
         .unwrap()
         .unwrap();
-    let tenant = billing::ids::TenantId::parse(&tenant.id).unwrap();
+    billing::ids::TenantId::parse(&tenant.id).unwrap()
+}
+
+/// Signs up `slug` and starts its Connect onboarding on the test's emulator;
+/// returns the tenant, its connected account and the onboarding link.
+pub async fn connected_tenant(
+    app: &TestApp,
+    slug: &str,
+) -> (billing::ids::TenantId, String, String) {
+    app.signed_up_merchant(slug).await;
+    let tenant = tenant_id(app, slug).await;
     let urls = platform::connect::OnboardingUrls {
         return_url: format!("{}/dashboard", app.address),
         refresh_url: format!("{}/dashboard", app.address),
