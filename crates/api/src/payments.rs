@@ -696,6 +696,7 @@ pub(crate) async fn submit_dispute_evidence(
     let row = platform
         .submit_dispute_evidence(
             &caller.tenant_id,
+            &ctx(&platform, &caller),
             &request_key(&req),
             &id,
             body.evidence,

@@ -350,7 +350,7 @@ impl Platform {
     }
 
     /// Refunds all or part of a payment on the tenant's account, under a
-    /// Stripe idempotency key of this request, and mirrors the refund.
+    /// Stripe idempotency key of this request; mirrors and audits the refund.
     pub async fn create_refund(
         &self,
         tenant: &TenantId,
@@ -454,13 +454,21 @@ impl Platform {
         let state = refund_state(&refund)
             .map_err(|err| PlatformError::Internal(format!("mirroring a refund: {err}")))?;
         let txn = self.store().begin().await?;
-        let written = txn
-            .mirror(tenant)
+        let mirror = txn.mirror(tenant);
+        let written = mirror
             .upsert_refund(
                 state,
                 intent.customer.as_ref().map(|c| c.id()),
                 ObservedWhen::Fetched(ctx.now),
                 ctx.now,
+            )
+            .await?;
+        mirror
+            .audit(
+                ctx,
+                "refund.created",
+                "refund",
+                &written.row.stripe_refund_id,
             )
             .await?;
         txn.commit().await?;
@@ -934,6 +942,7 @@ impl Platform {
     pub async fn submit_dispute_evidence(
         &self,
         tenant: &TenantId,
+        ctx: &AuditContext,
         request_key: &str,
         id: &str,
         evidence: DisputeEvidence,
@@ -974,12 +983,17 @@ impl Platform {
             .map_err(missing_as("dispute"))?;
         let state = dispute_state(&dispute)
             .map_err(|err| PlatformError::Internal(format!("mirroring a dispute: {err}")))?;
-        let now = self.now();
         let txn = self.store().begin().await?;
-        let written = txn
-            .mirror(tenant)
-            .upsert_dispute(state, None, ObservedWhen::Fetched(now), now)
+        let mirror = txn.mirror(tenant);
+        let written = mirror
+            .upsert_dispute(state, None, ObservedWhen::Fetched(ctx.now), ctx.now)
             .await?;
+        let action = if submit {
+            "dispute.evidence_submitted"
+        } else {
+            "dispute.evidence_saved"
+        };
+        mirror.audit(ctx, action, "dispute", id).await?;
         txn.commit().await?;
         Ok(written.row)
     }

@@ -460,7 +460,7 @@ impl Platform {
                     name,
                     metadata,
                 },
-                ctx.now,
+                ctx,
             )
             .await?
             .ok_or(PlatformError::NotFound("customer"))

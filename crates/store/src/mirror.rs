@@ -31,7 +31,7 @@ use crate::entities::catalog::{plan, price};
 use crate::entities::mirror::{
     customer, dispute, invoice, payment, refund, subscription, subscription_item,
 };
-use crate::{Store, StoreError, StoreResult, TenantScope};
+use crate::{AuditContext, Store, StoreError, StoreResult, TenantScope};
 
 pub use crate::entities::mirror::customer::Model as CustomerRow;
 pub use crate::entities::mirror::dispute::Model as DisputeRow;
@@ -207,6 +207,29 @@ pub struct MirrorTx<'a> {
     conn: &'a DatabaseTransaction,
     /// The tenant every statement is filtered by.
     tenant_id: TenantId,
+}
+
+impl MirrorTx<'_> {
+    /// Audits a change the tenant made through Billforge (a refund, a
+    /// dispute's evidence) in the transaction that mirrors its result.
+    pub async fn audit(
+        &self,
+        ctx: &AuditContext,
+        action: &str,
+        target_type: &str,
+        target_id: &str,
+    ) -> StoreResult<()> {
+        crate::audit::record(
+            self.conn,
+            ctx,
+            Some(&self.tenant_id),
+            action,
+            target_type,
+            target_id,
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 /// Encodes a mirrored state for `mirror_state`.
@@ -1298,15 +1321,21 @@ impl TenantScope<'_> {
     }
 
     /// Sets the merchant-given details of customer `id` (each only when
-    /// `Some`); `None` when `id` is not this tenant's. The mirror's next
-    /// observation of the Stripe customer writes the same email and name.
+    /// `Some`), audited; `None` when `id` is not this tenant's. The mirror's
+    /// next observation of the Stripe customer writes the same email and name.
     pub async fn update_customer_details(
         &self,
         id: &CustomerId,
         details: CustomerDetails,
-        now: DateTime<Utc>,
+        ctx: &AuditContext,
     ) -> StoreResult<Option<CustomerRow>> {
-        let Some(found) = self.customer(id).await? else {
+        let txn = crate::begin_write(self.db).await?;
+        let Some(found) = self
+            .find::<customer::Entity>()
+            .filter(customer::Column::Id.eq(id.as_str()))
+            .one(&txn)
+            .await?
+        else {
             return Ok(None);
         };
         let mut row = found.into_active_model();
@@ -1319,8 +1348,19 @@ impl TenantScope<'_> {
         if let Some(metadata) = details.metadata {
             row.metadata = Set(Some(encode(&metadata).map_err(StoreError::Database)?));
         }
-        row.updated_at = Set(now);
-        Ok(Some(row.update(self.db).await?))
+        row.updated_at = Set(ctx.now);
+        let updated = row.update(&txn).await?;
+        crate::audit::record(
+            &txn,
+            ctx,
+            Some(&self.tenant_id),
+            "customer.updated",
+            "customer",
+            id.as_str(),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Some(updated))
     }
 
     /// A customer's invoices, oldest first.

@@ -50,6 +50,15 @@ async fn tenant_stripe(app: &TestApp, slug: &str) -> (stripe::Client, String) {
     (client, account)
 }
 
+/// Whether the tenant's audit log has `action` on `target`.
+async fn audited(app: &TestApp, key: &str, action: &str, target: &str) -> bool {
+    app.ok_json("/v1/audit_events?limit=100", key).await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|event| event["action"] == action && event["target_id"] == target)
+}
+
 /// A fresh app with two selling merchants, `acme` and `rival`, and acme's
 /// customer made from `customer`: the keys and the customer.
 async fn merchants_with_customer(customer: Value) -> (TestApp, String, String, Value) {
@@ -130,6 +139,7 @@ async fn customers_are_updated_on_billforge_and_stripe() {
         (Some("Ada Lovelace"), json!({"plan_source": "web"}))
     );
     assert_eq!(app.ok_json(&path, &key).await, renamed);
+    assert!(audited(&app, &key, "customer.updated", &id).await);
 
     // Validation: the field at fault is named.
     for (body, code, param) in [
@@ -266,6 +276,7 @@ async fn invoices_are_listed_from_the_mirror_and_refunded_in_parts() {
         ),
         "{refund}"
     );
+    assert!(audited(&app, &key, "refund.created", refund["id"].as_str().unwrap()).await);
     let (status, replayed, again) =
         post_once(&app, "/v1/refunds", &key, "refund-1", &partial).await;
     assert_eq!(
@@ -953,6 +964,7 @@ async fn disputes_are_mirrored_and_answered_with_evidence() {
     let (status, replayed, answered) = post_once(&app, &path, &key, "evidence-1", &evidence).await;
     assert_eq!((status, replayed), (StatusCode::OK, false), "{answered}");
     assert_eq!(answered["status"], "under_review", "{answered}");
+    assert!(audited(&app, &key, "dispute.evidence_submitted", &id).await);
     let (_, replayed, again) = post_once(&app, &path, &key, "evidence-1", &evidence).await;
     assert_eq!((replayed, &again), (true, &answered));
     let (status, closed) = send(&app, Method::POST, &path, &key, evidence.clone()).await;
