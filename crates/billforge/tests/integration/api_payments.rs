@@ -594,6 +594,25 @@ async fn the_dunning_policy_is_read_set_and_previewed() {
     );
     assert_eq!(error["error"]["param"], "policy", "{error}");
 
+    // Another tenant's plan (or none) is no place to move customers to.
+    let rivals_plan = created(
+        &app,
+        "/v1/plans",
+        &rival,
+        json!({"name": "Free", "prices": [{"currency": "usd", "interval": {"unit": "month", "count": 1},
+               "model": {"kind": "flat", "amount_minor": 0}}]}),
+    )
+    .await;
+    let mut elsewhere = policy.clone();
+    elsewhere["final_action"] = json!({"kind": "move_to_plan", "plan_id": rivals_plan["id"]});
+    let (status, error) = send(&app, Method::POST, "/v1/dunning_policy", &key, elsewhere).await;
+    assert_api_error(
+        (status, error.clone()),
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
+    assert_eq!(error["error"]["param"], "policy", "{error}");
+
     // The preview of the stored policy, and of a policy to try.
     let failed_at = "2026-01-01T00:00:00Z";
     let (status, preview) = send(
