@@ -2,18 +2,24 @@
 //! entitlement routes: thin translations to `platform::subscriptions` and
 //! `platform::entitlements`, which validate, call Stripe and scope by tenant.
 
+use std::collections::BTreeMap;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use billing::entitlements::OverrideAction;
 use billing::ids::{CustomerId, FeatureId, PlanId, PriceId, SubscriptionId};
 use chrono::{DateTime, Utc};
 use platform::entitlements::EntitlementCheck;
+use platform::payments::PaymentCheckoutInput;
 use platform::records::{AuditContext, CustomerRow, Page, SubscriptionRow};
-use platform::subscriptions::{CheckoutInput, CustomerInput, Proration, SubscriptionChange};
+use platform::subscriptions::{
+    CheckoutInput, CheckoutLink, CustomerInput, CustomerUpdate, Proration, SubscriptionChange,
+};
 use platform::{Platform, PlatformError, RequestId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::docs::ErrorResponse;
+use crate::guard::IDEMPOTENCY_HEADER;
 use crate::list::{List, ListParams};
 use crate::{ApiResult, Caller};
 
@@ -33,6 +39,9 @@ pub(crate) struct CustomerView {
     name: Option<String>,
     /// The Stripe customer on the merchant's account.
     stripe_customer_id: Option<String>,
+    /// Your own keys and values.
+    #[schema(value_type = Object)]
+    metadata: serde_json::Value,
     /// Creation time.
     created_at: DateTime<Utc>,
 }
@@ -46,6 +55,11 @@ impl From<CustomerRow> for CustomerView {
             email: row.email,
             name: row.name,
             stripe_customer_id: row.stripe_customer_id,
+            metadata: row
+                .metadata
+                .as_deref()
+                .and_then(|raw| serde_json::from_str(raw).ok())
+                .unwrap_or_else(|| serde_json::json!({})),
             created_at: row.created_at,
         }
     }
@@ -106,6 +120,19 @@ pub(crate) struct CreateCustomer {
     email: Option<String>,
     /// Display name.
     name: Option<String>,
+}
+
+/// `POST /v1/customers/{id}` body: only the fields given change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateCustomer {
+    /// New email for receipts and notices.
+    email: Option<String>,
+    /// New display name.
+    name: Option<String>,
+    /// Keys to set (at most 50 in all, keys up to 40 and values up to 500
+    /// characters); an empty value removes its key.
+    metadata: Option<BTreeMap<String, String>>,
 }
 
 /// `GET /v1/subscriptions` query.
@@ -177,12 +204,20 @@ pub(crate) struct ChangePreview {
     currency: String,
 }
 
-/// `POST /v1/checkout_sessions` body.
+/// `POST /v1/checkout_sessions` body: a `plan` to subscribe to, or an
+/// `amount` and `currency` to pay once.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateCheckout {
-    /// The plan subscribed to (`plan_…`).
-    plan: String,
+    /// The plan subscribed to (`plan_…`): a subscription checkout.
+    plan: Option<String>,
+    /// Or a one-time amount in minor units (50 to 99,999,999): a payment
+    /// checkout.
+    amount: Option<i64>,
+    /// The one-time amount's ISO currency.
+    currency: Option<String>,
+    /// What the one-time amount pays for, shown on the page.
+    description: Option<String>,
     /// One of its prices; its first price on offer when omitted.
     price: Option<String>,
     /// Seats or units (per-seat and tiered prices).
@@ -208,6 +243,16 @@ pub(crate) struct CheckoutView {
     object: &'static str,
     /// Redirect the customer here.
     url: String,
+}
+
+impl CheckoutView {
+    fn new(link: CheckoutLink) -> Self {
+        Self {
+            id: link.id,
+            object: "checkout_session",
+            url: link.url,
+        }
+    }
 }
 
 /// One feature a customer may (or may not) use.
@@ -268,12 +313,12 @@ pub(crate) struct SetOverride {
     until: Option<DateTime<Utc>>,
 }
 
-fn customer_id(row: &CustomerRow) -> Result<CustomerId, PlatformError> {
+pub(crate) fn customer_id(row: &CustomerRow) -> Result<CustomerId, PlatformError> {
     CustomerId::parse(&row.id)
         .map_err(|err| PlatformError::Internal(format!("stored customer id: {err}")))
 }
 
-fn subscription_id(raw: &str) -> Result<SubscriptionId, PlatformError> {
+pub(crate) fn subscription_id(raw: &str) -> Result<SubscriptionId, PlatformError> {
     SubscriptionId::parse(raw).map_err(|_| PlatformError::NotFound("subscription"))
 }
 
@@ -282,14 +327,25 @@ fn price_id(raw: &str) -> Result<PriceId, PlatformError> {
 }
 
 /// A database page of `limit + 1` rows after the cursor.
-fn page(limit: u64, starting_after: Option<&str>) -> Page {
+pub(crate) fn page(limit: u64, starting_after: Option<&str>) -> Page {
     Page {
         starting_after: starting_after.map(str::to_owned),
         limit: limit + 1,
     }
 }
 
-fn ctx(platform: &Platform, caller: &platform::api_keys::ApiCaller) -> AuditContext {
+/// This request's part of the Stripe idempotency keys it uses: from its
+/// `Idempotency-Key` when it has one, so a client's retry after a failure
+/// on our side cannot act on Stripe twice.
+pub(crate) fn request_key(req: &HttpRequest) -> String {
+    let idempotency_key = req
+        .headers()
+        .get(IDEMPOTENCY_HEADER)
+        .and_then(|value| value.to_str().ok());
+    platform::payments::request_key(idempotency_key, &RequestId::current_or_new().to_string())
+}
+
+pub(crate) fn ctx(platform: &Platform, caller: &platform::api_keys::ApiCaller) -> AuditContext {
     platform.audit_context(caller.actor.clone(), &RequestId::current_or_new())
 }
 
@@ -383,6 +439,36 @@ pub(crate) async fn create_account_link(
         url: link.url,
         expires_at: link.expires_at,
     }))
+}
+
+/// Updates a customer's email, name or metadata (and its Stripe customer's
+/// email and name).
+#[utoipa::path(post, path = "/v1/customers/{id}", tag = "customers",
+    params(("id" = String, Path, description = "`cus_…` or your external id")), request_body = UpdateCustomer,
+    responses((status = 200, body = CustomerView), (status = "default", body = ErrorResponse)))]
+pub(crate) async fn update_customer(
+    platform: web::Data<Platform>,
+    Caller(caller): Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<UpdateCustomer>,
+) -> ApiResult {
+    let body = body.into_inner();
+    let row = platform.find_customer(&caller.tenant_id, &id).await?;
+    let updated = platform
+        .update_customer(
+            &caller.tenant_id,
+            &ctx(&platform, &caller),
+            &request_key(&req),
+            &customer_id(&row)?,
+            CustomerUpdate {
+                email: body.email,
+                name: body.name,
+                metadata: body.metadata,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(CustomerView::from(updated)))
 }
 
 /// Every feature the customer has, with its limit and source.
@@ -618,12 +704,14 @@ pub(crate) async fn resume_subscription(
     Ok(HttpResponse::Ok().json(SubscriptionView::from(row)))
 }
 
-/// Opens a hosted checkout for a plan; send the customer to its `url`.
+/// Opens a hosted checkout for a plan or a one-time amount; send the
+/// customer to its `url`.
 #[utoipa::path(post, path = "/v1/checkout_sessions", tag = "subscriptions", request_body = CreateCheckout,
     responses((status = 201, body = CheckoutView), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn create_checkout_session(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
+    req: HttpRequest,
     body: web::Json<CreateCheckout>,
 ) -> ApiResult {
     let body = body.into_inner();
@@ -633,12 +721,43 @@ pub(crate) async fn create_checkout_session(
         )?),
         None => None,
     };
+    let plan = match (&body.plan, body.amount) {
+        (Some(plan), None) => plan,
+        (None, Some(amount)) => {
+            let currency = body.currency.ok_or_else(|| {
+                PlatformError::invalid("currency", "a one-time `amount` needs a `currency`")
+            })?;
+            let link = platform
+                .create_payment_checkout(
+                    &caller.tenant_id,
+                    &request_key(&req),
+                    PaymentCheckoutInput {
+                        amount,
+                        currency,
+                        description: body.description,
+                        customer_id: customer,
+                        customer_email: body.customer_email,
+                        success_url: body.success_url,
+                        cancel_url: body.cancel_url,
+                    },
+                )
+                .await?;
+            return Ok(HttpResponse::Created().json(CheckoutView::new(link)));
+        }
+        _ => {
+            return Err(PlatformError::invalid(
+                "plan",
+                "give either a `plan` (subscription) or an `amount` (one-time payment)",
+            )
+            .into());
+        }
+    };
     let link = platform
         .create_checkout_session(
             &caller.tenant_id,
             &ctx(&platform, &caller),
             CheckoutInput {
-                plan_id: PlanId::parse(&body.plan).map_err(|_| PlatformError::NotFound("plan"))?,
+                plan_id: PlanId::parse(plan).map_err(|_| PlatformError::NotFound("plan"))?,
                 price_id: body.price.as_deref().map(price_id).transpose()?,
                 quantity: body.quantity,
                 customer_id: customer,
@@ -649,9 +768,5 @@ pub(crate) async fn create_checkout_session(
             },
         )
         .await?;
-    Ok(HttpResponse::Created().json(CheckoutView {
-        id: link.id,
-        object: "checkout_session",
-        url: link.url,
-    }))
+    Ok(HttpResponse::Created().json(CheckoutView::new(link)))
 }

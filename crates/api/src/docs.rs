@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::{billing, catalog, events, handlers, outbound};
+use crate::{billing, catalog, dunning, events, handlers, outbound, payments};
 
 /// The error body every endpoint answers on failure.
 #[derive(Serialize, ToSchema)]
@@ -89,6 +89,7 @@ request runs 409 `idempotency_key_in_use`. Each key has a rate limit; beyond it 
         billing::create_customer,
         billing::get_customer,
         billing::create_account_link,
+        billing::update_customer,
         billing::customer_entitlements,
         billing::set_override,
         billing::delete_override,
@@ -100,6 +101,24 @@ request runs 409 `idempotency_key_in_use`. Each key has a rate limit; beyond it 
         billing::cancel_subscription,
         billing::resume_subscription,
         billing::create_checkout_session,
+        payments::list_payment_methods,
+        payments::set_default_payment_method,
+        payments::detach_payment_method,
+        payments::list_invoices,
+        payments::get_invoice,
+        payments::list_refunds,
+        payments::create_refund,
+        payments::get_refund,
+        payments::create_payment_intent,
+        payments::get_payment_intent,
+        payments::create_setup_intent,
+        payments::create_portal_session,
+        payments::list_disputes,
+        payments::get_dispute,
+        payments::submit_dispute_evidence,
+        dunning::get_dunning_policy,
+        dunning::set_dunning_policy,
+        dunning::preview_dunning_policy,
         events::list_events,
         events::get_event,
         outbound::list_endpoints,

@@ -9,6 +9,7 @@
 mod billing;
 mod catalog;
 mod docs;
+mod dunning;
 mod error;
 mod events;
 mod extract;
@@ -16,6 +17,7 @@ mod guard;
 mod handlers;
 mod list;
 mod outbound;
+mod payments;
 mod webhooks;
 
 use actix_web::HttpResponse;
@@ -67,8 +69,12 @@ v1_routes! {
     get "/customers" => billing::list_customers,
     post "/customers" => billing::create_customer,
     get "/customers/{id}" => billing::get_customer,
+    post "/customers/{id}" => billing::update_customer,
     post "/customers/{id}/account_links" => billing::create_account_link,
     get "/customers/{id}/entitlements" => billing::customer_entitlements,
+    get "/customers/{id}/payment_methods" => payments::list_payment_methods,
+    post "/customers/{id}/payment_methods/{pm}/default" => payments::set_default_payment_method,
+    post "/customers/{id}/payment_methods/{pm}/detach" => payments::detach_payment_method,
     post "/customers/{id}/overrides" => billing::set_override,
     delete "/customers/{id}/overrides/{feature}" => billing::delete_override,
     get "/entitlements/check" => billing::check_entitlement,
@@ -79,6 +85,21 @@ v1_routes! {
     post "/subscriptions/{id}/cancel" => billing::cancel_subscription,
     post "/subscriptions/{id}/resume" => billing::resume_subscription,
     post "/checkout_sessions" => billing::create_checkout_session,
+    get "/invoices" => payments::list_invoices,
+    get "/invoices/{id}" => payments::get_invoice,
+    get "/refunds" => payments::list_refunds,
+    post "/refunds" => payments::create_refund,
+    get "/refunds/{id}" => payments::get_refund,
+    post "/payment_intents" => payments::create_payment_intent,
+    get "/payment_intents/{id}" => payments::get_payment_intent,
+    post "/setup_intents" => payments::create_setup_intent,
+    post "/billing_portal_sessions" => payments::create_portal_session,
+    get "/disputes" => payments::list_disputes,
+    get "/disputes/{id}" => payments::get_dispute,
+    post "/disputes/{id}/evidence" => payments::submit_dispute_evidence,
+    get "/dunning_policy" => dunning::get_dunning_policy,
+    post "/dunning_policy" => dunning::set_dunning_policy,
+    post "/dunning_policy/preview" => dunning::preview_dunning_policy,
     get "/events" => events::list_events,
     get "/events/{id}" => events::get_event,
     get "/webhook_endpoints" => outbound::list_endpoints,

@@ -127,6 +127,17 @@ impl<T> List<T> {
         })
     }
 
+    /// The same page with every object converted infallibly.
+    pub(crate) fn map<U>(self, f: impl FnMut(T) -> U) -> List<U> {
+        let data = self.data.into_iter().map(f).collect();
+        List {
+            object: self.object,
+            data,
+            has_more: self.has_more,
+            url: self.url,
+        }
+    }
+
     /// The same page carrying `data` (converted from this page's objects).
     pub(crate) fn map_data<U>(&self, data: Vec<U>) -> List<U> {
         List {

@@ -768,6 +768,23 @@ impl Platform {
         ctx: &AuditContext,
     ) -> PlatformResult<DunningPolicy> {
         let stripe_retries = spec.stripe_retries;
+        if let FinalAction::MoveToPlan(plan) = &spec.final_action {
+            // A plan of another tenant (or none) would only fail when the
+            // grace period ends; refuse it while the merchant is there.
+            match self.plan(tenant, plan).await {
+                Err(PlatformError::NotFound(_)) => {
+                    return Err(PlatformError::invalid(
+                        "policy",
+                        format!(
+                            "the final action moves customers to plan `{plan}`, which is not one of yours"
+                        ),
+                    ));
+                }
+                other => {
+                    other?;
+                }
+            }
+        }
         let policy = validate_policy(spec)?;
         let json = serde_json::to_string(&policy)
             .map_err(|err| PlatformError::Internal(format!("encoding a policy: {err}")))?;

@@ -24,6 +24,7 @@ pub mod jobs;
 pub mod mail;
 pub mod mirror;
 pub mod outbound;
+pub mod payments;
 pub mod reconcile;
 mod request_id;
 mod settings;
@@ -41,7 +42,9 @@ use store::Store;
 /// The stored records services return, re-exported so `web` and `api` need
 /// not depend on `store`.
 pub mod records {
-    pub use store::mirror::{CustomerRow, Page, SubscriptionRow};
+    pub use store::mirror::{
+        CustomerRow, DisputeRow, InvoiceRow, Page, RefundRow, SubscriptionRow,
+    };
     pub use store::{Actor, AuditContext};
     pub use store::{
         ActorKind, ApiKey, ApiKeyMode, AuditEvent, Job, JobStatus, Session, Tenant, TenantStatus,

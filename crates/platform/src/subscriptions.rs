@@ -11,17 +11,19 @@
 //! Suspended tenants sell nothing (`tenant_suspended`), and nobody new joins
 //! an archived plan or price.
 
+use std::collections::BTreeMap;
+
 use billing::catalog::PriceModel;
 use billing::ids::{CustomerId, PlanId, PriceId, SubscriptionId, TenantId};
 use billing::money::{Currency, Money};
 use billing::subscription::{SubscriptionState, SubscriptionStatus};
-use store::mirror::{CustomerRow, NewCustomer, SubscriptionRow};
+use store::mirror::{CustomerDetails, CustomerRow, NewCustomer, SubscriptionRow};
 use store::{AuditContext, TenantStatus};
 use stripe::{
     CancelSubscription, CheckoutLineItem, CheckoutMode, CheckoutSubscriptionData,
     CreateCheckoutSession, CreateCustomer, Metadata, Percent, PreviewInvoice,
     PreviewSubscriptionDetails, ProrationBehavior, RequestOptions, SubscriptionItemParams,
-    UpdateSubscription,
+    UpdateCustomer, UpdateSubscription,
 };
 
 use crate::catalog::{PlanDetails, PriceRecord};
@@ -39,6 +41,70 @@ pub struct CustomerInput {
     pub email: Option<String>,
     /// How to greet them.
     pub name: Option<String>,
+}
+
+/// What a merchant changes of a customer; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerUpdate {
+    /// New email (also set on the Stripe customer, for receipts).
+    pub email: Option<String>,
+    /// New name (also set on the Stripe customer).
+    pub name: Option<String>,
+    /// Metadata keys to set; an empty value removes the key (as on Stripe).
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+/// Most metadata keys a customer keeps (Stripe's limit, so the merchant's
+/// habits carry over).
+const MAX_METADATA_KEYS: usize = 50;
+/// Longest metadata key.
+const MAX_METADATA_KEY_CHARS: usize = 40;
+/// Longest metadata value.
+const MAX_METADATA_VALUE_CHARS: usize = 500;
+
+/// The merchant's metadata after applying `changes` to `stored` (a JSON
+/// object, or nothing yet): keys set, empty values removing keys, within
+/// Stripe's limits.
+fn merged_metadata(
+    stored: Option<&str>,
+    changes: BTreeMap<String, String>,
+) -> PlatformResult<serde_json::Value> {
+    let mut merged: BTreeMap<String, String> = match stored {
+        Some(raw) => serde_json::from_str(raw)
+            .map_err(|err| PlatformError::Internal(format!("stored customer metadata: {err}")))?,
+        None => BTreeMap::new(),
+    };
+    for (key, value) in changes {
+        if key.is_empty() || key.chars().count() > MAX_METADATA_KEY_CHARS {
+            return Err(PlatformError::invalid(
+                "metadata",
+                format!(
+                    "metadata keys are 1 to {MAX_METADATA_KEY_CHARS} characters; `{key}` is not"
+                ),
+            ));
+        }
+        if value.chars().count() > MAX_METADATA_VALUE_CHARS {
+            return Err(PlatformError::invalid(
+                "metadata",
+                format!(
+                    "the value of metadata key `{key}` is longer than {MAX_METADATA_VALUE_CHARS} characters"
+                ),
+            ));
+        }
+        if value.is_empty() {
+            merged.remove(&key);
+        } else {
+            merged.insert(key, value);
+        }
+    }
+    if merged.len() > MAX_METADATA_KEYS {
+        return Err(PlatformError::invalid(
+            "metadata",
+            format!("a customer has at most {MAX_METADATA_KEYS} metadata keys"),
+        ));
+    }
+    serde_json::to_value(merged)
+        .map_err(|err| PlatformError::Internal(format!("encoding metadata: {err}")))
 }
 
 /// What a checkout sells and to whom.
@@ -104,7 +170,10 @@ pub struct SubscriptionChange {
 }
 
 /// An optional trimmed text field of at most [`MAX_FIELD_CHARS`].
-fn optional_text(field: &'static str, raw: Option<String>) -> PlatformResult<Option<String>> {
+pub(crate) fn optional_text(
+    field: &'static str,
+    raw: Option<String>,
+) -> PlatformResult<Option<String>> {
     let Some(value) = raw.map(|raw| raw.trim().to_owned()) else {
         return Ok(None);
     };
@@ -117,8 +186,21 @@ fn optional_text(field: &'static str, raw: Option<String>) -> PlatformResult<Opt
     Ok(Some(value))
 }
 
+/// `url` when it is an absolute http(s) URL: where Stripe's hosted pages
+/// send the customer back to.
+pub(crate) fn absolute_url(field: &'static str, url: &str) -> PlatformResult<()> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(PlatformError::invalid(
+            field,
+            format!("`{url}` is not an absolute URL"),
+        ))
+    }
+}
+
 /// A plausible email (Stripe checks deliverability; we check the shape).
-fn optional_email(raw: Option<String>) -> PlatformResult<Option<String>> {
+pub(crate) fn optional_email(raw: Option<String>) -> PlatformResult<Option<String>> {
     let email = optional_text("email", raw)?;
     if let Some(email) = &email {
         let valid = email
@@ -187,7 +269,10 @@ fn sellable(details: &PlanDetails, price: &PriceRecord) -> PlatformResult<String
 impl Platform {
     /// The connected account of a tenant that may sell: `tenant_suspended`
     /// for suspended tenants, `stripe_not_connected` without an account.
-    async fn selling_account(&self, tenant: &TenantId) -> PlatformResult<(String, store::Tenant)> {
+    pub(crate) async fn selling_account(
+        &self,
+        tenant: &TenantId,
+    ) -> PlatformResult<(String, store::Tenant)> {
         let record = self
             .store()
             .tenant(tenant)
@@ -321,6 +406,66 @@ impl Platform {
         }
     }
 
+    /// Changes a customer's email, name and/or metadata. Email and name go
+    /// to the Stripe customer first (receipts and invoices use them), under
+    /// an idempotency key of this request; the merchant's metadata stays in
+    /// Billforge, because the Stripe customer's metadata holds our own keys
+    /// (`tenant_id`, `external_id`) that a merchant's key must not clobber.
+    pub async fn update_customer(
+        &self,
+        tenant: &TenantId,
+        ctx: &AuditContext,
+        request_key: &str,
+        id: &CustomerId,
+        update: CustomerUpdate,
+    ) -> PlatformResult<CustomerRow> {
+        let row = self.customer(tenant, id).await?;
+        let email = optional_email(update.email)?;
+        let name = optional_text("name", update.name)?;
+        let metadata = update
+            .metadata
+            .map(|changes| merged_metadata(row.metadata.as_deref(), changes))
+            .transpose()?;
+        if email.is_none() && name.is_none() && metadata.is_none() {
+            return Err(PlatformError::invalid(
+                "email",
+                "give an `email`, a `name` or `metadata` to change",
+            ));
+        }
+        if let Some(stripe_customer) = &row.stripe_customer_id
+            && (email.is_some() || name.is_some())
+        {
+            let (account, _) = self.selling_account(tenant).await?;
+            self.stripe()
+                .customers()
+                .update(
+                    stripe_customer,
+                    &UpdateCustomer {
+                        email: email.clone(),
+                        name: name.clone(),
+                        ..UpdateCustomer::default()
+                    },
+                    RequestOptions::new()
+                        .on_account(account)
+                        .idempotency_key(format!("customer-update:{}:{request_key}", row.id)),
+                )
+                .await?;
+        }
+        self.store()
+            .scoped(tenant)
+            .update_customer_details(
+                id,
+                CustomerDetails {
+                    email,
+                    name,
+                    metadata,
+                },
+                ctx,
+            )
+            .await?
+            .ok_or(PlatformError::NotFound("customer"))
+    }
+
     /// Opens a Stripe-hosted checkout that starts a subscription to a plan's
     /// price, with the tenant's platform fee on the subscription
     /// (`application_fee_percent` = `platform_fee_bps` / 100) and our ids in
@@ -351,17 +496,8 @@ impl Platform {
             None => None,
         };
         let customer_email = optional_email(input.customer_email)?;
-        for (field, url) in [
-            ("success_url", &input.success_url),
-            ("cancel_url", &input.cancel_url),
-        ] {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(PlatformError::invalid(
-                    field,
-                    format!("`{url}` is not an absolute URL"),
-                ));
-            }
-        }
+        absolute_url("success_url", &input.success_url)?;
+        absolute_url("cancel_url", &input.cancel_url)?;
         let (account, record) = self.selling_account(tenant).await?;
         let fee = u16::try_from(record.platform_fee_bps)
             .ok()

@@ -31,7 +31,7 @@ use crate::entities::catalog::{plan, price};
 use crate::entities::mirror::{
     customer, dispute, invoice, payment, refund, subscription, subscription_item,
 };
-use crate::{Store, StoreError, StoreResult, TenantScope};
+use crate::{AuditContext, Store, StoreError, StoreResult, TenantScope};
 
 pub use crate::entities::mirror::customer::Model as CustomerRow;
 pub use crate::entities::mirror::dispute::Model as DisputeRow;
@@ -137,6 +137,30 @@ pub struct NewCustomer {
     pub metadata: Option<serde_json::Value>,
 }
 
+/// What a merchant changes of a customer; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerDetails {
+    /// New email.
+    pub email: Option<String>,
+    /// New name.
+    pub name: Option<String>,
+    /// The merchant's whole metadata object after the change.
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// `query` ordered by its unique `id` column, the page after the cursor.
+async fn page_of<E: EntityTrait>(
+    mut query: sea_orm::Select<E>,
+    id: E::Column,
+    page: &Page,
+    db: &sea_orm::DatabaseConnection,
+) -> StoreResult<Vec<E::Model>> {
+    if let Some(after) = &page.starting_after {
+        query = query.filter(id.gt(after.as_str()));
+    }
+    Ok(query.order_by_asc(id).limit(page.limit).all(db).await?)
+}
+
 /// A page of a list ordered by id.
 #[derive(Debug, Clone, Default)]
 pub struct Page {
@@ -183,6 +207,29 @@ pub struct MirrorTx<'a> {
     conn: &'a DatabaseTransaction,
     /// The tenant every statement is filtered by.
     tenant_id: TenantId,
+}
+
+impl MirrorTx<'_> {
+    /// Audits a change the tenant made through Billforge (a refund, a
+    /// dispute's evidence) in the transaction that mirrors its result.
+    pub async fn audit(
+        &self,
+        ctx: &AuditContext,
+        action: &str,
+        target_type: &str,
+        target_id: &str,
+    ) -> StoreResult<()> {
+        crate::audit::record(
+            self.conn,
+            ctx,
+            Some(&self.tenant_id),
+            action,
+            target_type,
+            target_id,
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 /// Encodes a mirrored state for `mirror_state`.
@@ -1086,15 +1133,13 @@ impl TenantScope<'_> {
 
     /// The tenant's customers in id (creation) order, a page at a time.
     pub async fn customers(&self, page: &Page) -> StoreResult<Vec<CustomerRow>> {
-        let mut query = self.find::<customer::Entity>();
-        if let Some(after) = &page.starting_after {
-            query = query.filter(customer::Column::Id.gt(after.as_str()));
-        }
-        Ok(query
-            .order_by_asc(customer::Column::Id)
-            .limit(page.limit)
-            .all(self.db)
-            .await?)
+        page_of(
+            self.find::<customer::Entity>(),
+            customer::Column::Id,
+            page,
+            self.db,
+        )
+        .await
     }
 
     /// Creates a customer Billforge made (e.g. through the API, after
@@ -1161,14 +1206,7 @@ impl TenantScope<'_> {
         if let Some(customer) = customer {
             query = query.filter(subscription::Column::CustomerId.eq(customer.as_str()));
         }
-        if let Some(after) = &page.starting_after {
-            query = query.filter(subscription::Column::Id.gt(after.as_str()));
-        }
-        Ok(query
-            .order_by_asc(subscription::Column::Id)
-            .limit(page.limit)
-            .all(self.db)
-            .await?)
+        page_of(query, subscription::Column::Id, page, self.db).await
     }
 
     /// The tenant's subscriptions with an item billing Billforge's price
@@ -1231,6 +1269,114 @@ impl TenantScope<'_> {
             .filter(invoice::Column::StripeInvoiceId.eq(stripe_invoice_id))
             .one(self.db)
             .await?)
+    }
+
+    /// The tenant's invoices (only `customer`'s and/or only the Stripe
+    /// subscription `stripe_subscription`'s when given) in Stripe id order,
+    /// a page at a time.
+    pub async fn invoices(
+        &self,
+        customer: Option<&CustomerId>,
+        stripe_subscription: Option<&str>,
+        page: &Page,
+    ) -> StoreResult<Vec<InvoiceRow>> {
+        let mut query = self.find::<invoice::Entity>();
+        if let Some(customer) = customer {
+            query = query.filter(invoice::Column::CustomerId.eq(customer.as_str()));
+        }
+        if let Some(subscription) = stripe_subscription {
+            query = query.filter(invoice::Column::StripeSubscriptionId.eq(subscription));
+        }
+        page_of(query, invoice::Column::StripeInvoiceId, page, self.db).await
+    }
+
+    /// The tenant's refunds in Stripe id order, a page at a time.
+    pub async fn refunds_page(&self, page: &Page) -> StoreResult<Vec<RefundRow>> {
+        page_of(
+            self.find::<refund::Entity>(),
+            refund::Column::StripeRefundId,
+            page,
+            self.db,
+        )
+        .await
+    }
+
+    /// The refund with Stripe id `stripe_refund_id`.
+    pub async fn refund_by_stripe_id(
+        &self,
+        stripe_refund_id: &str,
+    ) -> StoreResult<Option<RefundRow>> {
+        Ok(self
+            .find::<refund::Entity>()
+            .filter(refund::Column::StripeRefundId.eq(stripe_refund_id))
+            .one(self.db)
+            .await?)
+    }
+
+    /// The tenant's disputes in Stripe id order, a page at a time.
+    pub async fn disputes_page(&self, page: &Page) -> StoreResult<Vec<DisputeRow>> {
+        page_of(
+            self.find::<dispute::Entity>(),
+            dispute::Column::StripeDisputeId,
+            page,
+            self.db,
+        )
+        .await
+    }
+
+    /// The dispute with Stripe id `stripe_dispute_id`.
+    pub async fn dispute_by_stripe_id(
+        &self,
+        stripe_dispute_id: &str,
+    ) -> StoreResult<Option<DisputeRow>> {
+        Ok(self
+            .find::<dispute::Entity>()
+            .filter(dispute::Column::StripeDisputeId.eq(stripe_dispute_id))
+            .one(self.db)
+            .await?)
+    }
+
+    /// Sets the merchant-given details of customer `id` (each only when
+    /// `Some`), audited; `None` when `id` is not this tenant's. The mirror's
+    /// next observation of the Stripe customer writes the same email and name.
+    pub async fn update_customer_details(
+        &self,
+        id: &CustomerId,
+        details: CustomerDetails,
+        ctx: &AuditContext,
+    ) -> StoreResult<Option<CustomerRow>> {
+        let txn = crate::begin_write(self.db).await?;
+        let Some(found) = self
+            .find::<customer::Entity>()
+            .filter(customer::Column::Id.eq(id.as_str()))
+            .one(&txn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut row = found.into_active_model();
+        if let Some(email) = details.email {
+            row.email = Set(Some(email));
+        }
+        if let Some(name) = details.name {
+            row.name = Set(Some(name));
+        }
+        if let Some(metadata) = details.metadata {
+            row.metadata = Set(Some(encode(&metadata).map_err(StoreError::Database)?));
+        }
+        row.updated_at = Set(ctx.now);
+        let updated = row.update(&txn).await?;
+        crate::audit::record(
+            &txn,
+            ctx,
+            Some(&self.tenant_id),
+            "customer.updated",
+            "customer",
+            id.as_str(),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Some(updated))
     }
 
     /// A customer's invoices, oldest first.

@@ -1,5 +1,5 @@
 //! Money movement: payment intents and charges (with the test cards'
-//! outcomes), setup intents, refunds and application fees.
+//! outcomes), setup intents, refunds, disputes and application fees.
 
 use serde_json::{Value, json};
 
@@ -54,7 +54,7 @@ pub fn card_failure(state: &State, payment_method: Option<&str>) -> Option<ApiEr
         .copied()
         .unwrap_or(CardBehavior::Succeeds)
     {
-        CardBehavior::Succeeds => None,
+        CardBehavior::Succeeds | CardBehavior::Disputed => None,
         // On-session 3-D Secure is handled before charging; saved cards pass off-session.
         CardBehavior::RequiresAuthentication => None,
         CardBehavior::Declined | CardBehavior::AttachesButFails => Some(ApiError::card(
@@ -147,6 +147,10 @@ pub fn complete(
         }
     }
     intent["latest_charge"] = json!(charge_id);
+    let disputed = intent["payment_method"]
+        .as_str()
+        .and_then(|pm| state.cards.get(pm))
+        == Some(&CardBehavior::Disputed);
     let outcome = match failure {
         None => {
             charge["status"] = json!("succeeded");
@@ -166,6 +170,10 @@ pub fn complete(
             intent["next_action"] = Value::Null;
             state.store.insert(scope, charge.clone());
             state.emit(scope, "charge.succeeded", &charge, None);
+            if disputed {
+                open_dispute_on(state, scope, &mut charge);
+                state.store.put(scope, charge);
+            }
             Outcome::Succeeded
         }
         Some(error) => {
@@ -193,6 +201,91 @@ pub fn complete(
     };
     state.store.put(scope, intent.clone());
     (intent, outcome)
+}
+
+/// A list of refunds or disputes, filtered by `charge` and `payment_intent`.
+fn list_by_payment(state: &State, call: &Call, kind: &str, url: &str) -> ApiResult<Value> {
+    let charge = call.params.str("charge")?.map(str::to_owned);
+    let intent = call.params.str("payment_intent")?.map(str::to_owned);
+    list(
+        state,
+        call,
+        kind,
+        url,
+        &["charge", "payment_intent"],
+        |object| {
+            charge
+                .as_ref()
+                .is_none_or(|charge| object["charge"] == charge.as_str())
+                && intent
+                    .as_ref()
+                    .is_none_or(|intent| object["payment_intent"] == intent.as_str())
+        },
+    )
+}
+
+/// How long the merchant has to answer a dispute (Stripe: 7 to 21 days
+/// depending on the network; the emulator takes a week).
+const EVIDENCE_WINDOW_SECS: i64 = 7 * 86_400;
+
+/// The cardholder disputes a charge that just succeeded (test card
+/// 4000 0000 0000 0259): the dispute waits for the merchant's evidence.
+fn open_dispute_on(state: &mut State, scope: &Scope, charge: &mut Value) {
+    let now = state.now();
+    let mut dispute = template("dispute", &new_id("dp"), now);
+    dispute["amount"] = charge["amount"].clone();
+    dispute["currency"] = charge["currency"].clone();
+    dispute["charge"] = charge["id"].clone();
+    dispute["payment_intent"] = charge["payment_intent"].clone();
+    dispute["evidence_details"]["due_by"] = json!(now + EVIDENCE_WINDOW_SECS);
+    charge["disputed"] = json!(true);
+    state.store.insert(scope, dispute.clone());
+    state.emit(scope, "charge.dispute.created", &dispute, None);
+}
+
+/// A dispute that still takes evidence (`needs_response` or `warning_needs_response`).
+fn open_dispute(state: &State, call: &Call, id: &str) -> ApiResult<Value> {
+    let dispute = state.store.fetch(&call.scope, "dispute", id, "dispute")?;
+    let status = dispute["status"].as_str().unwrap_or_default();
+    if !status.ends_with("needs_response") {
+        return Err(ApiError::state(format!(
+            "This dispute is already {status} and cannot be changed."
+        )));
+    }
+    Ok(dispute)
+}
+
+/// `POST /v1/disputes/:id`: saves evidence (merged into what was saved
+/// before) and metadata; `submit=true` sends it to the bank (`under_review`).
+fn update_dispute(state: &mut State, call: &Call, id: &str) -> ApiResult<Value> {
+    let params = &call.params;
+    params.allow(&["evidence", "metadata", "submit"])?;
+    let mut dispute = open_dispute(state, call, id)?;
+    if let Some(evidence) = params.hash("evidence")? {
+        let known: Vec<String> = dispute["evidence"]
+            .as_object()
+            .map(|fields| fields.keys().cloned().collect())
+            .unwrap_or_default();
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        evidence.allow(&known)?;
+        for field in known {
+            if let Some(value) = evidence.str(field)? {
+                dispute["evidence"][field] = json!(value);
+                dispute["evidence_details"]["has_evidence"] = json!(true);
+            }
+        }
+    }
+    params.apply_metadata(&mut dispute["metadata"])?;
+    if params.bool("submit")?.unwrap_or(true) {
+        dispute["status"] = json!("under_review");
+        let count = dispute["evidence_details"]["submission_count"]
+            .as_i64()
+            .unwrap_or_default();
+        dispute["evidence_details"]["submission_count"] = json!(count + 1);
+    }
+    state.store.put(&call.scope, dispute.clone());
+    state.emit(&call.scope, "charge.dispute.updated", &dispute, None);
+    Ok(dispute)
 }
 
 /// Records the platform's fee on a connected account's charge.
@@ -341,26 +434,20 @@ pub fn route(
         }
         ["charges", id] if get => state.store.fetch(&call.scope, "charge", id, "charge")?,
         ["refunds"] if post => create_refund(state, call)?,
-        ["refunds"] if get => {
-            let charge = call.params.str("charge")?.map(str::to_owned);
-            let intent = call.params.str("payment_intent")?.map(str::to_owned);
-            list(
-                state,
-                call,
-                "refund",
-                "/v1/refunds",
-                &["charge", "payment_intent"],
-                |refund| {
-                    charge
-                        .as_ref()
-                        .is_none_or(|charge| refund["charge"] == charge.as_str())
-                        && intent
-                            .as_ref()
-                            .is_none_or(|intent| refund["payment_intent"] == intent.as_str())
-                },
-            )?
-        }
+        ["refunds"] if get => list_by_payment(state, call, "refund", "/v1/refunds")?,
         ["refunds", id] if get => state.store.fetch(&call.scope, "refund", id, "refund")?,
+        ["disputes"] if get => list_by_payment(state, call, "dispute", "/v1/disputes")?,
+        ["disputes", id] if get => state.store.fetch(&call.scope, "dispute", id, "dispute")?,
+        ["disputes", id] if post => update_dispute(state, call, id)?,
+        ["disputes", id, "close"] if post => {
+            call.params.allow(&[])?;
+            let mut dispute = open_dispute(state, call, id)?;
+            dispute["status"] = json!("lost");
+            dispute["is_charge_refundable"] = json!(false);
+            state.store.put(&call.scope, dispute.clone());
+            state.emit(&call.scope, "charge.dispute.closed", &dispute, None);
+            dispute
+        }
         ["application_fees"] if get => list(
             state,
             call,

@@ -918,6 +918,7 @@ pub fn test_card(number: &str) -> Option<(CardBehavior, &'static str)> {
         "4000000000009995" => CardBehavior::InsufficientFunds,
         "4000002500003155" | "4000002760003184" => CardBehavior::RequiresAuthentication,
         "4000000000000341" => CardBehavior::AttachesButFails,
+        "4000000000000259" => CardBehavior::Disputed,
         _ => CardBehavior::Succeeds,
     };
     let brand = match digits.as_bytes()[0] {
@@ -959,6 +960,7 @@ fn shortcut_number(id: &str) -> Option<&'static str> {
         "chargeDeclinedInsufficientFunds" => "4000000000009995",
         "authenticationRequired" | "threeDSecure2Required" => "4000002500003155",
         "chargeCustomerFail" => "4000000000000341",
+        "createDispute" => "4000000000000259",
         _ => return None,
     })
 }

@@ -100,6 +100,8 @@ pub enum CardBehavior {
     RequiresAuthentication,
     /// 0341: attaches fine, every charge fails.
     AttachesButFails,
+    /// 0259: charges succeed, then the cardholder disputes them.
+    Disputed,
 }
 
 /// A pending account link (onboarding page) by its secret token.

@@ -710,6 +710,18 @@ async fn every_emitted_object_has_the_keys_of_stripes_fixture() {
             ],
         )
         .await;
+    harness
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "1200"),
+                ("currency", "usd"),
+                ("payment_method", "pm_card_createDispute"),
+                ("confirm", "true"),
+            ],
+        )
+        .await;
+    responses.push(harness.get("/v1/disputes", &[]).await);
     responses.push(harness.get("/v1/invoiceitems", &[]).await);
     responses.push(harness.get("/v1/invoice_payments", &[]).await);
     responses.push(
@@ -948,6 +960,107 @@ async fn signatures_carry_the_emulated_time() {
             .verify_at(header, &request.body, emulated_now - 86_400)
             .is_err(),
         "too new for the wall clock"
+    );
+    harness.emulator.stop().await;
+}
+
+#[tokio::test]
+async fn the_dispute_card_opens_a_dispute_that_takes_evidence_once() {
+    let harness = Harness::start().await;
+    let intent = harness
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "4200"),
+                ("currency", "usd"),
+                ("payment_method", "pm_card_createDispute"),
+                ("confirm", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(intent["status"], "succeeded", "{intent}");
+    let listed = harness
+        .get(
+            "/v1/disputes",
+            &[("payment_intent", intent["id"].as_str().unwrap())],
+        )
+        .await;
+    let dispute = &listed["data"][0];
+    assert_eq!(
+        (
+            dispute["status"].as_str(),
+            dispute["amount"].as_i64(),
+            dispute["charge"].as_str()
+        ),
+        (
+            Some("needs_response"),
+            Some(4200),
+            intent["latest_charge"].as_str()
+        ),
+        "{listed}"
+    );
+    let charge = harness
+        .get(
+            &format!("/v1/charges/{}", intent["latest_charge"].as_str().unwrap()),
+            &[],
+        )
+        .await;
+    assert_eq!(charge["disputed"], true);
+    let path = format!("/v1/disputes/{}", dispute["id"].as_str().unwrap());
+    let draft = harness
+        .post(
+            &path,
+            &[
+                ("evidence[uncategorized_text]", "Used daily."),
+                ("submit", "false"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (
+            draft["status"].as_str(),
+            draft["evidence"]["uncategorized_text"].as_str(),
+            draft["evidence_details"]["has_evidence"].as_bool()
+        ),
+        (Some("needs_response"), Some("Used daily."), Some(true))
+    );
+    let submitted = harness
+        .post(
+            &path,
+            &[("evidence[customer_email_address]", "ada@example.com")],
+        )
+        .await;
+    assert_eq!(
+        (
+            submitted["status"].as_str(),
+            submitted["evidence"]["uncategorized_text"].as_str(),
+            submitted["evidence_details"]["submission_count"].as_i64()
+        ),
+        (Some("under_review"), Some("Used daily."), Some(1))
+    );
+    let again = harness
+        .call("POST", &path, &[("evidence[uncategorized_text]", "x")], &[])
+        .await;
+    assert_eq!(again.status, 400, "{}", again.body);
+    let unknown = harness
+        .call("POST", "/v1/disputes/dp_nope", &[("submit", "true")], &[])
+        .await;
+    assert_eq!(unknown.status, 404);
+    let events = harness.get("/v1/events", &[("limit", "100")]).await;
+    let kinds: Vec<&str> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|event| event["type"].as_str())
+        .filter(|kind| kind.starts_with("charge.dispute."))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "charge.dispute.updated",
+            "charge.dispute.updated",
+            "charge.dispute.created"
+        ]
     );
     harness.emulator.stop().await;
 }

@@ -12,7 +12,7 @@ use crate::harness::{
 use crate::subscriptions::pay;
 
 /// A selling merchant's API key.
-async fn selling_key(app: &TestApp, slug: &str) -> String {
+pub(crate) async fn selling_key(app: &TestApp, slug: &str) -> String {
     selling_tenant(app, slug).await;
     let browser = app.browser();
     browser
@@ -22,7 +22,7 @@ async fn selling_key(app: &TestApp, slug: &str) -> String {
 }
 
 /// `method path` with a JSON body; the status and JSON answer.
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -35,7 +35,7 @@ async fn send(
 }
 
 /// Creates `body` at `path`, expecting 201; returns the object.
-async fn created(app: &TestApp, path: &str, key: &str, body: Value) -> Value {
+pub(crate) async fn created(app: &TestApp, path: &str, key: &str, body: Value) -> Value {
     let (status, object) = send(app, Method::POST, path, key, body).await;
     assert_eq!(status, StatusCode::CREATED, "POST {path}: {object}");
     object

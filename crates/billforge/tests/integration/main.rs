@@ -5,6 +5,7 @@
 mod accounts;
 mod api;
 mod api_billing;
+mod api_payments;
 mod api_v1;
 mod catalog;
 mod clock;

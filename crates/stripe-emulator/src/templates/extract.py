@@ -31,6 +31,7 @@ KINDS = {
     "invoiceitem": {"net_amount": 0, "quantity_decimal": None},
     "webhook_endpoint": {"description": None},
     "test_helpers.test_clock": {},
+    "dispute": {"amount": 0, "balance_transactions": [], "charge": None, "currency": "usd", "evidence_details": {"due_by": None, "has_evidence": False, "past_due": False, "submission_count": 0, "enhanced_eligibility": {}}, "is_charge_refundable": False, "payment_intent": None, "reason": "fraudulent", "status": "needs_response", "enhanced_eligibility_types": []},
     "invoice_payment": {"amount_paid": None, "amount_requested": 0, "currency": "usd", "invoice": None, "is_default": True, "payment": {"type": "payment_intent", "payment_intent": None}, "status": "open"},
 }
 

@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use crate::enums::stripe_enum;
 use crate::list::impl_object;
 use crate::{
-    Client, Customer, Error, Expand, Expandable, List, ListParams, Metadata, ProrationBehavior,
-    RequestOptions, Subscription, SubscriptionItemParams,
+    Client, Customer, Error, Expand, Expandable, List, ListParams, Metadata, PaymentIntent,
+    ProrationBehavior, RequestOptions, Subscription, SubscriptionItemParams,
 };
 
 stripe_enum! {
@@ -100,13 +100,60 @@ pub struct Invoice {
     pub metadata: Metadata,
     /// The test clock (test mode).
     pub test_clock: Option<String>,
+    /// Its payment attempts, newest first: present only when retrieved with
+    /// `expand[]=payments` (current API versions no longer name a
+    /// `payment_intent` on the invoice).
+    pub payments: Option<List<InvoicePayment>>,
     /// Creation time, Unix seconds.
     pub created: i64,
     /// Live or test mode.
     pub livemode: bool,
 }
 
+/// One payment attempt of an invoice (`inpay_...`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct InvoicePayment {
+    /// Stripe's id.
+    pub id: String,
+    /// `open`, `paid` or `canceled`.
+    pub status: Option<String>,
+    /// Amount asked, minor units.
+    pub amount_requested: i64,
+    /// Amount paid, minor units, once paid.
+    pub amount_paid: Option<i64>,
+    /// Three-letter ISO currency.
+    pub currency: String,
+    /// What paid (or is paying) it.
+    pub payment: InvoicePaymentSource,
+}
+
+/// `invoice_payment.payment`: a payment intent (or a charge, on old invoices).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct InvoicePaymentSource {
+    /// `payment_intent` or `charge`.
+    #[serde(rename = "type")]
+    pub source_type: Option<String>,
+    /// The payment intent, when `type` is `payment_intent`.
+    pub payment_intent: Option<Expandable<PaymentIntent>>,
+    /// The charge, when `type` is `charge`.
+    pub charge: Option<String>,
+}
+
 impl Invoice {
+    /// The payment intent that paid this invoice, from its expanded
+    /// `payments` (the paid attempt, else the newest one).
+    pub fn paying_intent(&self) -> Option<&str> {
+        let payments = &self.payments.as_ref()?.data;
+        payments
+            .iter()
+            .find(|payment| payment.status.as_deref() == Some("paid"))
+            .or_else(|| payments.first())
+            .and_then(|payment| payment.payment.payment_intent.as_ref())
+            .map(Expandable::id)
+    }
+
     /// The subscription this invoice bills, if any (from
     /// `parent.subscription_details`, where current API versions put it).
     pub fn subscription_id(&self) -> Option<&str> {
@@ -251,7 +298,7 @@ pub struct PreviewSubscriptionDetails {
     pub cancel_at_period_end: Option<bool>,
 }
 
-impl_object!(Invoice, InvoiceLine);
+impl_object!(Invoice, InvoiceLine, InvoicePayment);
 
 /// `client.invoices()`.
 #[derive(Debug, Clone, Copy)]

@@ -246,7 +246,9 @@ pub struct UpdateDispute {
 }
 
 /// `evidence[...]`: the text fields a subscription business usually has.
-#[derive(Debug, Clone, Default, Serialize)]
+/// Also read from JSON (unknown fields refused), so an API can take it as is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DisputeEvidence {
     /// Customer's email.
     pub customer_email_address: Option<String>,
