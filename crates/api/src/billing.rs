@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use billing::entitlements::OverrideAction;
-use billing::ids::{CustomerId, FeatureId, PlanId, PriceId, SubscriptionId};
+use billing::ids::{CustomerId, FeatureId, PlanId, PriceId, SubscriptionId, TenantId};
 use chrono::{DateTime, Utc};
 use platform::entitlements::EntitlementCheck;
 use platform::payments::PaymentCheckoutInput;
@@ -318,6 +318,21 @@ pub(crate) fn customer_id(row: &CustomerRow) -> Result<CustomerId, PlatformError
         .map_err(|err| PlatformError::Internal(format!("stored customer id: {err}")))
 }
 
+/// The customer an optional `customer` filter or field names (our id or the
+/// merchant's external id), looked up within `tenant`.
+pub(crate) async fn optional_customer(
+    platform: &Platform,
+    tenant: &TenantId,
+    raw: Option<&str>,
+) -> Result<Option<CustomerId>, PlatformError> {
+    match raw {
+        Some(raw) => Ok(Some(customer_id(
+            &platform.find_customer(tenant, raw).await?,
+        )?)),
+        None => Ok(None),
+    }
+}
+
 pub(crate) fn subscription_id(raw: &str) -> Result<SubscriptionId, PlatformError> {
     SubscriptionId::parse(raw).map_err(|_| PlatformError::NotFound("subscription"))
 }
@@ -574,12 +589,8 @@ pub(crate) async fn list_subscriptions(
 ) -> ApiResult {
     let params = ListParams::new(query.limit, query.starting_after.clone());
     let limit = params.limit()?;
-    let customer = match &query.customer {
-        Some(raw) => Some(customer_id(
-            &platform.find_customer(&caller.tenant_id, raw).await?,
-        )?),
-        None => None,
-    };
+    let customer =
+        optional_customer(&platform, &caller.tenant_id, query.customer.as_deref()).await?;
     let rows = platform
         .subscriptions_page(
             &caller.tenant_id,
@@ -715,12 +726,8 @@ pub(crate) async fn create_checkout_session(
     body: web::Json<CreateCheckout>,
 ) -> ApiResult {
     let body = body.into_inner();
-    let customer = match &body.customer {
-        Some(raw) => Some(customer_id(
-            &platform.find_customer(&caller.tenant_id, raw).await?,
-        )?),
-        None => None,
-    };
+    let customer =
+        optional_customer(&platform, &caller.tenant_id, body.customer.as_deref()).await?;
     let plan = match (&body.plan, body.amount) {
         (Some(plan), None) => plan,
         (None, Some(amount)) => {

@@ -17,7 +17,7 @@ use platform::records::{DisputeRow, InvoiceRow, RefundRow};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::billing::{ctx, customer_id, page, request_key, subscription_id};
+use crate::billing::{ctx, customer_id, optional_customer, page, request_key, subscription_id};
 use crate::docs::ErrorResponse;
 use crate::list::{List, ListParams};
 use crate::{ApiResult, Caller};
@@ -201,12 +201,8 @@ pub(crate) async fn list_invoices(
 ) -> ApiResult {
     let params = ListParams::new(query.limit, query.starting_after.clone());
     let limit = params.limit()?;
-    let customer = match &query.customer {
-        Some(raw) => Some(customer_id(
-            &platform.find_customer(&caller.tenant_id, raw).await?,
-        )?),
-        None => None,
-    };
+    let customer =
+        optional_customer(&platform, &caller.tenant_id, query.customer.as_deref()).await?;
     let subscription = query
         .subscription
         .as_deref()
