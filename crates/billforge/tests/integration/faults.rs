@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
 use crate::harness::{TestApp, spawn_app_with};
-use crate::webhooks::{PLATFORM_SECRET, customer, event_body, now};
+use crate::webhooks::{PLATFORM_SECRET, customer, deliver, event_body};
 
 /// A TCP proxy in front of PostgreSQL that can be cut and restored.
 struct DbProxy {
@@ -138,37 +138,22 @@ async fn app_with_outage() -> (TestApp, Outage) {
 }
 
 /// Delivers event `n` of the burst, signed now; returns the answer's status.
-async fn deliver_nth(app: &TestApp, client: &reqwest::Client, n: usize) -> StatusCode {
+async fn deliver_nth(app: &TestApp, n: usize) -> StatusCode {
     let body = event_body(
         &format!("evt_outage_{n:04}"),
         "customer.discount.created",
         None,
         customer("cus_outage"),
     );
-    let signature =
-        stripe::webhook::signature_header(&[PLATFORM_SECRET], now(app), body.as_bytes());
-    match client
-        .post(format!("{}/webhooks/stripe", app.address))
-        .header("content-type", "application/json")
-        .header("Stripe-Signature", signature)
-        .body(body)
-        .send()
+    deliver(app, "/webhooks/stripe", PLATFORM_SECRET, &body)
         .await
-    {
-        Ok(response) => response.status(),
-        // No answer at all counts as not acknowledged, as for Stripe.
-        Err(_) => StatusCode::BAD_GATEWAY,
-    }
+        .0
 }
 
 #[tokio::test]
 async fn a_database_outage_answers_5xx_loses_nothing_acknowledged_and_recovers() {
     let (app, mut outage) = app_with_outage().await;
     let app = Arc::new(app);
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
     let answers = Arc::new(Mutex::new(BTreeMap::<usize, StatusCode>::new()));
     const EVENTS: usize = 120;
     // Eight senders work through the burst while the database goes away
@@ -176,15 +161,14 @@ async fn a_database_outage_answers_5xx_loses_nothing_acknowledged_and_recovers()
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut senders = tokio::task::JoinSet::new();
     for _ in 0..8 {
-        let (app, client, answers, next) =
-            (app.clone(), client.clone(), answers.clone(), next.clone());
+        let (app, answers, next) = (app.clone(), answers.clone(), next.clone());
         senders.spawn(async move {
             loop {
                 let n = next.fetch_add(1, Ordering::SeqCst);
                 if n >= EVENTS {
                     return;
                 }
-                let status = deliver_nth(&app, &client, n).await;
+                let status = deliver_nth(&app, n).await;
                 answers.lock().unwrap().insert(n, status);
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -216,7 +200,7 @@ async fn a_database_outage_answers_5xx_loses_nothing_acknowledged_and_recovers()
     // Recovered by itself: a fresh delivery is stored again.
     let mut recovered = false;
     for _ in 0..100 {
-        if deliver_nth(&app, &client, EVENTS).await == StatusCode::OK {
+        if deliver_nth(&app, EVENTS).await == StatusCode::OK {
             recovered = true;
             break;
         }
@@ -236,7 +220,7 @@ async fn a_database_outage_answers_5xx_loses_nothing_acknowledged_and_recovers()
     }
     // Stripe redelivers what was refused; each is then stored once.
     for n in refused {
-        assert_eq!(deliver_nth(&app, &client, n).await, StatusCode::OK);
+        assert_eq!(deliver_nth(&app, n).await, StatusCode::OK);
         assert!(
             store
                 .webhook_event(&format!("evt_outage_{n:04}"))
