@@ -3,6 +3,10 @@
 # second of Billforge's `POST /webhooks/stripe` on SQLite and on PostgreSQL,
 # side by side with the seed's handler (Flask + stripe.Webhook.construct_event
 # under gunicorn, 4 workers, stripe-python 16), on the same signed payloads.
+# Billforge runs in both shapes: `serve` alone (web and background workers in
+# one process, applying while it ingests) and `serve --no-workers` (the web
+# tier of a scale-out deployment), after which a `billforge worker` process
+# applies what was stored for $DRAIN s, to measure the apply rate.
 #
 #   bench/webhook-ingest/run.sh            # 15 s per handler, 32 connections
 #   DURATION=30 EVENTS=400000 CONNECTIONS=64 bench/webhook-ingest/run.sh
@@ -86,14 +90,18 @@ kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 seed_rate=$(rate "$s_ok" "$s_secs")
 echo "seed: $s_ok/$s_answered accepted in ${s_secs}s = $seed_rate events/s (p50 ${s_p50} ms, p99 ${s_p99} ms)"
 
-run_billforge() { # name database_url count_command...
-  local name=$1 url=$2
-  shift 2
+billforge_env() { # database_url
+  echo DATABASE_URL="$1" BIND=127.0.0.1:18091 PUBLIC_URL=http://127.0.0.1:18091 \
+    STRIPE_WEBHOOK_SECRETS="$secret" STRIPE_CONNECT_WEBHOOK_SECRETS="$secret" \
+    STRIPE_EMULATOR_BIND=127.0.0.1:18092 RUST_LOG="${RUST_LOG:-info}"
+}
+
+run_billforge() { # name database_url serve_flags count_command...
+  local name=$1 url=$2 flags=$3
+  shift 3
   local log=$work/billforge-$name.log
-  DATABASE_URL=$url BIND=127.0.0.1:18091 PUBLIC_URL=http://127.0.0.1:18091 \
-    STRIPE_WEBHOOK_SECRETS=$secret STRIPE_CONNECT_WEBHOOK_SECRETS=$secret \
-    STRIPE_EMULATOR_BIND=127.0.0.1:18092 RUST_LOG=${RUST_LOG:-info} \
-    "$billforge" serve >"$log" 2>&1 &
+  # shellcheck disable=SC2046
+  env $(billforge_env "$url") "$billforge" serve $flags >"$log" 2>&1 &
   pids+=($!)
   wait_ready http://127.0.0.1:18091/readyz
   read -r answered ok secs p50 p99 < <(load http://127.0.0.1:18091 /webhooks/stripe)
@@ -112,24 +120,63 @@ run_billforge() { # name database_url count_command...
   fi
 }
 
-step "Billforge on SQLite (file database)"
+# A `billforge worker` applies stored events for $drain s;
+# sets `apply_rate` (events applied per second).
+drain=${DRAIN:-15}
+apply_with_worker() { # database_url count_command...
+  local url=$1
+  shift
+  # Any event applied counts: the backlog the first run left comes first.
+  local applied="SELECT count(*) FROM webhook_events WHERE status <> 'pending'"
+  local before after
+  before=$("$@" "$applied")
+  # shellcheck disable=SC2046
+  env $(billforge_env "$url") "$billforge" worker >"$work/worker.log" 2>&1 &
+  pids+=($!)
+  sleep "$drain"
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+  after=$("$@" "$applied")
+  apply_rate=$(awk -v n="$((after - before))" -v s="$drain" 'BEGIN { printf "%.0f", n / s }')
+  echo "billforge worker: applied $((after - before)) stored events in ${drain}s = $apply_rate events/s"
+}
+
+step "Billforge on SQLite (file database): serve"
 rm -f "$work"/ingest.sqlite*
-run_billforge sqlite "sqlite://$work/ingest.sqlite?mode=rwc" sqlite3 "$work/ingest.sqlite"
+sqlite_url="sqlite://$work/ingest.sqlite?mode=rwc"
+run_billforge sqlite "$sqlite_url" "" sqlite3 "$work/ingest.sqlite"
 sqlite_rate=$bf_rate sqlite_p99=$p99
 
-step "Billforge on PostgreSQL"
+step "Billforge on SQLite: serve --no-workers, then a worker process"
+run_billforge sqlite-web "$sqlite_url" --no-workers sqlite3 "$work/ingest.sqlite"
+sqlite_web_rate=$bf_rate sqlite_web_p99=$p99
+apply_with_worker "$sqlite_url" sqlite3 "$work/ingest.sqlite"
+sqlite_apply=$apply_rate
+
+step "Billforge on PostgreSQL: serve"
 psql "$pg_server/postgres" -qc 'DROP DATABASE IF EXISTS bench_ingest WITH (FORCE)' -c 'CREATE DATABASE bench_ingest'
-run_billforge postgres "$pg_server/bench_ingest" psql "$pg_server/bench_ingest" -tAc
+pg_url="$pg_server/bench_ingest"
+run_billforge postgres "$pg_url" "" psql "$pg_url" -tAc
 pg_rate=$bf_rate pg_p99=$p99
+
+step "Billforge on PostgreSQL: serve --no-workers, then a worker process"
+run_billforge postgres-web "$pg_url" --no-workers psql "$pg_url" -tAc
+pg_web_rate=$bf_rate pg_web_p99=$p99
+apply_with_worker "$pg_url" psql "$pg_url" -tAc
+pg_apply=$apply_rate
 
 step "results (distinct payment_intent.succeeded events, ${duration} s each, $connections connections, $(nproc) cores)"
 results=$work/results.txt
+row() { # name rate p99
+  printf '%-48s %10s %8s %8s\n' "$1" "$2" "$3" \
+    "$(awk -v a="$2" -v b="$seed_rate" 'BEGIN { printf "%.1fx", a / b }')"
+}
 {
-  printf '%-34s %12s %10s %8s\n' "handler" "events/s" "p99 ms" "vs seed"
-  printf '%-34s %12s %10s %8s\n' "seed (gunicorn -w 4, no storage)" "$seed_rate" "$s_p99" "1.0x"
-  printf '%-34s %12s %10s %8s\n' "Billforge, SQLite (stored)" "$sqlite_rate" "$sqlite_p99" \
-    "$(awk -v a="$sqlite_rate" -v b="$seed_rate" 'BEGIN { printf "%.1fx", a / b }')"
-  printf '%-34s %12s %10s %8s\n' "Billforge, PostgreSQL (stored)" "$pg_rate" "$pg_p99" \
-    "$(awk -v a="$pg_rate" -v b="$seed_rate" 'BEGIN { printf "%.1fx", a / b }')"
+  printf '%-48s %10s %8s %8s\n' "handler (stored before the 2xx unless noted)" "events/s" "p99 ms" "vs seed"
+  row "seed (gunicorn -w 4, stores nothing)" "$seed_rate" "$s_p99"
+  row "Billforge SQLite, serve (applying too)" "$sqlite_rate" "$sqlite_p99"
+  row "Billforge SQLite, serve --no-workers" "$sqlite_web_rate" "$sqlite_web_p99"
+  row "Billforge PostgreSQL, serve (applying too)" "$pg_rate" "$pg_p99"
+  row "Billforge PostgreSQL, serve --no-workers" "$pg_web_rate" "$pg_web_p99"
+  echo "apply rate of one billforge worker process: SQLite $sqlite_apply events/s, PostgreSQL $pg_apply events/s"
 } | tee "$results"
 echo "(also in $results)"

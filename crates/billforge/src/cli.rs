@@ -27,7 +27,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the web server and the background workers (migrates first).
-    Serve,
+    Serve {
+        /// Serve HTTP only and leave the background work (applying
+        /// webhooks, mail, dunning…) to `billforge worker` processes on the
+        /// same database: a web tier that answers Stripe at full speed while
+        /// the apply work runs elsewhere.
+        #[arg(long, env = "SERVE_WITHOUT_WORKERS")]
+        no_workers: bool,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Run only the background workers (to scale them out).
@@ -135,7 +142,7 @@ pub async fn execute(
                 config::redacted_database_url(settings.database_url.expose())
             );
         }
-        Command::Serve => serve(settings, &defaults_in_use).await?,
+        Command::Serve { no_workers } => serve(settings, &defaults_in_use, !no_workers).await?,
         Command::Worker => {
             let stripe = StripeBackend::connect(&settings, false).await?;
             tracing::info!("talking to {}", stripe.description);
@@ -225,9 +232,14 @@ fn read_password_line(stdin: &mut dyn BufRead) -> anyhow::Result<Secret> {
     Ok(Secret::new(password))
 }
 
-/// `billforge serve`: migrate, start workers and the HTTP server, print the
-/// banner, and shut down gracefully on Ctrl-C / SIGTERM.
-async fn serve(settings: platform::Settings, defaults_in_use: &[String]) -> anyhow::Result<()> {
+/// `billforge serve`: migrate, start workers (unless `with_workers` is
+/// off) and the HTTP server, print the banner, and shut down gracefully on
+/// Ctrl-C / SIGTERM.
+async fn serve(
+    settings: platform::Settings,
+    defaults_in_use: &[String],
+    with_workers: bool,
+) -> anyhow::Result<()> {
     let bind = settings.bind.clone();
     let public_url = settings.public_url.clone();
     let database = config::redacted_database_url(settings.database_url.expose());
@@ -246,11 +258,15 @@ async fn serve(settings: platform::Settings, defaults_in_use: &[String]) -> anyh
     }
     let listener = TcpListener::bind(&bind).with_context(|| format!("binding {bind}"))?;
     let server = crate::app::build_server(platform.clone(), listener, default_workers())?;
-    let workers = tokio::spawn(crate::worker::run(platform, crate::worker::job_handlers()));
+    let workers = with_workers
+        .then(|| tokio::spawn(crate::worker::run(platform, crate::worker::job_handlers())));
 
     println!("Billforge is running. Open {public_url}");
     println!("  listening on {bind}, database {database}");
     println!("  Stripe: {stripe_description}");
+    if workers.is_none() {
+        println!("  background work: left to `billforge worker` processes (--no-workers)");
+    }
     if !defaults_in_use.is_empty() {
         println!("  defaults in use:");
         for default in defaults_in_use {
@@ -258,7 +274,9 @@ async fn serve(settings: platform::Settings, defaults_in_use: &[String]) -> anyh
         }
     }
     let outcome = server.await;
-    workers.abort();
+    if let Some(workers) = workers {
+        workers.abort();
+    }
     stripe.stop().await;
     tracing::info!("stopped");
     outcome.context("running the HTTP server")

@@ -54,9 +54,12 @@ pub async fn run(platform: Platform, handlers: JobHandlers) {
             }
             next_maintenance = Instant::now() + MAINTENANCE_EVERY;
         }
-        match platform.run_next_job(&handlers).await {
-            Ok(true) => continue,
-            Ok(false) => {}
+        match platform
+            .run_due_jobs(&handlers, platform::jobs::CLAIM_BATCH)
+            .await
+        {
+            Ok(ran) if ran > 0 => continue,
+            Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "could not work the job queue"),
         }
         tokio::time::sleep(IDLE_POLL).await;

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 
 use crate::entities::job::{self, JobStatus};
@@ -150,63 +150,78 @@ impl Store {
         if deliveries.is_empty() {
             return Ok(Vec::new());
         }
-        let txn = crate::begin_write(&self.db).await?;
-        let ids: Vec<String> = deliveries.iter().map(|d| d.event.id.clone()).collect();
-        // Inside the write transaction: on SQLite nobody else can insert
-        // now; on PostgreSQL a concurrent insert of the same id by another
-        // process is skipped by `ON CONFLICT`, and that process stored it.
-        let mut seen: HashSet<String> = webhook_event::Entity::find()
-            .select_only()
-            .column(webhook_event::Column::Id)
-            .filter(webhook_event::Column::Id.is_in(ids))
-            .into_tuple::<String>()
-            .all(&txn)
-            .await?
-            .into_iter()
+        // Only the first delivery of an id in the batch is offered to the
+        // database; `ON CONFLICT DO NOTHING RETURNING id` then says which of
+        // those were new, in the same round trip as the insert, whether the
+        // id was stored before or by a concurrent process.
+        let mut first_in_batch = HashSet::with_capacity(deliveries.len());
+        let offered: Vec<bool> = deliveries
+            .iter()
+            .map(|delivery| first_in_batch.insert(delivery.event.id.clone()))
             .collect();
-        let mut new_events = Vec::with_capacity(deliveries.len());
-        let mut new_jobs = Vec::with_capacity(deliveries.len());
-        let mut stored = Vec::with_capacity(deliveries.len());
-        for InboxDelivery {
-            event,
-            apply_job,
-            received_at,
-        } in deliveries
-        {
-            let is_new = seen.insert(event.id.clone());
-            stored.push(is_new);
-            if is_new {
-                new_jobs.push((JobId::generate(), apply_job, received_at));
-                new_events.push((event, received_at));
+        let mut candidates = Vec::with_capacity(deliveries.len());
+        let mut order = Vec::with_capacity(deliveries.len());
+        for (delivery, offered) in deliveries.into_iter().zip(&offered) {
+            order.push(delivery.event.id.clone());
+            if *offered {
+                candidates.push(delivery);
             }
         }
+        let backend = self.db.get_database_backend();
         // On PostgreSQL, statements of at most STATEMENT_BYTES of payload: a
         // message that leaves in more than one segment has its tail held by
         // Nagle's algorithm until the server's delayed ACK, ~40 ms later
         // (sqlx does not set TCP_NODELAY), which costs far more than the
         // extra round trips. SQLite is in-process: one statement each.
-        let bound = match self.db.get_database_backend() {
+        let bound = match backend {
             sea_orm::DbBackend::Postgres => STATEMENT_BYTES,
             _ => usize::MAX,
         };
-        for chunk in size_bounded_chunks(new_events, bound, |(event, _)| event.payload.len()) {
+        let txn = crate::begin_write(&self.db).await?;
+        let mut inserted = HashSet::with_capacity(candidates.len());
+        let mut new_jobs = Vec::with_capacity(candidates.len());
+        for chunk in size_bounded_chunks(candidates, bound, |d| d.event.payload.len()) {
+            let mut jobs = Vec::with_capacity(chunk.len());
             let rows = chunk
                 .into_iter()
-                .map(|(event, received_at)| inbox_row(event, received_at));
-            webhook_event::Entity::insert_many(rows)
+                .map(
+                    |InboxDelivery {
+                         event,
+                         apply_job,
+                         received_at,
+                     }| {
+                        jobs.push((event.id.clone(), apply_job, received_at));
+                        inbox_row(event, received_at)
+                    },
+                )
+                .collect::<Vec<_>>();
+            let mut insert = webhook_event::Entity::insert_many(rows)
                 .on_conflict(
                     OnConflict::column(webhook_event::Column::Id)
                         .do_nothing()
                         .to_owned(),
                 )
-                .exec_without_returning(&txn)
-                .await?;
+                .into_query();
+            insert.returning_col(webhook_event::Column::Id);
+            for row in txn.query_all_raw(backend.build(&insert)).await? {
+                inserted.insert(row.try_get::<String>("", "id")?);
+            }
+            new_jobs.extend(
+                jobs.into_iter()
+                    .filter(|(id, _, _)| inserted.contains(id))
+                    .map(|(_, job, received_at)| (JobId::generate(), job, received_at)),
+            );
         }
         for chunk in size_bounded_chunks(new_jobs, bound, |(_, job, _)| {
             job.payload.len() + JOB_ROW_BYTES
         }) {
             insert_jobs(&txn, chunk).await?;
         }
+        let stored = order
+            .iter()
+            .zip(offered)
+            .map(|(id, offered)| offered && inserted.contains(id))
+            .collect();
         txn.commit().await?;
         Ok(stored)
     }

@@ -123,3 +123,69 @@ async fn unknown_kinds_fail_for_good_and_lapsed_leases_are_taken_over() {
         "the crashed attempt counts"
     );
 }
+
+#[tokio::test]
+async fn a_batch_is_claimed_most_overdue_first_and_released_jobs_return_unspent() {
+    let app = spawn_app().await;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let mut handlers = JobHandlers::default();
+    handlers.register("test.ok", flaky(0, runs.clone()));
+    let mut enqueued = Vec::new();
+    for n in 0..5 {
+        enqueued.push(
+            app.platform
+                .enqueue_job("test.ok", &n, None, None)
+                .await
+                .unwrap()
+                .id,
+        );
+        app.clock.advance(TimeDelta::seconds(1)).unwrap();
+    }
+    let store = app.platform.store();
+    let lease = TimeDelta::minutes(5);
+    let first = store
+        .claim_jobs(app.platform.now(), lease, 3)
+        .await
+        .unwrap();
+    let ids = |jobs: &[store::Job]| jobs.iter().map(|job| job.id.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(&first),
+        enqueued[..3],
+        "the three most overdue, in order"
+    );
+    assert!(
+        first
+            .iter()
+            .all(|job| job.attempts == 1 && job.status == JobStatus::Running)
+    );
+    let rest = store
+        .claim_jobs(app.platform.now(), lease, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&rest),
+        enqueued[3..],
+        "a claimed job is never handed out twice"
+    );
+
+    store
+        .release_jobs(&ids(&rest), app.platform.now())
+        .await
+        .unwrap();
+    for id in &enqueued[3..] {
+        assert_eq!(status_of(&app, id).await, (JobStatus::Queued, 0, None));
+    }
+    store
+        .complete_jobs(&ids(&first), app.platform.now())
+        .await
+        .unwrap();
+    assert_eq!(
+        app.platform.run_due_jobs(&handlers, 16).await.unwrap(),
+        2,
+        "only the released jobs are left to run"
+    );
+    for id in &enqueued {
+        assert_eq!(status_of(&app, id).await.0, JobStatus::Succeeded);
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}

@@ -621,7 +621,8 @@ async fn two_workers_never_apply_an_event_twice() {
     }
     let work = |platform: platform::Platform| async move {
         let handlers = billforge::worker::job_handlers();
-        while platform.run_next_job(&handlers).await.unwrap() {}
+        // Small batches, so the two workers interleave their claims.
+        while platform.run_due_jobs(&handlers, 3).await.unwrap() > 0 {}
     };
     tokio::join!(work(app.platform.clone()), work(app.platform.clone()));
     for n in 0..20 {
@@ -707,4 +708,91 @@ async fn start_up_registers_the_endpoints_once_and_a_real_delivery_activates_the
             .status,
         InboxStatus::Applied
     );
+}
+
+/// A `billforge` process of the real binary on the test's database and
+/// emulator, killed when dropped.
+fn billforge_process(app: &TestApp, args: &[&str], bind: &str) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_billforge"))
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", &app.database_url)
+        .env("BIND", bind)
+        .env("PUBLIC_URL", format!("http://{bind}"))
+        .env("STRIPE_API_BASE", app.emulator.base_url())
+        .env("STRIPE_WEBHOOK_SECRETS", PLATFORM_SECRET)
+        .env("STRIPE_CONNECT_WEBHOOK_SECRETS", CONNECT_SECRET)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the billforge binary starts")
+}
+
+/// Polls until `done` holds, for at most 30 s.
+async fn eventually<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..300 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// The scale-out shape: `serve --no-workers` answers Stripe and only
+/// stores; a separate `billforge worker` process applies what it stored.
+#[tokio::test]
+async fn serve_without_workers_only_stores_and_a_worker_process_applies() {
+    let app = spawn_app().await;
+    let bind = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let _web_tier = billforge_process(&app, &["serve", "--no-workers"], &bind);
+    let client = reqwest::Client::new();
+    eventually("serve answers /readyz", || async {
+        let ready = client.get(format!("http://{bind}/readyz")).send().await;
+        ready.is_ok_and(|response| response.status() == StatusCode::OK)
+    })
+    .await;
+
+    let body = event_body("evt_web_tier", "customer.created", None, customer("cus_1"));
+    let signature = stripe::webhook::signature_header(
+        &[PLATFORM_SECRET],
+        chrono::Utc::now().timestamp(),
+        body.as_bytes(),
+    );
+    let response = client
+        .post(format!("http://{bind}/webhooks/stripe"))
+        .header("content-type", "application/json")
+        .header("Stripe-Signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        inbox_status(&app, "evt_web_tier").await,
+        Some((InboxStatus::Pending, 0)),
+        "stored before the 200"
+    );
+    // An in-process worker would have applied it within its 1 s poll.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(
+        inbox_status(&app, "evt_web_tier").await,
+        Some((InboxStatus::Pending, 0)),
+        "the web tier applies nothing"
+    );
+
+    let _worker = billforge_process(&app, &["worker"], "127.0.0.1:0");
+    eventually("the worker process applies the event", || async {
+        inbox_status(&app, "evt_web_tier").await == Some((InboxStatus::Ignored, 1))
+    })
+    .await;
 }
