@@ -201,14 +201,16 @@ impl Platform {
         })
     }
 
-    /// Gives a dead webhook event a fresh set of attempts (admins only).
+    /// Gives a dead webhook event a fresh set of attempts (admins only, audited).
     pub async fn admin_retry_webhook_event(
         &self,
         admin: &SignedIn,
         event_id: &str,
+        request_id: &crate::RequestId,
     ) -> PlatformResult<InboxEvent> {
         require_admin(admin)?;
-        self.retry_dead_event(event_id).await
+        let ctx = self.audit_context(admin.actor()?, request_id);
+        self.retry_dead_event(event_id, &ctx).await
     }
 
     async fn figures_of(&self, tenant: Tenant) -> PlatformResult<TenantFigures> {

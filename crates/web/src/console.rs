@@ -184,7 +184,7 @@ async fn retry_webhook_event(
     let signed_in = browser.require_admin()?;
     browser
         .platform()
-        .admin_retry_webhook_event(signed_in, &id)
+        .admin_retry_webhook_event(signed_in, &id, &RequestId::current_or_new())
         .await
         .map_err(|err| WebError::from(err).with_browser(&browser))?;
     Ok(HttpResponse::SeeOther()

@@ -557,6 +557,12 @@ async fn the_webhook_inbox_lists_dead_letters_and_an_admin_retries_one() {
     assert_eq!(location(&retried), "/admin/webhooks?retried=1");
     let row = app.platform.webhook_event("evt_doomed").await.unwrap();
     assert_eq!(row.status.as_str(), "pending");
+    assert!(
+        admin
+            .page("/admin/audit")
+            .await
+            .contains("webhook_event.retried")
+    );
     let again = admin.submit("/admin/webhooks", retry, &[]).await;
     assert_eq!(
         again.status(),

@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    TestApp, connected_tenant, repoint_connection, run_jobs, spawn_app, spawn_app_with,
+    TestApp, connected_tenant, repoint_connection, run_jobs, spawn_app, spawn_app_with, test_ctx,
 };
 
 pub(crate) const PLATFORM_SECRET: &str = "whsec_platform_test_secret";
@@ -558,10 +558,17 @@ async fn a_failing_event_goes_dead_and_an_admin_can_retry_it() {
         ["evt_doomed"]
     );
 
-    let retried = app.platform.retry_dead_event("evt_doomed").await.unwrap();
+    let retried = app
+        .platform
+        .retry_dead_event("evt_doomed", &test_ctx(&app, "retry"))
+        .await
+        .unwrap();
     assert_eq!(retried.status, InboxStatus::Pending);
     assert!(
-        app.platform.retry_dead_event("evt_doomed").await.is_err(),
+        app.platform
+            .retry_dead_event("evt_doomed", &test_ctx(&app, "retry"))
+            .await
+            .is_err(),
         "only dead events are retried"
     );
     run_jobs(&app).await;
