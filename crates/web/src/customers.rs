@@ -246,6 +246,7 @@ async fn customer_page(
         notice: problems.notice,
         override_form: problems.override_form,
         override_error: problems.override_error,
+        refund_key: platform::tokens::random_token(),
         refund_form: problems.refund_form,
         refund_error: problems.refund_error,
         subscription_error: problems.subscription_error,
@@ -479,7 +480,10 @@ async fn make_refund(
             ));
         }
     };
-    let key = platform::payments::request_key(None, &ctx.request_id);
+    // The form's one-time key: a second submit of the same page (a double
+    // click, a reload) gets the first refund back instead of a second one.
+    let once = Some(form.idempotency_key.trim()).filter(|key| !key.is_empty());
+    let key = platform::payments::request_key(once, &ctx.request_id);
     platform
         .create_refund(
             tenant,
@@ -603,6 +607,8 @@ struct CustomerPage {
     override_error: Option<String>,
     /// The refund form's values (as typed after a failure).
     refund_form: RefundForm,
+    /// The refund form's one-time idempotency key.
+    refund_key: String,
     refund_error: Option<String>,
     /// Why cancelling or resuming failed.
     subscription_error: Option<String>,
@@ -692,4 +698,7 @@ pub(crate) struct RefundForm {
     /// Empty, `duplicate`, `fraudulent` or `requested_by_customer`.
     #[serde(default)]
     reason: String,
+    /// Random per rendered form, so submitting it twice refunds once.
+    #[serde(default)]
+    idempotency_key: String,
 }

@@ -30,6 +30,13 @@ async fn body_of(response: reqwest::Response, status: StatusCode) -> String {
     response.text().await.unwrap()
 }
 
+/// The value of the hidden field `name` in `html`.
+fn hidden_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("the hidden field") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
 /// The `Location` of a redirect.
 fn location(response: &reqwest::Response) -> String {
     assert_eq!(
@@ -148,19 +155,23 @@ async fn refunds_cancellation_and_resumption_change_stripe_state_and_bad_input_i
             .contains("choose one of this customer&#39;s paid invoices")
     );
 
-    let partial = acme
-        .submit(
-            &page,
-            &format!("{page}/refunds"),
-            &[
-                ("invoice", invoice_id),
-                ("amount", "5.00"),
-                ("reason", "requested_by_customer"),
-            ],
-        )
-        .await;
+    // The same form submitted twice (its one-time key) refunds once.
+    let html = acme.page(&page).await;
+    let token = csrf_token_in(&html);
+    let once = hidden_value(&html, "idempotency_key");
+    let form = [
+        ("csrf_token", token.as_str()),
+        ("idempotency_key", once.as_str()),
+        ("invoice", invoice_id),
+        ("amount", "5.00"),
+        ("reason", "requested_by_customer"),
+    ];
+    let partial = acme.post_form(&format!("{page}/refunds"), &form).await;
     assert_eq!(location(&partial), format!("{page}?done=refund"));
+    let again = acme.post_form(&format!("{page}/refunds"), &form).await;
+    assert_eq!(location(&again), format!("{page}?done=refund"));
     let made = refunds().await;
+    assert_eq!(made.as_array().unwrap().len(), 1, "{made}");
     assert_eq!(
         (made[0]["amount"].as_i64(), made[0]["reason"].as_str()),
         (Some(500), Some("requested_by_customer")),
