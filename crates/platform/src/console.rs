@@ -82,26 +82,31 @@ pub struct WebhookInbox {
 }
 
 impl Platform {
-    /// The tenant's customers (`CUSTOMER_PAGE_SIZE` at most): all of them
-    /// in creation order, or those whose email, name or external id contains
-    /// `query`, or whose id it is.
+    /// A page of the tenant's customers (`CUSTOMER_PAGE_SIZE` at most,
+    /// after the customer id `after`) in creation order: all of them, or
+    /// those whose email, name or external id contains `query`, or whose id
+    /// it is. The flag says whether more follow.
     pub async fn search_customers(
         &self,
         tenant: &TenantId,
         query: &str,
-    ) -> PlatformResult<Vec<CustomerRow>> {
+        after: Option<&str>,
+    ) -> PlatformResult<(Vec<CustomerRow>, bool)> {
         let scope = self.store().scoped(tenant);
         let query = query.trim();
-        Ok(if query.is_empty() {
-            scope
-                .customers(&Page {
-                    starting_after: None,
-                    limit: CUSTOMER_PAGE_SIZE,
-                })
-                .await?
+        // One more than shown, to learn whether a next page exists.
+        let page = Page {
+            starting_after: after.map(str::to_owned),
+            limit: CUSTOMER_PAGE_SIZE + 1,
+        };
+        let mut found = if query.is_empty() {
+            scope.customers(&page).await?
         } else {
-            scope.search_customers(query, CUSTOMER_PAGE_SIZE).await?
-        })
+            scope.search_customers(query, &page).await?
+        };
+        let more = found.len() > usize::try_from(CUSTOMER_PAGE_SIZE).unwrap_or(usize::MAX);
+        found.truncate(usize::try_from(CUSTOMER_PAGE_SIZE).unwrap_or(usize::MAX));
+        Ok((found, more))
     }
 
     /// A customer's subscriptions, oldest first (`not_found` for another

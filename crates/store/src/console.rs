@@ -9,21 +9,28 @@ use crate::dunning::DunningRun;
 use crate::entities::catalog::price;
 use crate::entities::dunning::run;
 use crate::entities::mirror::{customer, subscription};
-use crate::mirror::{CustomerRow, SubscriptionRow};
+use crate::mirror::{CustomerRow, Page, SubscriptionRow};
 use crate::{StoreResult, TenantScope};
 
 impl TenantScope<'_> {
     /// The tenant's customers whose email, name or external id contains
-    /// `query` (without case), or whose id is `query`; at most `limit`,
-    /// in id (creation) order.
-    pub async fn search_customers(&self, query: &str, limit: u64) -> StoreResult<Vec<CustomerRow>> {
+    /// `query` (without case), or whose id is `query`, in id (creation)
+    /// order, a page at a time.
+    pub async fn search_customers(
+        &self,
+        query: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<CustomerRow>> {
         let pattern = format!("%{}%", escape_like(&query.to_lowercase()));
         let contains = |column: customer::Column| {
             Expr::expr(Func::lower(Expr::col(column)))
                 .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
         };
-        Ok(self
-            .find::<customer::Entity>()
+        let mut found = self.find::<customer::Entity>();
+        if let Some(after) = &page.starting_after {
+            found = found.filter(customer::Column::Id.gt(after.as_str()));
+        }
+        Ok(found
             .filter(
                 Condition::any()
                     .add(customer::Column::Id.eq(query))
@@ -32,7 +39,7 @@ impl TenantScope<'_> {
                     .add(contains(customer::Column::ExternalId)),
             )
             .order_by_asc(customer::Column::Id)
-            .limit(limit)
+            .limit(page.limit)
             .all(self.db)
             .await?)
     }

@@ -51,14 +51,17 @@ pub(crate) struct SearchQuery {
     /// Email, name or external id (a part of it), or a customer id.
     #[serde(default)]
     q: String,
+    /// The last customer id of the previous page.
+    #[serde(default)]
+    after: Option<String>,
 }
 
 /// `GET /dashboard/customers`.
 async fn list(user: MerchantUser, query: web::Query<SearchQuery>) -> PageResult {
     let browser = &user.browser;
-    let customers = browser
+    let (customers, more) = browser
         .platform()
-        .search_customers(&user.tenant_id, &query.q)
+        .search_customers(&user.tenant_id, &query.q, query.after.as_deref())
         .await
         .map_err(|err| WebError::from(err).with_browser(browser))?;
     browser.page(
@@ -66,6 +69,9 @@ async fn list(user: MerchantUser, query: web::Query<SearchQuery>) -> PageResult 
         &CustomersPage {
             layout: browser.layout(),
             query: query.q.trim().to_owned(),
+            next_after: more
+                .then(|| customers.last().map(|last| last.id.clone()))
+                .flatten(),
             customers,
         },
     )
@@ -586,6 +592,8 @@ struct CustomersPage {
     /// The search as typed (trimmed), empty for "all".
     query: String,
     customers: Vec<CustomerRow>,
+    /// The cursor of the next page, when there is one.
+    next_after: Option<String>,
 }
 
 /// `/dashboard/customers/{id}`.

@@ -581,3 +581,42 @@ async fn the_webhook_inbox_lists_dead_letters_and_an_admin_retries_one() {
         "only dead events are retried"
     );
 }
+
+#[tokio::test]
+async fn the_customer_list_and_search_go_page_by_page() {
+    let app = crate::harness::spawn_app().await;
+    let acme = app.signed_up_merchant("acme").await;
+    let scope = app.platform.store().scoped(&tenant_id(&app, "acme").await);
+    for n in 0..52 {
+        scope
+            .create_customer(
+                store::mirror::NewCustomer {
+                    stripe_customer_id: None,
+                    external_id: Some(format!("user-{n:02}")),
+                    email: Some(format!("c{n:02}@pages.example")),
+                    name: None,
+                    metadata: None,
+                },
+                app.platform.now(),
+            )
+            .await
+            .unwrap();
+    }
+    for list in [
+        "/dashboard/customers?q=",
+        "/dashboard/customers?q=Pages.Example",
+    ] {
+        let first = acme.page(list).await;
+        assert_eq!(first.matches("@pages.example</a>").count(), 50, "{list}");
+        let marker = "href=\"/dashboard/customers?q=";
+        let start = first.find(marker).expect("a next page link") + "href=\"".len();
+        let next = first[start..]
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&amp;", "&");
+        let second = acme.page(&next).await;
+        assert_eq!(second.matches("@pages.example</a>").count(), 2, "{next}");
+        assert!(second.contains("c51@pages.example") && !second.contains("rel=\"next\""));
+    }
+}
