@@ -284,7 +284,7 @@ pub fn parse_unit(raw: &str) -> PlatformResult<IntervalUnit> {
 }
 
 /// A stored price as the domain's [`Price`].
-fn domain_price(record: &PriceRecord) -> PlatformResult<Price> {
+pub(crate) fn domain_price(record: &PriceRecord) -> PlatformResult<Price> {
     let internal = |what: &str, err: String| PlatformError::Internal(format!("{what}: {err}"));
     let model: PriceModel = serde_json::from_str::<PriceModel>(&record.model)
         .map_err(|err| internal("stored price model", err.to_string()))?;

@@ -12,6 +12,7 @@ pub mod api_support;
 pub mod catalog;
 pub mod clock;
 pub mod connect;
+pub mod console;
 pub mod domain_events;
 pub mod dunning;
 mod entitlement_cache;

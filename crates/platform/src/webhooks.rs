@@ -388,10 +388,13 @@ impl Platform {
 
     /// Gives a dead event a fresh set of attempts (after an admin fixed the
     /// cause): the row goes back to `pending` and its apply job is queued now.
-    pub async fn retry_dead_event(&self, event_id: &str) -> PlatformResult<InboxEvent> {
-        let now = self.now();
+    pub async fn retry_dead_event(
+        &self,
+        event_id: &str,
+        ctx: &AuditContext,
+    ) -> PlatformResult<InboxEvent> {
         self.store()
-            .retry_dead_webhook_event(event_id, apply_job(event_id, now), now)
+            .retry_dead_webhook_event(event_id, apply_job(event_id, ctx.now), ctx)
             .await?
             .ok_or(PlatformError::NotFound("dead webhook event"))
     }

@@ -14,6 +14,7 @@
 pub mod api;
 mod audit;
 pub mod catalog;
+pub mod console;
 pub mod domain_events;
 pub mod dunning;
 mod entities;

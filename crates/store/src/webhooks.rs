@@ -267,8 +267,9 @@ impl Store {
         &self,
         id: &str,
         apply_job: NewJob,
-        now: DateTime<Utc>,
+        ctx: &crate::AuditContext,
     ) -> StoreResult<Option<InboxEvent>> {
+        let now = ctx.now;
         let txn = crate::begin_write(&self.db).await?;
         let reopened = webhook_event::Entity::update_many()
             .col_expr(
@@ -288,6 +289,19 @@ impl Store {
         let event = webhook_event::Entity::find_by_id(id.to_owned())
             .one(&txn)
             .await?;
+        let tenant = event
+            .as_ref()
+            .and_then(|event| event.tenant_id.as_deref())
+            .and_then(|id| billing::ids::TenantId::parse(id).ok());
+        crate::audit::record(
+            &txn,
+            ctx,
+            tenant.as_ref(),
+            "webhook_event.retried",
+            "webhook_event",
+            id,
+        )
+        .await?;
         txn.commit().await?;
         Ok(event)
     }

@@ -13,13 +13,21 @@ use crate::views::{AdminTenantsPage, AuditPage};
 
 type PageResult = Result<HttpResponse, WebError>;
 
+/// `?q=` of the tenants list.
+#[derive(serde::Deserialize)]
+pub(crate) struct TenantSearch {
+    /// Part of a name, URL name or id; empty for all.
+    #[serde(default)]
+    q: String,
+}
+
 /// `GET /admin`.
-pub(crate) async fn tenants(admin: AdminUser) -> PageResult {
+pub(crate) async fn tenants(admin: AdminUser, search: web::Query<TenantSearch>) -> PageResult {
     let browser = &admin.browser;
     let signed_in = browser.require_admin()?;
     let tenants = browser
         .platform()
-        .admin_tenants(signed_in)
+        .admin_search_tenants(signed_in, &search.q)
         .await
         .map_err(|err| WebError::from(err).with_browser(browser))?;
     browser.page(
@@ -27,6 +35,7 @@ pub(crate) async fn tenants(admin: AdminUser) -> PageResult {
         &AdminTenantsPage {
             layout: browser.layout(),
             tenants,
+            query: search.q.trim().to_owned(),
             clock: browser.platform().admin_clock(),
         },
     )
@@ -62,7 +71,7 @@ pub(crate) async fn reactivate_tenant(
     set_status(form, &id, TenantStatus::Active).await
 }
 
-/// The platform-fee form of the tenants page.
+/// The platform-fee form of the tenants page and of a tenant's page.
 #[derive(serde::Deserialize)]
 pub(crate) struct FeeForm {
     /// The submitted CSRF token.
@@ -70,7 +79,7 @@ pub(crate) struct FeeForm {
     csrf_token: String,
     /// The new fee, a percentage such as `2.5`.
     #[serde(default)]
-    fee_percent: String,
+    pub(crate) fee_percent: String,
 }
 
 impl CsrfProtected for FeeForm {

@@ -42,6 +42,7 @@ async fn render(
         .clone()
         .ok_or_else(|| PlatformError::Internal("merchant user without tenant".into()))?;
     let api_keys = browser.platform().api_keys(&tenant_id).await?;
+    let charts = crate::charts::overview_charts(&browser.platform().overview(&tenant_id).await?);
     browser.page(
         status,
         &DashboardPage {
@@ -50,6 +51,7 @@ async fn render(
             api_keys,
             new_key,
             error,
+            charts,
         },
     )
 }

@@ -10,7 +10,10 @@
 mod admin;
 mod auth;
 mod browser;
+mod charts;
+mod console;
 mod customer;
+mod customers;
 mod dashboard;
 mod error;
 mod mail;
@@ -79,6 +82,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
     outbound::configure(cfg);
     customer::configure(cfg);
+    customers::configure(cfg);
+    console::configure(cfg);
 }
 
 /// The friendly 404 page, for the app's default service.

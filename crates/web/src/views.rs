@@ -75,6 +75,8 @@ pub struct DashboardPage {
     pub new_key: Option<String>,
     /// Why creating a key failed.
     pub error: Option<String>,
+    /// The overview charts (`overview_charts.html`).
+    pub charts: Vec<crate::charts::Chart>,
 }
 
 /// `/dashboard/settings`, also re-shown with an error and the typed values.
@@ -115,8 +117,10 @@ pub struct AuditPage {
 pub struct AdminTenantsPage {
     /// Shared layout.
     pub layout: Layout,
-    /// Every tenant.
+    /// Every tenant, or those matching `query`.
     pub tenants: Vec<Tenant>,
+    /// The search as typed, empty for "all".
+    pub query: String,
     /// The emulator-mode clock and its advance form; `None` on real Stripe.
     pub clock: Option<platform::admin::AdminClock>,
 }

@@ -10,10 +10,10 @@ use fantoccini::Locator;
 
 use crate::chromium::Chromium;
 use crate::harness::{
-    TestApp, pricing_catalog, run_jobs, run_jobs_until, signed_in_admin, spawn_app,
-    start_onboarding, tenant_id,
+    TestApp, merchant_email, merchant_password, pricing_catalog, run_jobs, run_jobs_until,
+    signed_in_admin, spawn_app, start_onboarding, tenant_id,
 };
-use crate::merchant::{create_api_key, sign_up};
+use crate::merchant::{create_api_key, log_in, log_in_at, sign_up};
 
 /// Things no customer-facing page may carry.
 const SECRET_MARKERS: &[&str] = &["sk_test_", "sk_live_", "whsec_", "bf_test_", "bf_live_"];
@@ -204,6 +204,32 @@ async fn a_customer_subscribes_signs_in_by_email_upgrades_and_cancels_and_suspen
     assert_no_secret(&chromium, &secret_key).await;
     chromium.screenshot("account-canceling").await;
 
+    // The merchant's side of it: overview charts, customers, the customer.
+    let merchant = Chromium::open(&app.address).await;
+    log_in(
+        &merchant,
+        &merchant_email("acme"),
+        &merchant_password("acme"),
+    )
+    .await;
+    let overview = merchant.text(Locator::Id("overview")).await;
+    assert!(overview.contains("Monthly recurring revenue"), "{overview}");
+    merchant.screenshot("dashboard-overview").await;
+    merchant.visit("/dashboard/customers").await;
+    merchant.screenshot("customers").await;
+    let customer = app.ok_json("/v1/customers", &key).await["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    merchant
+        .visit(&format!("/dashboard/customers/{customer}"))
+        .await;
+    let main = merchant.text(Locator::Css("main")).await;
+    assert!(main.contains("(ends at period end)"), "{main}");
+    assert_no_secret(&merchant, &secret_key).await;
+    merchant.screenshot("customer").await;
+    merchant.close().await;
+
     // The admin suspends the merchant: its pricing page stops selling.
     let admin = signed_in_admin(&app, "root@platform.example").await;
     let suspended = admin
@@ -222,4 +248,22 @@ async fn a_customer_subscribes_signs_in_by_email_upgrades_and_cancels_and_suspen
     );
     chromium.screenshot("pricing-suspended").await;
     chromium.close().await;
+
+    // The admin console's pages of it.
+    let console = Chromium::open(&app.address).await;
+    log_in_at(
+        &console,
+        "/admin/login",
+        "root@platform.example",
+        "root@platform.example-admin-password",
+    )
+    .await;
+    console.visit(&format!("/admin/tenants/{tenant_id}")).await;
+    assert_eq!(console.heading().await, "Acme Widgets");
+    console.screenshot("admin-tenant").await;
+    console.visit("/admin/metrics").await;
+    console.screenshot("admin-metrics").await;
+    console.visit("/admin/webhooks").await;
+    console.screenshot("admin-webhooks").await;
+    console.close().await;
 }

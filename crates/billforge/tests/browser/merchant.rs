@@ -20,8 +20,13 @@ pub(crate) async fn sign_up(chromium: &Chromium, business_name: &str, slug: &str
 }
 
 /// Logs in through the merchant login form.
-async fn log_in(chromium: &Chromium, email: &str, password: &str) {
-    chromium.visit("/login").await;
+pub(crate) async fn log_in(chromium: &Chromium, email: &str, password: &str) {
+    log_in_at(chromium, "/login", email, password).await;
+}
+
+/// Logs in through the login form at `page` (merchant or admin).
+pub(crate) async fn log_in_at(chromium: &Chromium, page: &str, email: &str, password: &str) {
+    chromium.visit(page).await;
     chromium.fill("Email", email).await;
     chromium.fill("Password", password).await;
     chromium.press("Log in").await;

@@ -181,7 +181,7 @@ async fn customers_are_updated_on_billforge_and_stripe() {
 /// A merchant selling a flat 20.00 USD monthly plan and a customer
 /// `user-1` who bought it on the hosted checkout; returns the API key,
 /// the customer's id and its paid invoice once mirrored.
-async fn paid_invoice(app: &TestApp) -> (String, String, Value) {
+pub(crate) async fn paid_invoice(app: &TestApp) -> (String, String, Value) {
     let key = selling_key(app, "acme").await;
     let plan = created(
         app,

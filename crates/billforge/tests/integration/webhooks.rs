@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    TestApp, connected_tenant, repoint_connection, run_jobs, spawn_app, spawn_app_with,
+    TestApp, connected_tenant, repoint_connection, run_jobs, spawn_app, spawn_app_with, test_ctx,
 };
 
 pub(crate) const PLATFORM_SECRET: &str = "whsec_platform_test_secret";
@@ -514,12 +514,12 @@ async fn an_event_for_an_unknown_account_is_kept_and_applied_once_a_tenant_has_i
     assert_eq!(row.attempts, 2);
 }
 
-#[tokio::test]
-async fn a_failing_event_goes_dead_and_an_admin_can_retry_it() {
-    let app = app_with_secrets().await;
-    let (tenant, _, _) = connected_tenant(&app, "flaky").await;
-    // Linked to an account Stripe does not know: retrieving it keeps failing.
-    repoint_connection(&app, &tenant, "acct_missing").await;
+/// Delivers `evt_doomed` for the tenant `flaky`, whose connection points at
+/// an account Stripe does not know, so applying it keeps failing; runs the
+/// first attempt.
+pub(crate) async fn deliver_a_doomed_event(app: &TestApp) {
+    let (tenant, _, _) = connected_tenant(app, "flaky").await;
+    repoint_connection(app, &tenant, "acct_missing").await;
     let body = event_body(
         "evt_doomed",
         "account.updated",
@@ -527,12 +527,18 @@ async fn a_failing_event_goes_dead_and_an_admin_can_retry_it() {
         account_object("acct_missing"),
     );
     assert_eq!(
-        deliver(&app, "/webhooks/stripe/connect", CONNECT_SECRET, &body)
+        deliver(app, "/webhooks/stripe/connect", CONNECT_SECRET, &body)
             .await
             .0,
         StatusCode::OK
     );
-    run_jobs(&app).await;
+    run_jobs(app).await;
+}
+
+#[tokio::test]
+async fn a_failing_event_goes_dead_and_an_admin_can_retry_it() {
+    let app = app_with_secrets().await;
+    deliver_a_doomed_event(&app).await;
     let row = app.platform.webhook_event("evt_doomed").await.unwrap();
     assert_eq!((row.status, row.attempts), (InboxStatus::Failed, 1));
     assert!(row.last_error.unwrap().contains("acct_missing"));
@@ -552,10 +558,17 @@ async fn a_failing_event_goes_dead_and_an_admin_can_retry_it() {
         ["evt_doomed"]
     );
 
-    let retried = app.platform.retry_dead_event("evt_doomed").await.unwrap();
+    let retried = app
+        .platform
+        .retry_dead_event("evt_doomed", &test_ctx(&app, "retry"))
+        .await
+        .unwrap();
     assert_eq!(retried.status, InboxStatus::Pending);
     assert!(
-        app.platform.retry_dead_event("evt_doomed").await.is_err(),
+        app.platform
+            .retry_dead_event("evt_doomed", &test_ctx(&app, "retry"))
+            .await
+            .is_err(),
         "only dead events are retried"
     );
     run_jobs(&app).await;
