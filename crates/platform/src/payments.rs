@@ -8,7 +8,8 @@
 //!
 //! A refund is checked against what is still refundable before Stripe is
 //! asked, so an over-large partial refund is a clear validation error
-//! naming the amount left rather than Stripe's error relayed as a 502.
+//! naming the amount left rather than Stripe's error relayed as a 502; so
+//! is Stripe's own refusal when a concurrent refund took the rest first.
 
 use billing::ids::{CustomerId, SubscriptionId, TenantId};
 use billing::money::Currency;
@@ -448,7 +449,8 @@ impl Platform {
                         },
                         on_account().idempotency_key(format!("refund:{tenant}:{request_key}")),
                     )
-                    .await?
+                    .await
+                    .map_err(refused_as_over_refund(&intent.id))?
             }
         };
         let state = refund_state(&refund)
@@ -503,6 +505,31 @@ impl Platform {
             )
             .try_collect()
             .await?)
+    }
+}
+
+/// Stripe's refusal of a refund that no longer fits (another refund of the
+/// same payment, made concurrently, took what our check saw as left) is the
+/// same validation error as our own check's, not a Stripe failure.
+fn refused_as_over_refund(intent_id: &str) -> impl FnOnce(stripe::Error) -> PlatformError + '_ {
+    move |err| match err.as_api() {
+        Some(api)
+            if matches!(
+                api.code.as_deref(),
+                Some("charge_already_refunded" | "amount_too_large")
+            ) =>
+        {
+            PlatformError::invalid(
+                "amount",
+                format!(
+                    "the refund is more than is still refundable on payment `{intent_id}`: {}",
+                    api.message
+                        .as_deref()
+                        .unwrap_or("it is refunded in full already")
+                ),
+            )
+        }
+        _ => err.into(),
     }
 }
 

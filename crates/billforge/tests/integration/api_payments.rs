@@ -7,6 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::api_billing::{created, selling_key, send};
+use crate::catalog::emulator_get;
 use crate::harness::{TestApp, assert_api_error, run_jobs, run_jobs_until, tenant_id};
 use crate::subscriptions::pay;
 
@@ -1007,4 +1008,65 @@ async fn disputes_are_mirrored_and_answered_with_evidence() {
         "not_found",
     );
     assert_eq!(app.ok_json("/v1/disputes", &rival).await["data"], json!([]));
+}
+
+/// Two partial refunds of one payment sent at once, together more than was
+/// paid: one is made, the other is the over-refund 400 (never Stripe's
+/// refusal relayed as a 502), and Stripe and the mirror agree on one refund.
+#[tokio::test]
+async fn concurrent_refunds_never_over_refund() {
+    let (app, key, _rival, _customer) =
+        merchants_with_customer(json!({"external_id": "user-1"})).await;
+    let paid = created(
+        &app,
+        "/v1/payment_intents",
+        &key,
+        json!({"customer": "user-1", "amount": 2500, "currency": "usd", "payment_method": "pm_card_visa"}),
+    )
+    .await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    let refund = json!({"payment_intent": paid["id"], "amount": 1500});
+    let (first, second) = tokio::join!(
+        send(&app, Method::POST, "/v1/refunds", &key, refund.clone()),
+        send(&app, Method::POST, "/v1/refunds", &key, refund.clone()),
+    );
+    let (made, refused) = if first.0 == StatusCode::CREATED {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert_eq!(made.0, StatusCode::CREATED, "{}", made.1);
+    assert_api_error(
+        (refused.0, refused.1.clone()),
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
+    assert_eq!(refused.1["error"]["param"], "amount", "{}", refused.1);
+
+    // Stripe refunded 15.00 of the charge once.
+    let (stripe, account) = tenant_stripe(&app, "acme").await;
+    let on_stripe = stripe
+        .payment_intents()
+        .retrieve(
+            paid["id"].as_str().unwrap(),
+            &stripe::Expand::default(),
+            stripe::RequestOptions::new().on_account(account.clone()),
+        )
+        .await
+        .unwrap();
+    let charge = emulator_get(
+        &app,
+        &format!("/v1/charges/{}", on_stripe.latest_charge.unwrap()),
+        Some(&account),
+    )
+    .await;
+    assert_eq!(charge["amount_refunded"], 1500, "{charge}");
+    let mirrored = app.ok_json("/v1/refunds", &key).await;
+    let ids: Vec<&str> = mirrored["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|refund| refund["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [made.1["id"].as_str().unwrap()], "{mirrored}");
 }
