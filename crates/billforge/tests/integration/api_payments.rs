@@ -1344,6 +1344,45 @@ async fn one_time_prices_are_bought_once_and_never_subscribed_to() {
         "invalid_json",
     );
 
+    // Replaced like any price: the old one is archived, on Stripe too, and
+    // no longer sold.
+    let (status, replaced) = send(
+        &app,
+        Method::POST,
+        &format!("{prices_path}/{one_time_id}"),
+        &key,
+        json!({"currency": "usd", "type": "one_time", "model": {"kind": "per_seat", "unit_amount_minor": 1800}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    run_jobs_until(
+        &app,
+        "the old one-time price archived on Stripe",
+        || async { app.ok_json(&plan_path, &key).await["sync_status"] == "synced" },
+    )
+    .await;
+    let archived = emulator_get(
+        &app,
+        &format!("/v1/prices/{}", stripe_price_of(&one_time_id)),
+        Some(&account),
+    )
+    .await;
+    assert_eq!(archived["active"], false, "{archived}");
+    let (status, error) = send(
+        &app,
+        Method::POST,
+        "/v1/checkout_sessions",
+        &key,
+        with_urls(json!({"price": one_time_id})),
+    )
+    .await;
+    assert_api_error(
+        (status, error.clone()),
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
+    assert_eq!(error["error"]["param"], "price", "{error}");
+
     // Another tenant can neither sell it nor add to the plan.
     for (path, body) in [
         (
