@@ -9,7 +9,7 @@ use billing::entitlements::OverrideAction;
 use billing::ids::{CustomerId, FeatureId, PlanId, PriceId, SubscriptionId, TenantId};
 use chrono::{DateTime, Utc};
 use platform::entitlements::EntitlementCheck;
-use platform::payments::PaymentCheckoutInput;
+use platform::payments::{OneTimePurchase, PaymentCheckoutInput};
 use platform::records::{AuditContext, CustomerRow, Page, SubscriptionRow};
 use platform::subscriptions::{
     CheckoutInput, CheckoutLink, CustomerInput, CustomerUpdate, Proration, SubscriptionChange,
@@ -204,8 +204,9 @@ pub(crate) struct ChangePreview {
     currency: String,
 }
 
-/// `POST /v1/checkout_sessions` body: a `plan` to subscribe to, or an
-/// `amount` and `currency` to pay once.
+/// `POST /v1/checkout_sessions` body: a `plan` to subscribe to; or, to
+/// pay once, a one-time `price` of the catalog or an `amount` and
+/// `currency`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateCheckout {
@@ -216,17 +217,19 @@ pub(crate) struct CreateCheckout {
     amount: Option<i64>,
     /// The one-time amount's ISO currency.
     currency: Option<String>,
-    /// What the one-time amount pays for, shown on the page.
+    /// What the one-time payment is for, shown on the page.
     description: Option<String>,
-    /// One of its prices; its first price on offer when omitted.
+    /// With `plan`: one of its recurring prices (its first on offer when
+    /// omitted); a one-time price is refused with `price_not_recurring`.
+    /// Without `plan`: a one-time price to buy (a payment checkout).
     price: Option<String>,
-    /// Seats or units (per-seat and tiered prices).
+    /// Seats or units (per-seat and tiered prices; per-unit one-time prices).
     quantity: Option<u64>,
     /// An existing customer (`cus_…` or your external id).
     customer: Option<String>,
     /// Prefilled email for a new customer.
     customer_email: Option<String>,
-    /// Free days; the plan's trial when omitted.
+    /// Free days; the plan's trial when omitted (subscriptions only).
     trial_days: Option<u16>,
     /// Where the customer lands after paying.
     success_url: String,
@@ -715,8 +718,8 @@ pub(crate) async fn resume_subscription(
     Ok(HttpResponse::Ok().json(SubscriptionView::from(row)))
 }
 
-/// Opens a hosted checkout for a plan or a one-time amount; send the
-/// customer to its `url`.
+/// Opens a hosted checkout for a plan, a one-time price or a one-time amount;
+/// send the customer to its `url`.
 #[utoipa::path(post, path = "/v1/checkout_sessions", tag = "subscriptions", request_body = CreateCheckout,
     responses((status = 201, body = CheckoutView), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn create_checkout_session(
@@ -728,22 +731,20 @@ pub(crate) async fn create_checkout_session(
     let body = body.into_inner();
     let customer =
         optional_customer(&platform, &caller.tenant_id, body.customer.as_deref()).await?;
-    let plan = match (&body.plan, body.amount) {
-        (Some(plan), None) => plan,
-        (None, Some(amount)) => {
-            let currency = body.currency.ok_or_else(|| {
-                PlatformError::invalid("currency", "a one-time `amount` needs a `currency`")
-            })?;
+    let purchase = match (body.plan.as_deref(), body.amount, body.price.as_deref()) {
+        (Some(plan), None, price) => {
             let link = platform
-                .create_payment_checkout(
+                .create_checkout_session(
                     &caller.tenant_id,
-                    &request_key(&req),
-                    PaymentCheckoutInput {
-                        amount,
-                        currency,
-                        description: body.description,
+                    &ctx(&platform, &caller),
+                    CheckoutInput {
+                        plan_id: PlanId::parse(plan)
+                            .map_err(|_| PlatformError::NotFound("plan"))?,
+                        price_id: price.map(price_id).transpose()?,
+                        quantity: body.quantity,
                         customer_id: customer,
                         customer_email: body.customer_email,
+                        trial_days: body.trial_days,
                         success_url: body.success_url,
                         cancel_url: body.cancel_url,
                     },
@@ -751,25 +752,47 @@ pub(crate) async fn create_checkout_session(
                 .await?;
             return Ok(HttpResponse::Created().json(CheckoutView::new(link)));
         }
+        (None, Some(amount), None) => OneTimePurchase::Amount {
+            amount,
+            currency: body.currency.ok_or_else(|| {
+                PlatformError::invalid("currency", "a one-time `amount` needs a `currency`")
+            })?,
+        },
+        (None, None, Some(price)) if body.currency.is_none() => OneTimePurchase::Price {
+            price_id: price_id(price)?,
+            quantity: body.quantity,
+        },
+        (None, None, Some(_)) => {
+            return Err(PlatformError::invalid(
+                "currency",
+                "a price has its own currency: leave out `currency`",
+            )
+            .into());
+        }
         _ => {
             return Err(PlatformError::invalid(
                 "plan",
-                "give either a `plan` (subscription) or an `amount` (one-time payment)",
+                "give a `plan` (subscription, optionally with one of its recurring prices), a one-time `price`, or an `amount` and `currency` (one-time payment)",
             )
             .into());
         }
     };
+    if body.trial_days.is_some() {
+        return Err(PlatformError::invalid(
+            "trial_days",
+            "a one-time purchase has no trial: leave out `trial_days`",
+        )
+        .into());
+    }
     let link = platform
-        .create_checkout_session(
+        .create_payment_checkout(
             &caller.tenant_id,
-            &ctx(&platform, &caller),
-            CheckoutInput {
-                plan_id: PlanId::parse(plan).map_err(|_| PlatformError::NotFound("plan"))?,
-                price_id: body.price.as_deref().map(price_id).transpose()?,
-                quantity: body.quantity,
+            &request_key(&req),
+            PaymentCheckoutInput {
+                purchase,
+                description: body.description,
                 customer_id: customer,
                 customer_email: body.customer_email,
-                trial_days: body.trial_days,
                 success_url: body.success_url,
                 cancel_url: body.cancel_url,
             },

@@ -2,12 +2,12 @@
 //! translations to `platform::catalog`, which validates and audits.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use billing::catalog::{Interval, PriceModel};
+use billing::catalog::{Interval, PriceModel, PriceType};
 use billing::entitlements::{FeatureKind, GrantValue};
 use billing::ids::{FeatureId, PlanId, PriceId};
 use chrono::{DateTime, Utc};
 use platform::catalog::{
-    FeatureRecord, GrantRecord, PlanDetails, PlanInput, PriceInput, PriceRecord,
+    FeatureRecord, GrantRecord, PlanDetails, PlanInput, PriceInput, PriceRecord, stored_price_type,
 };
 use platform::{Platform, PlatformError, RequestId};
 use serde::{Deserialize, Serialize};
@@ -73,10 +73,14 @@ pub(crate) struct PriceView {
     plan: String,
     /// Lower-case ISO currency of every amount.
     currency: String,
-    /// `day`, `week`, `month` or `year`.
-    interval_unit: String,
-    /// Units per billing period.
-    interval_count: i32,
+    /// `recurring` (subscribed to) or `one_time` (sold in a payment-mode checkout).
+    #[serde(rename = "type")]
+    #[schema(value_type = String)]
+    price_type: PriceTypeName,
+    /// `day`, `week`, `month` or `year`; `null` for a one-time price.
+    interval_unit: Option<String>,
+    /// Units per billing period; `null` for a one-time price.
+    interval_count: Option<i32>,
     /// `{"kind":"flat","amount_minor":…}`, `per_seat` or `tiered`; amounts in minor units.
     #[schema(value_type = Object)]
     model: serde_json::Value,
@@ -96,6 +100,10 @@ impl TryFrom<PriceRecord> for PriceView {
     fn try_from(record: PriceRecord) -> Result<Self, PlatformError> {
         Ok(Self {
             model: stored(&record.model)?,
+            price_type: match stored_price_type(&record)? {
+                PriceType::Recurring { .. } => PriceTypeName::Recurring,
+                PriceType::OneTime => PriceTypeName::OneTime,
+            },
             id: record.id,
             object: "price",
             plan: record.plan_id,
@@ -203,15 +211,30 @@ pub(crate) struct CreateFeature {
     kind: FeatureKind,
 }
 
+/// Whether a price bills every period or once (Stripe's price `type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PriceTypeName {
+    /// Billed every `interval` of a subscription.
+    #[default]
+    Recurring,
+    /// Sold once, in a payment-mode checkout (`price` without `plan`).
+    OneTime,
+}
+
 /// A price in a request body.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PriceBody {
     /// ISO currency code, e.g. `usd`.
     currency: String,
-    /// `{"unit":"month","count":1}`.
-    #[schema(value_type = Object)]
-    interval: Interval,
+    /// `recurring` (the default) or `one_time`.
+    #[serde(rename = "type", default)]
+    price_type: PriceTypeName,
+    /// `{"unit":"month","count":1}`: required for a recurring price, absent
+    /// for a one-time one.
+    #[schema(value_type = Option<Object>)]
+    interval: Option<Interval>,
     /// `{"kind":"flat","amount_minor":1000}`, `{"kind":"per_seat","unit_amount_minor":500}`
     /// or `{"kind":"tiered","mode":"volume"|"graduated","tiers":[…]}`.
     #[schema(value_type = Object)]
@@ -220,14 +243,34 @@ pub(crate) struct PriceBody {
     lookup_key: Option<String>,
 }
 
-impl From<PriceBody> for PriceInput {
-    fn from(body: PriceBody) -> Self {
-        Self {
+impl TryFrom<PriceBody> for PriceInput {
+    type Error = PlatformError;
+
+    /// Parses `type` and `interval` into one [`PriceType`]: an interval
+    /// exactly when the price is recurring.
+    fn try_from(body: PriceBody) -> Result<Self, PlatformError> {
+        let price_type = match (body.price_type, body.interval) {
+            (PriceTypeName::Recurring, Some(interval)) => PriceType::Recurring { interval },
+            (PriceTypeName::OneTime, None) => PriceType::OneTime,
+            (PriceTypeName::Recurring, None) => {
+                return Err(PlatformError::invalid(
+                    "interval",
+                    "a recurring price needs an `interval`, e.g. {\"unit\":\"month\",\"count\":1}; or set `\"type\": \"one_time\"`",
+                ));
+            }
+            (PriceTypeName::OneTime, Some(_)) => {
+                return Err(PlatformError::invalid(
+                    "interval",
+                    "a one-time price is billed once: leave out `interval`",
+                ));
+            }
+        };
+        Ok(Self {
             currency: body.currency,
-            interval: body.interval,
+            price_type,
             model: body.model,
             lookup_key: body.lookup_key,
-        }
+        })
     }
 }
 
@@ -388,7 +431,11 @@ pub(crate) async fn create_plan(
     let input = PlanInput {
         name: body.name,
         trial_days: body.trial_days,
-        prices: body.prices.into_iter().map(PriceInput::from).collect(),
+        prices: body
+            .prices
+            .into_iter()
+            .map(PriceInput::try_from)
+            .collect::<Result<_, _>>()?,
     };
     let details = platform.create_plan(&caller.tenant_id, &ctx, input).await?;
     Ok(HttpResponse::Created().json(PlanView::try_from(details)?))
@@ -457,7 +504,7 @@ pub(crate) async fn add_price(
             &caller.tenant_id,
             &ctx,
             &plan_id(&id)?,
-            body.into_inner().into(),
+            body.into_inner().try_into()?,
         )
         .await?;
     Ok(HttpResponse::Created().json(PlanView::try_from(details)?))
@@ -485,7 +532,7 @@ pub(crate) async fn replace_price(
                 &ctx,
                 &plan_id(&plan)?,
                 &price,
-                body.into_inner().into(),
+                body.into_inner().try_into()?,
             )
             .await?,
     )

@@ -7,6 +7,7 @@
 //! | 400 | `invalid_request` | a field failed validation (`param` names it) |
 //! | 400 | `invalid_json` | the body is not JSON, or has unknown or missing fields |
 //! | 400 | `invalid_body` | the body could not be read |
+//! | 400 | `price_not_recurring` | a one-time price was given to subscribe to (`param` is `price`) |
 //! | 401 | `missing_api_key` | no `Authorization: Bearer …` header |
 //! | 401 | `invalid_api_key` | the key is unknown or revoked |
 //! | 403 | `tenant_suspended` | the key's tenant is suspended by the platform |
@@ -59,6 +60,7 @@ impl From<PlatformError> for ApiError {
             StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let param = match &err {
             PlatformError::Invalid { field, .. } => Some(*field),
+            PlatformError::PriceNotRecurring(_) => Some("price"),
             _ => None,
         };
         Self {

@@ -1,6 +1,10 @@
 //! A tenant's catalog: plans, their prices, and what a price costs.
 //!
 //! Rules (Stripe's, so what we preview is what Stripe bills):
+//! - A price is [`PriceType::Recurring`] (billed every interval of a
+//!   subscription) or [`PriceType::OneTime`] (sold once, in payment mode).
+//!   Only recurring prices can be subscribed to; a one-time price is flat
+//!   or per unit, never tiered (tiers are a subscription's).
 //! - A billing [`Interval`] is a unit (day/week/month/year) times a count, at
 //!   most three years in total (1095 days, 156 weeks, 36 months, 3 years).
 //! - A [`PriceModel`] is flat (one amount per interval), per seat (unit amount
@@ -72,6 +76,8 @@ pub enum CatalogError {
     DuplicateGrant(LookupKey),
     #[error("the plan has no price {0}")]
     UnknownPrice(PriceId),
+    #[error("a one-time price is flat or per unit; tiered prices must be recurring")]
+    TieredOneTime,
 }
 
 /// The unit of a billing interval.
@@ -165,6 +171,28 @@ impl Interval {
             IntervalUnit::Week => anchor.checked_add_days(Days::new(u64::from(periods) * 7)),
             IntervalUnit::Month => anchor.checked_add_months(Months::new(periods)),
             IntervalUnit::Year => anchor.checked_add_months(Months::new(periods.checked_mul(12)?)),
+        }
+    }
+}
+
+/// Whether a price bills every period of a subscription or once (Stripe's
+/// price `type`), so that "can this be subscribed to?" is a match, not a
+/// missing interval to remember to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PriceType {
+    /// Billed every `interval` (Stripe's `type=recurring`).
+    Recurring { interval: Interval },
+    /// Billed once, at a payment-mode checkout (Stripe's `type=one_time`).
+    OneTime,
+}
+
+impl PriceType {
+    /// The billing interval of a recurring price.
+    pub fn interval(self) -> Option<Interval> {
+        match self {
+            PriceType::Recurring { interval } => Some(interval),
+            PriceType::OneTime => None,
         }
     }
 }
@@ -316,9 +344,9 @@ pub struct PriceSpec {
     pub id: PriceId,
     /// The one currency all of the model's amounts are in.
     pub currency: Currency,
-    /// How often the price bills.
-    pub interval: Interval,
-    /// What it charges per interval.
+    /// Every interval, or once.
+    pub price_type: PriceType,
+    /// What it charges per interval (or once).
     pub model: PriceModel,
     /// Archived prices keep billing their subscribers but are not offered to
     /// new ones (Stripe's `active = false`).
@@ -337,6 +365,10 @@ impl TryFrom<PriceSpec> for Price {
     type Error = CatalogError;
     fn try_from(spec: PriceSpec) -> Result<Self, CatalogError> {
         spec.model.validate()?;
+        if spec.price_type == PriceType::OneTime && matches!(spec.model, PriceModel::Tiered { .. })
+        {
+            return Err(CatalogError::TieredOneTime);
+        }
         Ok(Self { spec })
     }
 }
@@ -356,8 +388,8 @@ impl Price {
         self.spec.currency
     }
 
-    pub fn interval(&self) -> Interval {
-        self.spec.interval
+    pub fn price_type(&self) -> PriceType {
+        self.spec.price_type
     }
 
     pub fn model(&self) -> &PriceModel {
@@ -528,7 +560,9 @@ pub(crate) mod tests {
         Price::try_from(PriceSpec {
             id: PriceId::generate(),
             currency: Currency::USD,
-            interval: Interval::monthly(),
+            price_type: PriceType::Recurring {
+                interval: Interval::monthly(),
+            },
             model,
             archived: false,
         })
@@ -582,6 +616,38 @@ pub(crate) mod tests {
         assert_eq!(amount(&seats, 7), 8400);
         assert!(seats.takes_quantity());
         assert_eq!(seats.amount_for(u64::MAX), Err(MoneyError::Overflow));
+    }
+
+    #[test]
+    fn one_time_prices_are_flat_or_per_unit() {
+        let once = |model| {
+            Price::try_from(PriceSpec {
+                id: PriceId::generate(),
+                currency: Currency::EUR,
+                price_type: PriceType::OneTime,
+                model,
+                archived: false,
+            })
+        };
+        let setup_fee = once(PriceModel::Flat { amount_minor: 9900 }).unwrap();
+        assert_eq!(setup_fee.price_type().interval(), None);
+        let json = serde_json::to_value(&setup_fee).unwrap();
+        assert_eq!(json["price_type"], serde_json::json!({"type": "one_time"}));
+        assert_eq!(serde_json::from_value::<Price>(json).unwrap(), setup_fee);
+        let credits = once(PriceModel::PerSeat {
+            unit_amount_minor: 500,
+        })
+        .unwrap();
+        assert_eq!(amount(&credits, 3), 1500);
+        assert_eq!(
+            once(PriceModel::Tiered {
+                mode: TierMode::Volume,
+                tiers: vec![tier(None, 100, 0)],
+            }),
+            Err(CatalogError::TieredOneTime)
+        );
+        let monthly = price(PriceModel::Flat { amount_minor: 100 }).unwrap();
+        assert_eq!(monthly.price_type().interval(), Some(Interval::monthly()));
     }
 
     #[test]
@@ -833,7 +899,7 @@ pub(crate) mod tests {
             let original = Price::try_from(PriceSpec {
                 id: PriceId::generate(),
                 currency: Currency::JPY,
-                interval: Interval::new(IntervalUnit::Month, count).unwrap(),
+                price_type: PriceType::Recurring { interval: Interval::new(IntervalUnit::Month, count).unwrap() },
                 model: PriceModel::Tiered { mode, tiers },
                 archived: graduated,
             })

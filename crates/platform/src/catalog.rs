@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use billing::catalog::{
-    Interval, IntervalUnit, Plan, PlanSpec, Price, PriceModel, PriceSpec, TierMode,
+    Interval, IntervalUnit, Plan, PlanSpec, Price, PriceModel, PriceSpec, PriceType, TierMode,
 };
 use billing::entitlements::{Feature, FeatureGrant, FeatureKind, GrantValue, LookupKey};
 use billing::ids::{FeatureId, PlanId, PriceId, TenantId};
@@ -34,8 +34,8 @@ pub use store::catalog::{FeatureRecord, GrantRecord, PlanRecord, PriceRecord, Sy
 pub struct PriceInput {
     /// ISO currency code (`usd`, `EUR`…).
     pub currency: String,
-    /// How often it bills.
-    pub interval: Interval,
+    /// Every interval (subscriptions) or once (payment-mode checkout).
+    pub price_type: PriceType,
     /// Flat, per seat or tiered.
     pub model: PriceModel,
     /// Optional stable handle for the merchant's code.
@@ -73,22 +73,28 @@ pub(crate) fn new_price(input: PriceInput) -> PlatformResult<NewPrice> {
     let price = Price::try_from(PriceSpec {
         id: PriceId::generate(),
         currency,
-        interval: input.interval,
+        price_type: input.price_type,
         model: input.model,
         archived: false,
     })
     .map_err(|err| PlatformError::invalid("prices", err.to_string()))?;
-    let unit = serde_json::to_value(price.interval().unit())
-        .ok()
-        .and_then(|unit| unit.as_str().map(str::to_owned))
-        .ok_or_else(|| PlatformError::Internal("encoding an interval unit".to_owned()))?;
+    let (interval_unit, interval_count) = match price.price_type() {
+        PriceType::Recurring { interval } => {
+            let unit = serde_json::to_value(interval.unit())
+                .ok()
+                .and_then(|unit| unit.as_str().map(str::to_owned))
+                .ok_or_else(|| PlatformError::Internal("encoding an interval unit".to_owned()))?;
+            (Some(unit), Some(i32::from(interval.count())))
+        }
+        PriceType::OneTime => (None, None),
+    };
     Ok(NewPrice {
         id: price.id().to_string(),
         model: serde_json::to_string(price.model())
             .map_err(|err| PlatformError::Internal(format!("encoding a price model: {err}")))?,
         currency: currency.code().to_owned(),
-        interval_unit: unit,
-        interval_count: i32::from(price.interval().count()),
+        interval_unit,
+        interval_count,
         lookup_key: input.lookup_key,
         on_stripe: None,
     })
@@ -134,29 +140,68 @@ pub fn register_jobs(handlers: &mut JobHandlers) {
     );
 }
 
-/// Stripe's recurring interval of a stored unit.
-fn recurring_interval(unit: &str) -> PlatformResult<RecurringInterval> {
-    let unit: IntervalUnit = serde_json::from_value(serde_json::Value::String(unit.to_owned()))
-        .map_err(|err| PlatformError::Internal(format!("stored interval unit: {err}")))?;
-    Ok(match unit {
+/// Stripe's recurring interval of a unit.
+fn recurring_interval(unit: IntervalUnit) -> RecurringInterval {
+    match unit {
         IntervalUnit::Day => RecurringInterval::Day,
         IntervalUnit::Week => RecurringInterval::Week,
         IntervalUnit::Month => RecurringInterval::Month,
         IntervalUnit::Year => RecurringInterval::Year,
-    })
+    }
 }
 
-/// The `POST /v1/prices` of a stored price on `product`.
+/// A stored price's type: both interval columns for a recurring price,
+/// neither for a one-time one.
+pub fn stored_price_type(price: &PriceRecord) -> PlatformResult<PriceType> {
+    let internal = |err: String| PlatformError::Internal(format!("stored price interval: {err}"));
+    match (&price.interval_unit, price.interval_count) {
+        (Some(unit), Some(count)) => {
+            let unit: IntervalUnit =
+                serde_json::from_value(serde_json::Value::String(unit.clone()))
+                    .map_err(|err| internal(err.to_string()))?;
+            let count = u16::try_from(count).map_err(|err| internal(err.to_string()))?;
+            let interval = Interval::new(unit, count).map_err(|err| internal(err.to_string()))?;
+            Ok(PriceType::Recurring { interval })
+        }
+        (None, None) => Ok(PriceType::OneTime),
+        _ => Err(internal(format!("price {} has half an interval", price.id))),
+    }
+}
+
+/// A stored price as the domain's [`Price`].
+pub(crate) fn domain_price(record: &PriceRecord) -> PlatformResult<Price> {
+    let internal = |what: &str, err: String| PlatformError::Internal(format!("{what}: {err}"));
+    let model: PriceModel = serde_json::from_str::<PriceModel>(&record.model)
+        .map_err(|err| internal("stored price model", err.to_string()))?;
+    Price::try_from(PriceSpec {
+        id: PriceId::parse(&record.id)
+            .map_err(|err| internal("stored price id", err.to_string()))?,
+        currency: Currency::parse(&record.currency)
+            .map_err(|err| internal("stored currency", err.to_string()))?,
+        price_type: stored_price_type(record)?,
+        model,
+        archived: record.archived,
+    })
+    .map_err(|err| internal("stored price", err.to_string()))
+}
+
+/// The `POST /v1/prices` of a stored price on `product`: with `recurring`
+/// for a recurring price, without for a one-time one (Stripe then makes it
+/// `type=one_time`).
 fn create_price_params(price: &PriceRecord, product: &str) -> PlatformResult<CreatePrice> {
     let model: PriceModel = serde_json::from_str(&price.model)
         .map_err(|err| PlatformError::Internal(format!("stored price model: {err}")))?;
+    let recurring = match stored_price_type(price)? {
+        PriceType::Recurring { interval } => Some(PriceRecurringParams {
+            interval: recurring_interval(interval.unit()),
+            interval_count: Some(u32::from(interval.count())),
+        }),
+        PriceType::OneTime => None,
+    };
     let mut params = CreatePrice {
         product: Some(product.to_owned()),
         currency: price.currency.clone(),
-        recurring: Some(PriceRecurringParams {
-            interval: recurring_interval(&price.interval_unit)?,
-            interval_count: u32::try_from(price.interval_count).ok(),
-        }),
+        recurring,
         lookup_key: price.lookup_key.clone(),
         metadata: Metadata::from([("price_id".to_owned(), price.id.clone())]),
         ..CreatePrice::default()

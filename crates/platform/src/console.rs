@@ -267,7 +267,7 @@ fn monthly_prices(records: &[PriceRecord]) -> PlatformResult<MonthlyPrices> {
     records
         .iter()
         .map(|record| {
-            let price = crate::hosted::domain_price(record)?;
+            let price = crate::catalog::domain_price(record)?;
             Ok((
                 record.id.clone(),
                 MonthlyPrice {
@@ -341,7 +341,10 @@ fn mrr_at(
         let Ok(amount) = price.price.amount_for(quantity) else {
             continue;
         };
-        let interval = price.price.interval();
+        // One-time prices are not recurring revenue.
+        let Some(interval) = price.price.price_type().interval() else {
+            continue;
+        };
         let total = mrr.entry(price.currency).or_insert(0_i64);
         *total = total.saturating_add(per_month(
             amount.amount_minor,
@@ -491,8 +494,8 @@ mod tests {
             plan_id: "plan_1".to_owned(),
             model: model.to_owned(),
             currency: "usd".to_owned(),
-            interval_unit: unit.to_owned(),
-            interval_count: 1,
+            interval_unit: Some(unit.to_owned()),
+            interval_count: Some(1),
             archived: false,
             lookup_key: None,
             stripe_price_id: None,

@@ -72,6 +72,12 @@ pub enum PlatformError {
     /// and the advance can be repeated.
     #[error("{0}")]
     ClockStalled(String),
+    /// A one-time price where only a recurring one will do (a subscription
+    /// checkout, a plan change): it is sold in payment mode instead.
+    #[error(
+        "price `{0}` is a one-time price and cannot be subscribed to; sell it in a payment-mode checkout (`price` without `plan`)"
+    )]
+    PriceNotRecurring(String),
     /// Stripe refused or could not be reached; the message is Stripe's
     /// (never a secret) so the merchant can act on it.
     #[error("Stripe error: {0}")]
@@ -112,6 +118,7 @@ impl PlatformError {
             Self::StripeNotConnected => "stripe_not_connected",
             Self::ClockNotAdjustable => "clock_not_adjustable",
             Self::ClockStalled(_) => "clock_stalled",
+            Self::PriceNotRecurring(_) => "price_not_recurring",
             Self::Stripe(_) => "stripe_error",
         }
     }
@@ -119,7 +126,7 @@ impl PlatformError {
     /// The HTTP status both web and api use for this error.
     pub fn status(&self) -> u16 {
         match self {
-            Self::Invalid { .. } => 400,
+            Self::Invalid { .. } | Self::PriceNotRecurring(_) => 400,
             Self::EmailTaken | Self::SlugTaken => 409,
             Self::InvalidCredentials | Self::InvalidApiKey | Self::LinkInvalid => 401,
             Self::Throttled { .. } => 429,

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use billing::catalog::{Interval, IntervalUnit, Price, PriceModel, PriceSpec};
+use billing::catalog::{IntervalUnit, PriceModel, PriceType};
 use billing::entitlements::{FeatureKind, GrantValue};
 use billing::ids::{CustomerId, PlanId, PriceId, SubscriptionId, TenantId};
 use billing::money::{Currency, Money};
@@ -27,7 +27,7 @@ use store::mirror::{CustomerRow, SubscriptionRow};
 use store::{Actor, ActorKind, AuditContext, Tenant, TenantStatus};
 use stripe::{CheckoutStatus, Expand, RequestOptions};
 
-use crate::catalog::{FeatureRecord, PriceRecord};
+use crate::catalog::{FeatureRecord, PriceRecord, domain_price, stored_price_type};
 use crate::subscriptions::{CheckoutInput, CheckoutLink, Proration, SubscriptionChange};
 use crate::{Platform, PlatformError, PlatformResult, Secret};
 
@@ -258,12 +258,16 @@ fn unit_days(unit: IntervalUnit) -> i128 {
 
 /// What `quantity` of `record` costs per period, in minor units, and the
 /// period's length in days.
+/// A one-time price has no period: it cannot be subscribed to.
 fn cost_per_period(record: &PriceRecord, quantity: u64) -> PlatformResult<(i128, i128)> {
     let price = domain_price(record)?;
+    let PriceType::Recurring { interval } = price.price_type() else {
+        return Err(PlatformError::PriceNotRecurring(record.id.clone()));
+    };
     let amount = price
         .amount_for(quantity)
         .map_err(|err| PlatformError::Internal(err.to_string()))?;
-    let days = unit_days(price.interval().unit()) * i128::from(price.interval().count());
+    let days = unit_days(interval.unit()) * i128::from(interval.count());
     Ok((i128::from(amount.amount_minor), days))
 }
 
@@ -277,56 +281,31 @@ fn unit_word(unit: IntervalUnit) -> &'static str {
     }
 }
 
-/// A stored interval unit (`month`…).
-pub fn parse_unit(raw: &str) -> PlatformResult<IntervalUnit> {
-    serde_json::from_value(serde_json::Value::String(raw.to_owned()))
-        .map_err(|err| PlatformError::Internal(format!("stored interval unit: {err}")))
-}
-
-/// A stored price as the domain's [`Price`].
-pub(crate) fn domain_price(record: &PriceRecord) -> PlatformResult<Price> {
-    let internal = |what: &str, err: String| PlatformError::Internal(format!("{what}: {err}"));
-    let model: PriceModel = serde_json::from_str::<PriceModel>(&record.model)
-        .map_err(|err| internal("stored price model", err.to_string()))?;
-    let interval = Interval::new(
-        parse_unit(&record.interval_unit)?,
-        u16::try_from(record.interval_count).unwrap_or(1),
-    )
-    .map_err(|err| internal("stored interval", err.to_string()))?;
-    Price::try_from(PriceSpec {
-        id: PriceId::parse(&record.id)
-            .map_err(|err| internal("stored price id", err.to_string()))?,
-        currency: Currency::parse(&record.currency)
-            .map_err(|err| internal("stored currency", err.to_string()))?,
-        interval,
-        model,
-        archived: record.archived,
-    })
-    .map_err(|err| internal("stored price", err.to_string()))
-}
-
-/// What `quantity` of `record` costs per period, in words.
+/// What `quantity` of `record` costs per period (or once), in words.
 fn price_label(record: &PriceRecord, quantity: u64) -> PlatformResult<String> {
     let price = domain_price(record)?;
-    let interval = price.interval();
-    let period = if interval.count() == 1 {
-        unit_word(interval.unit()).to_owned()
-    } else {
-        format!("{} {}s", interval.count(), unit_word(interval.unit()))
+    let period = match price.price_type() {
+        PriceType::Recurring { interval } if interval.count() == 1 => {
+            format!("per {}", unit_word(interval.unit()))
+        }
+        PriceType::Recurring { interval } => {
+            format!("per {} {}s", interval.count(), unit_word(interval.unit()))
+        }
+        PriceType::OneTime => "once".to_owned(),
     };
     let label = match price.model() {
         PriceModel::PerSeat { .. } if quantity == 1 => {
             let unit = price
                 .amount_for(1)
                 .map_err(|err| PlatformError::Internal(err.to_string()))?;
-            format!("{unit} per seat per {period}")
+            format!("{unit} per seat {period}")
         }
-        PriceModel::Tiered { .. } if quantity == 1 => format!("tiered, per {period}"),
+        PriceModel::Tiered { .. } if quantity == 1 => format!("tiered, {period}"),
         _ => {
             let amount = price
                 .amount_for(quantity)
                 .map_err(|err| PlatformError::Internal(err.to_string()))?;
-            format!("{amount} per {period}")
+            format!("{amount} {period}")
         }
     };
     Ok(label)
@@ -402,12 +381,17 @@ impl Platform {
                 if price.archived || price.stripe_price_id.is_none() {
                     continue;
                 }
+                // One-time prices are sold by the merchant's own checkout,
+                // not offered as a plan to subscribe to.
+                let PriceType::Recurring { interval } = stored_price_type(&price)? else {
+                    continue;
+                };
                 let per_seat = matches!(
                     serde_json::from_str::<PriceModel>(&price.model),
                     Ok(PriceModel::PerSeat { .. })
                 );
                 offers.push(Offer {
-                    interval: parse_unit(&price.interval_unit)?,
+                    interval: interval.unit(),
                     label: price_label(&price, 1)?,
                     price_id: price.id,
                     per_seat,

@@ -391,7 +391,7 @@ fn price_input(price: &stripe::Price) -> Result<PriceInput, String> {
     };
     Ok(PriceInput {
         currency: price.currency.clone(),
-        interval,
+        price_type: billing::catalog::PriceType::Recurring { interval },
         model,
         lookup_key: price.lookup_key.clone(),
     })

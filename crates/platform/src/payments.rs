@@ -8,10 +8,12 @@
 //!
 //! A refund is checked against what is still refundable before Stripe is
 //! asked, so an over-large partial refund is a clear validation error
-//! naming the amount left rather than Stripe's error relayed as a 502.
+//! naming the amount left rather than Stripe's error relayed as a 502; so
+//! is Stripe's own refusal when a concurrent refund took the rest first.
 
-use billing::ids::{CustomerId, SubscriptionId, TenantId};
-use billing::money::Currency;
+use billing::catalog::PriceType;
+use billing::ids::{CustomerId, PlanId, PriceId, SubscriptionId, TenantId};
+use billing::money::{Currency, Money};
 use futures::{StreamExt, TryStreamExt};
 use store::AuditContext;
 use store::mirror::{DisputeRow, InvoiceRow, ObservedWhen, Page, RefundRow};
@@ -26,8 +28,11 @@ use stripe::{
 /// The evidence a merchant sends about a dispute (Stripe's text fields).
 pub use stripe::DisputeEvidence;
 
+use crate::catalog::domain_price;
 use crate::mirror::{dispute_state, refund_state};
-use crate::subscriptions::{CheckoutLink, absolute_url, optional_email, optional_text};
+use crate::subscriptions::{
+    CheckoutLink, absolute_url, on_offer, optional_email, optional_text, quantity_for,
+};
 use crate::tokens::sha256_hex;
 use crate::{Platform, PlatformError, PlatformResult};
 
@@ -448,7 +453,8 @@ impl Platform {
                         },
                         on_account().idempotency_key(format!("refund:{tenant}:{request_key}")),
                     )
-                    .await?
+                    .await
+                    .map_err(refused_as_over_refund(&intent.id))?
             }
         };
         let state = refund_state(&refund)
@@ -503,6 +509,31 @@ impl Platform {
             )
             .try_collect()
             .await?)
+    }
+}
+
+/// Stripe's refusal of a refund that no longer fits (another refund of the
+/// same payment, made concurrently, took what our check saw as left) is the
+/// same validation error as our own check's, not a Stripe failure.
+fn refused_as_over_refund(intent_id: &str) -> impl FnOnce(stripe::Error) -> PlatformError + '_ {
+    move |err| match err.as_api() {
+        Some(api)
+            if matches!(
+                api.code.as_deref(),
+                Some("charge_already_refunded" | "amount_too_large")
+            ) =>
+        {
+            PlatformError::invalid(
+                "amount",
+                format!(
+                    "the refund is more than is still refundable on payment `{intent_id}`: {}",
+                    api.message
+                        .as_deref()
+                        .unwrap_or("it is refunded in full already")
+                ),
+            )
+        }
+        _ => err.into(),
     }
 }
 
@@ -643,13 +674,32 @@ fn platform_fee(tenant: &store::Tenant, amount: i64) -> Option<i64> {
     Some(amount * i64::from(tenant.platform_fee_bps) / 10_000).filter(|fee| *fee > 0)
 }
 
-/// A hosted checkout for a one-time amount (Stripe Checkout in payment mode).
+/// What a payment-mode checkout sells once.
+#[derive(Debug, Clone)]
+pub enum OneTimePurchase {
+    /// An amount with no catalog price behind it (a price is made for it).
+    Amount {
+        /// Minor units.
+        amount: i64,
+        /// ISO currency code.
+        currency: String,
+    },
+    /// A one-time price of the tenant's catalog, `quantity` times (per-unit
+    /// prices; a flat price is bought once).
+    Price {
+        /// The catalog price.
+        price_id: PriceId,
+        /// Units; 1 when `None`.
+        quantity: Option<u64>,
+    },
+}
+
+/// A hosted checkout for a one-time amount or price (Stripe Checkout in
+/// payment mode).
 #[derive(Debug, Clone)]
 pub struct PaymentCheckoutInput {
-    /// Minor units.
-    pub amount: i64,
-    /// ISO currency code.
-    pub currency: String,
+    /// What is bought.
+    pub purchase: OneTimePurchase,
     /// What is paid for, shown on the page ("Payment" when `None`).
     pub description: Option<String>,
     /// An existing customer; otherwise Stripe takes the email on the page.
@@ -828,17 +878,18 @@ impl Platform {
 }
 
 impl Platform {
-    /// Opens a Stripe-hosted checkout in payment mode for a one-time
-    /// amount: a one-time price (with its product) is made for it on the
-    /// tenant's account, since Stripe Checkout sells prices; the platform's
-    /// fee and our ids ride on the payment intent.
+    /// Opens a Stripe-hosted checkout in payment mode for a one-time price
+    /// of the catalog or a one-time amount (for which a one-time price,
+    /// with its product, is made on the tenant's account, since Stripe
+    /// Checkout sells prices); the platform's fee and our ids ride on the
+    /// payment intent.
     pub async fn create_payment_checkout(
         &self,
         tenant: &TenantId,
         request_key: &str,
         input: PaymentCheckoutInput,
     ) -> PlatformResult<CheckoutLink> {
-        let currency = one_time_amount(input.amount, &input.currency)?;
+        let item = self.one_time_item(tenant, &input.purchase).await?;
         let description = optional_text("description", input.description)?;
         absolute_url("success_url", &input.success_url)?;
         absolute_url("cancel_url", &input.cancel_url)?;
@@ -853,23 +904,35 @@ impl Platform {
         if let Some(customer) = &customer {
             metadata.insert("customer_id".to_owned(), customer.id.clone());
         }
-        let price = self
-            .stripe()
-            .prices()
-            .create(
-                &CreatePrice {
-                    product_data: Some(InlineProduct {
-                        name: description.clone().unwrap_or_else(|| "Payment".to_owned()),
-                        metadata: metadata.clone(),
-                    }),
-                    currency: currency.code().to_owned(),
-                    unit_amount: Some(input.amount),
-                    metadata: metadata.clone(),
-                    ..CreatePrice::default()
-                },
-                on_account().idempotency_key(format!("payment-price:{tenant}:{request_key}")),
-            )
-            .await?;
+        let (stripe_price, quantity) = match item.stripe_price {
+            Some(stripe_price) => {
+                if let OneTimePurchase::Price { price_id, .. } = &input.purchase {
+                    metadata.insert("price_id".to_owned(), price_id.to_string());
+                }
+                (stripe_price, item.quantity)
+            }
+            None => {
+                let price = self
+                    .stripe()
+                    .prices()
+                    .create(
+                        &CreatePrice {
+                            product_data: Some(InlineProduct {
+                                name: description.clone().unwrap_or_else(|| "Payment".to_owned()),
+                                metadata: metadata.clone(),
+                            }),
+                            currency: item.total.currency.code().to_owned(),
+                            unit_amount: Some(item.total.amount_minor),
+                            metadata: metadata.clone(),
+                            ..CreatePrice::default()
+                        },
+                        on_account()
+                            .idempotency_key(format!("payment-price:{tenant}:{request_key}")),
+                    )
+                    .await?;
+                (price.id, 1)
+            }
+        };
         let session = self
             .stripe()
             .checkout_sessions()
@@ -877,8 +940,8 @@ impl Platform {
                 &CreateCheckoutSession {
                     mode: CheckoutMode::Payment,
                     line_items: vec![CheckoutLineItem {
-                        price: price.id,
-                        quantity: Some(1),
+                        price: stripe_price,
+                        quantity: Some(quantity),
                     }],
                     success_url: Some(input.success_url),
                     cancel_url: Some(input.cancel_url),
@@ -886,7 +949,7 @@ impl Platform {
                     customer: customer.as_ref().and_then(|c| c.stripe_customer_id.clone()),
                     customer_email: customer_email.filter(|_| customer.is_none()),
                     payment_intent_data: Some(CheckoutPaymentIntentData {
-                        application_fee_amount: platform_fee(&record, input.amount),
+                        application_fee_amount: platform_fee(&record, item.total.amount_minor),
                         description,
                         metadata: metadata.clone(),
                         ..CheckoutPaymentIntentData::default()
@@ -903,6 +966,77 @@ impl Platform {
         Ok(CheckoutLink {
             id: session.id,
             url,
+        })
+    }
+}
+
+/// A one-time purchase, checked: what it costs in all, and the Stripe
+/// price and quantity to sell (`None` for an amount, whose price is made
+/// once everything else is checked).
+struct OneTimeItem {
+    /// The whole amount, for the platform's fee.
+    total: Money,
+    /// The catalog price's Stripe id.
+    stripe_price: Option<String>,
+    /// Units of that price.
+    quantity: u64,
+}
+
+impl Platform {
+    /// Checks a one-time purchase: an amount in range, or a one-time price
+    /// of the tenant's catalog still on offer (a recurring one is
+    /// subscribed to instead: `plan`), in a quantity its model allows.
+    async fn one_time_item(
+        &self,
+        tenant: &TenantId,
+        purchase: &OneTimePurchase,
+    ) -> PlatformResult<OneTimeItem> {
+        let (price_id, quantity) = match purchase {
+            OneTimePurchase::Amount { amount, currency } => {
+                let currency = one_time_amount(*amount, currency)?;
+                return Ok(OneTimeItem {
+                    total: Money::new(*amount, currency),
+                    stripe_price: None,
+                    quantity: 1,
+                });
+            }
+            OneTimePurchase::Price { price_id, quantity } => (price_id, *quantity),
+        };
+        let record = self
+            .store()
+            .scoped(tenant)
+            .price(price_id)
+            .await?
+            .ok_or(PlatformError::NotFound("price"))?;
+        let price = domain_price(&record)?;
+        if let PriceType::Recurring { .. } = price.price_type() {
+            return Err(PlatformError::invalid(
+                "price",
+                format!(
+                    "price `{price_id}` is recurring: subscribe to it with a subscription checkout (`plan` and `price`)"
+                ),
+            ));
+        }
+        let plan = PlanId::parse(&record.plan_id)
+            .map_err(|err| PlatformError::Internal(format!("stored plan id: {err}")))?;
+        let stripe_price = on_offer(&self.plan(tenant, &plan).await?, &record)?;
+        let quantity = quantity_for(&record, quantity)?;
+        let total = price
+            .amount_for(quantity)
+            .ok()
+            .filter(|total| (50..=MAX_AMOUNT).contains(&total.amount_minor))
+            .ok_or_else(|| {
+                PlatformError::invalid(
+                    "quantity",
+                    format!(
+                        "a payment is 50 to {MAX_AMOUNT} minor units (cents); {quantity} of price `{price_id}` is not"
+                    ),
+                )
+            })?;
+        Ok(OneTimeItem {
+            total,
+            stripe_price: Some(stripe_price),
+            quantity,
         })
     }
 }

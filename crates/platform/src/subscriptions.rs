@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use billing::catalog::PriceModel;
+use billing::catalog::{PriceModel, PriceType};
 use billing::ids::{CustomerId, PlanId, PriceId, SubscriptionId, TenantId};
 use billing::money::{Currency, Money};
 use billing::subscription::{SubscriptionState, SubscriptionStatus};
@@ -26,7 +26,7 @@ use stripe::{
     UpdateCustomer, UpdateSubscription,
 };
 
-use crate::catalog::{PlanDetails, PriceRecord};
+use crate::catalog::{PlanDetails, PriceRecord, stored_price_type};
 use crate::{Platform, PlatformError, PlatformResult};
 
 /// The longest external id, email or name accepted.
@@ -218,7 +218,7 @@ pub(crate) fn optional_email(raw: Option<String>) -> PlatformResult<Option<Strin
 
 /// The quantity to bill on `price`: any positive count for per-seat and
 /// tiered prices, only 1 for flat ones.
-fn quantity_for(price: &PriceRecord, requested: Option<u64>) -> PlatformResult<u64> {
+pub(crate) fn quantity_for(price: &PriceRecord, requested: Option<u64>) -> PlatformResult<u64> {
     let model: PriceModel = serde_json::from_str(&price.model)
         .map_err(|err| PlatformError::Internal(format!("stored price model: {err}")))?;
     let quantity = requested.unwrap_or(1);
@@ -235,13 +235,23 @@ fn quantity_for(price: &PriceRecord, requested: Option<u64>) -> PlatformResult<u
     }
 }
 
-/// The Stripe id of a price new subscribers may get, or why not.
+/// The Stripe id of a price new subscribers may get, or why not (a
+/// one-time price is `price_not_recurring`).
 fn sellable(details: &PlanDetails, price: &PriceRecord) -> PlatformResult<String> {
+    if stored_price_type(price)? == PriceType::OneTime {
+        return Err(PlatformError::PriceNotRecurring(price.id.clone()));
+    }
+    on_offer(details, price)
+}
+
+/// The Stripe id of a price of a plan that is still sold (neither is
+/// archived, and the price is on Stripe), or why not.
+pub(crate) fn on_offer(details: &PlanDetails, price: &PriceRecord) -> PlatformResult<String> {
     if details.plan.archived {
         return Err(PlatformError::invalid(
             "plan",
             format!(
-                "plan `{}` is archived: nobody new can subscribe to it",
+                "plan `{}` is archived: nobody new can buy it",
                 details.plan.id
             ),
         ));
@@ -249,10 +259,7 @@ fn sellable(details: &PlanDetails, price: &PriceRecord) -> PlatformResult<String
     if price.archived {
         return Err(PlatformError::invalid(
             "price",
-            format!(
-                "price `{}` is archived: nobody new can subscribe to it",
-                price.id
-            ),
+            format!("price `{}` is archived: nobody new can buy it", price.id),
         ));
     }
     price.stripe_price_id.clone().ok_or_else(|| {
@@ -486,8 +493,13 @@ impl Platform {
             None => details
                 .prices
                 .iter()
-                .find(|price| !price.archived)
-                .ok_or_else(|| PlatformError::invalid("plan", "the plan has no price on offer"))?,
+                .find(|price| {
+                    !price.archived
+                        && matches!(stored_price_type(price), Ok(PriceType::Recurring { .. }))
+                })
+                .ok_or_else(|| {
+                    PlatformError::invalid("plan", "the plan has no recurring price on offer")
+                })?,
         };
         let stripe_price = sellable(&details, price)?;
         let quantity = quantity_for(price, input.quantity)?;

@@ -263,10 +263,10 @@ pub struct NewPrice {
     pub model: String,
     /// Lower-case ISO currency.
     pub currency: String,
-    /// `day`, `week`, `month` or `year`.
-    pub interval_unit: String,
-    /// Units per period.
-    pub interval_count: i32,
+    /// `day`, `week`, `month` or `year`; `None` for a one-time price.
+    pub interval_unit: Option<String>,
+    /// Units per period; `None` for a one-time price.
+    pub interval_count: Option<i32>,
     /// Optional stable handle.
     pub lookup_key: Option<String>,
     /// The Stripe price it already is (an import) and whether that price is

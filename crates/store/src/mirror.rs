@@ -997,7 +997,7 @@ impl MirrorTx<'_> {
             plan_name: matched.as_ref().map(|m| m.plan.name.clone()),
             stripe_price_id: first.map(|item| item.stripe_price_id.clone()),
             unit_amount,
-            interval: matched.as_ref().map(|m| m.price.interval_unit.clone()),
+            interval: matched.as_ref().and_then(|m| m.price.interval_unit.clone()),
             quantity: first.map_or(0, |item| item.quantity),
             status: state.status.as_str().to_owned(),
             current_period_end: state.current_period().map(|(_, end)| end),

@@ -7,6 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::api_billing::{created, selling_key, send};
+use crate::catalog::emulator_get;
 use crate::harness::{TestApp, assert_api_error, run_jobs, run_jobs_until, tenant_id};
 use crate::subscriptions::pay;
 
@@ -1007,4 +1008,393 @@ async fn disputes_are_mirrored_and_answered_with_evidence() {
         "not_found",
     );
     assert_eq!(app.ok_json("/v1/disputes", &rival).await["data"], json!([]));
+}
+
+/// Two partial refunds of one payment sent at once, together more than was
+/// paid: one is made, the other is the over-refund 400 (never Stripe's
+/// refusal relayed as a 502), and Stripe and the mirror agree on one refund.
+#[tokio::test]
+async fn concurrent_refunds_never_over_refund() {
+    let (app, key, _rival, _customer) =
+        merchants_with_customer(json!({"external_id": "user-1"})).await;
+    let paid = created(
+        &app,
+        "/v1/payment_intents",
+        &key,
+        json!({"customer": "user-1", "amount": 2500, "currency": "usd", "payment_method": "pm_card_visa"}),
+    )
+    .await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    let refund = json!({"payment_intent": paid["id"], "amount": 1500});
+    let (first, second) = tokio::join!(
+        send(&app, Method::POST, "/v1/refunds", &key, refund.clone()),
+        send(&app, Method::POST, "/v1/refunds", &key, refund.clone()),
+    );
+    let (made, refused) = if first.0 == StatusCode::CREATED {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert_eq!(made.0, StatusCode::CREATED, "{}", made.1);
+    assert_api_error(
+        (refused.0, refused.1.clone()),
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
+    assert_eq!(refused.1["error"]["param"], "amount", "{}", refused.1);
+
+    // Stripe refunded 15.00 of the charge once.
+    let (stripe, account) = tenant_stripe(&app, "acme").await;
+    let on_stripe = stripe
+        .payment_intents()
+        .retrieve(
+            paid["id"].as_str().unwrap(),
+            &stripe::Expand::default(),
+            stripe::RequestOptions::new().on_account(account.clone()),
+        )
+        .await
+        .unwrap();
+    let charge = emulator_get(
+        &app,
+        &format!("/v1/charges/{}", on_stripe.latest_charge.unwrap()),
+        Some(&account),
+    )
+    .await;
+    assert_eq!(charge["amount_refunded"], 1500, "{charge}");
+    let mirrored = app.ok_json("/v1/refunds", &key).await;
+    let ids: Vec<&str> = mirrored["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|refund| refund["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [made.1["id"].as_str().unwrap()], "{mirrored}");
+}
+
+/// A one-time catalog price (Stripe's `type=one_time`): created through the
+/// price API and synced to Stripe as one; bought in a payment-mode checkout
+/// with a quantity; never subscribed to (checkout or plan change: 400
+/// `price_not_recurring`) nor offered on the pricing page.
+#[tokio::test]
+async fn one_time_prices_are_bought_once_and_never_subscribed_to() {
+    let (app, key, rival, customer) =
+        merchants_with_customer(json!({"external_id": "user-1"})).await;
+    let customer_id = customer["id"].as_str().unwrap();
+    let plan = created(
+        &app,
+        "/v1/plans",
+        &key,
+        json!({"name": "Pro", "prices": [{"currency": "usd", "interval": {"unit": "month", "count": 1},
+               "model": {"kind": "flat", "amount_minor": 2900}}]}),
+    )
+    .await;
+    let plan_id = plan["id"].as_str().unwrap().to_owned();
+    let monthly = plan["prices"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(plan["prices"][0]["type"], "recurring", "{plan}");
+
+    // Added by the price API, replayed by its Idempotency-Key.
+    let prices_path = format!("/v1/plans/{plan_id}/prices");
+    let credits = json!({"currency": "usd", "type": "one_time",
+        "model": {"kind": "per_seat", "unit_amount_minor": 1500}});
+    let (status, replayed, with_credits) =
+        post_once(&app, &prices_path, &key, "credits-1", &credits).await;
+    assert_eq!(
+        (status, replayed),
+        (StatusCode::CREATED, false),
+        "{with_credits}"
+    );
+    let one_time = with_credits["prices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|price| price["type"] == "one_time")
+        .unwrap_or_else(|| panic!("no one-time price: {with_credits}"))
+        .clone();
+    assert_eq!(
+        (
+            one_time["interval_unit"].clone(),
+            one_time["interval_count"].clone()
+        ),
+        (Value::Null, Value::Null),
+        "{one_time}"
+    );
+    let one_time_id = one_time["id"].as_str().unwrap().to_owned();
+    let (_, replayed, again) = post_once(&app, &prices_path, &key, "credits-1", &credits).await;
+    assert_eq!((replayed, &again), (true, &with_credits));
+
+    // On Stripe as a one-time price of the plan's product.
+    let plan_path = format!("/v1/plans/{plan_id}");
+    run_jobs_until(&app, "the one-time price on Stripe", || async {
+        app.ok_json(&plan_path, &key).await["sync_status"] == "synced"
+    })
+    .await;
+    let synced = app.ok_json(&plan_path, &key).await;
+    let stripe_price_of = |id: &str| {
+        synced["prices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|price| price["id"] == id)
+            .and_then(|price| price["stripe_price_id"].as_str())
+            .map(str::to_owned)
+            .unwrap()
+    };
+    let (_, account) = tenant_stripe(&app, "acme").await;
+    let on_stripe = emulator_get(
+        &app,
+        &format!("/v1/prices/{}", stripe_price_of(&one_time_id)),
+        Some(&account),
+    )
+    .await;
+    assert_eq!(
+        (
+            on_stripe["type"].as_str(),
+            on_stripe["recurring"].is_null(),
+            on_stripe["unit_amount"].as_i64(),
+            on_stripe["product"].as_str()
+        ),
+        (
+            Some("one_time"),
+            true,
+            Some(1500),
+            synced["stripe_product_id"].as_str()
+        ),
+        "{on_stripe}"
+    );
+
+    // Bought three times in a payment-mode checkout, paid on the hosted page.
+    let urls = json!({"success_url": format!("{}/thanks", app.address), "cancel_url": format!("{}/pricing", app.address)});
+    let with_urls = |body: Value| {
+        let mut body = body;
+        body.as_object_mut()
+            .unwrap()
+            .extend(urls.as_object().unwrap().clone());
+        body
+    };
+    let buy = with_urls(json!({"price": one_time_id, "quantity": 3, "customer": "user-1"}));
+    let (status, replayed, checkout) =
+        post_once(&app, "/v1/checkout_sessions", &key, "buy-1", &buy).await;
+    assert_eq!(
+        (status, replayed),
+        (StatusCode::CREATED, false),
+        "{checkout}"
+    );
+    let (_, replayed, again) = post_once(&app, "/v1/checkout_sessions", &key, "buy-1", &buy).await;
+    assert_eq!((replayed, &again), (true, &checkout));
+    pay(checkout["url"].as_str().unwrap(), "4242424242424242").await;
+    let session = emulator_get(
+        &app,
+        &format!("/v1/checkout/sessions/{}", checkout["id"].as_str().unwrap()),
+        Some(&account),
+    )
+    .await;
+    assert_eq!(
+        (
+            session["mode"].as_str(),
+            session["status"].as_str(),
+            session["amount_total"].as_i64(),
+            session["client_reference_id"].as_str()
+        ),
+        (
+            Some("payment"),
+            Some("complete"),
+            Some(4500),
+            Some(customer_id)
+        ),
+        "{session}"
+    );
+    let intent = session["payment_intent"].as_str().unwrap();
+    let paid = app
+        .ok_json(&format!("/v1/payment_intents/{intent}"), &key)
+        .await;
+    assert_eq!(
+        (
+            paid["status"].as_str(),
+            paid["amount"].as_i64(),
+            paid["customer"].as_str()
+        ),
+        (Some("succeeded"), Some(4500), Some(customer_id)),
+        "{paid}"
+    );
+
+    // Never subscribed to: not in a subscription checkout...
+    let (status, refused) = send(
+        &app,
+        Method::POST,
+        "/v1/checkout_sessions",
+        &key,
+        with_urls(json!({"plan": plan_id, "price": one_time_id, "customer": "user-1"})),
+    )
+    .await;
+    assert_api_error(
+        (status, refused.clone()),
+        StatusCode::BAD_REQUEST,
+        "price_not_recurring",
+    );
+    assert_eq!(refused["error"]["param"], "price", "{refused}");
+    // ...nor by a plan change of a subscription to the plan.
+    let subscribe = created(
+        &app,
+        "/v1/checkout_sessions",
+        &key,
+        with_urls(json!({"plan": plan_id, "customer": "user-1"})),
+    )
+    .await;
+    pay(subscribe["url"].as_str().unwrap(), "4242424242424242").await;
+    run_jobs_until(&app, "the subscription mirrored", || async {
+        !app.ok_json("/v1/subscriptions?customer=user-1", &key).await["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    })
+    .await;
+    let subscription =
+        app.ok_json("/v1/subscriptions?customer=user-1", &key).await["data"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    for path in [
+        format!("/v1/subscriptions/{subscription}"),
+        format!("/v1/subscriptions/{subscription}/preview"),
+    ] {
+        assert_api_error(
+            send(
+                &app,
+                Method::POST,
+                &path,
+                &key,
+                json!({"price": one_time_id}),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "price_not_recurring",
+        );
+    }
+    // ...nor offered on the pricing page, where the monthly price is.
+    let pricing = app.browser().page("/t/acme/pricing").await;
+    assert!(
+        pricing.contains(&monthly) && !pricing.contains(&one_time_id),
+        "{pricing}"
+    );
+
+    // Validation: what a price or a purchase is missing or has too much.
+    for (path, body, param) in [
+        (
+            prices_path.as_str(),
+            json!({"currency": "usd", "type": "one_time", "interval": {"unit": "month", "count": 1},
+                   "model": {"kind": "flat", "amount_minor": 500}}),
+            "interval",
+        ),
+        (
+            prices_path.as_str(),
+            json!({"currency": "usd", "model": {"kind": "flat", "amount_minor": 500}}),
+            "interval",
+        ),
+        (
+            prices_path.as_str(),
+            json!({"currency": "usd", "type": "one_time", "model": {"kind": "tiered", "mode": "volume",
+                   "tiers": [{"up_to": null, "unit_amount_minor": 100, "flat_amount_minor": 0}]}}),
+            "prices",
+        ),
+        (
+            "/v1/checkout_sessions",
+            with_urls(json!({"price": monthly})),
+            "price",
+        ),
+        (
+            "/v1/checkout_sessions",
+            with_urls(json!({"price": one_time_id, "currency": "usd"})),
+            "currency",
+        ),
+        (
+            "/v1/checkout_sessions",
+            with_urls(json!({"price": one_time_id, "amount": 1500, "currency": "usd"})),
+            "plan",
+        ),
+        (
+            "/v1/checkout_sessions",
+            with_urls(json!({"price": one_time_id, "trial_days": 7})),
+            "trial_days",
+        ),
+        (
+            "/v1/checkout_sessions",
+            with_urls(json!({"price": one_time_id, "quantity": 0})),
+            "quantity",
+        ),
+    ] {
+        let (status, error) = send(&app, Method::POST, path, &key, body.clone()).await;
+        assert_api_error(
+            (status, error.clone()),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        );
+        assert_eq!(error["error"]["param"], param, "{body}: {error}");
+    }
+    let (status, unknown_type) = send(
+        &app,
+        Method::POST,
+        &prices_path,
+        &key,
+        json!({"currency": "usd", "type": "lifetime", "model": {"kind": "flat", "amount_minor": 500}}),
+    )
+    .await;
+    assert_api_error(
+        (status, unknown_type),
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    );
+
+    // Replaced like any price: the old one is archived, on Stripe too, and
+    // no longer sold.
+    let (status, replaced) = send(
+        &app,
+        Method::POST,
+        &format!("{prices_path}/{one_time_id}"),
+        &key,
+        json!({"currency": "usd", "type": "one_time", "model": {"kind": "per_seat", "unit_amount_minor": 1800}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    run_jobs_until(
+        &app,
+        "the old one-time price archived on Stripe",
+        || async { app.ok_json(&plan_path, &key).await["sync_status"] == "synced" },
+    )
+    .await;
+    let archived = emulator_get(
+        &app,
+        &format!("/v1/prices/{}", stripe_price_of(&one_time_id)),
+        Some(&account),
+    )
+    .await;
+    assert_eq!(archived["active"], false, "{archived}");
+    let (status, error) = send(
+        &app,
+        Method::POST,
+        "/v1/checkout_sessions",
+        &key,
+        with_urls(json!({"price": one_time_id})),
+    )
+    .await;
+    assert_api_error(
+        (status, error.clone()),
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
+    assert_eq!(error["error"]["param"], "price", "{error}");
+
+    // Another tenant can neither sell it nor add to the plan.
+    for (path, body) in [
+        (
+            "/v1/checkout_sessions",
+            with_urls(json!({"price": one_time_id})),
+        ),
+        (prices_path.as_str(), credits.clone()),
+    ] {
+        assert_api_error(
+            send(&app, Method::POST, path, &rival, body).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        );
+    }
 }

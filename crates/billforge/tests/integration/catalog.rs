@@ -5,7 +5,7 @@ use billing::ids::TenantId;
 use platform::connect::OnboardingUrls;
 use platform::records::TenantStatus;
 
-use billing::catalog::{Interval, IntervalUnit, PriceModel, Tier, TierMode};
+use billing::catalog::{Interval, IntervalUnit, PriceModel, PriceType, Tier, TierMode};
 use platform::catalog::{PlanInput, PriceInput};
 
 use crate::harness::{TestApp, spawn_app};
@@ -40,7 +40,11 @@ fn urls(app: &TestApp) -> OnboardingUrls {
 }
 
 /// `GET path` on the emulator as the platform, optionally on a connected account.
-async fn emulator_get(app: &TestApp, path: &str, account: Option<&str>) -> serde_json::Value {
+pub(crate) async fn emulator_get(
+    app: &TestApp,
+    path: &str,
+    account: Option<&str>,
+) -> serde_json::Value {
     let mut request = reqwest::Client::new()
         .get(format!("{}{path}", app.emulator.base_url()))
         .bearer_auth("sk_test_billforge_tests");
@@ -298,13 +302,14 @@ async fn plans_store_every_price_model_pending_sync_and_stay_within_their_tenant
     assert_eq!(created.plan.trial_days, Some(14));
     assert_eq!(created.plan.sync_status, SyncStatus::Pending);
     assert_eq!(created.prices.len(), 5);
-    let intervals: Vec<(&str, i32)> = created
+    let intervals: Vec<(Option<&str>, Option<i32>)> = created
         .prices
         .iter()
-        .map(|p| (p.interval_unit.as_str(), p.interval_count))
+        .map(|p| (p.interval_unit.as_deref(), p.interval_count))
         .collect();
     assert!(
-        intervals.contains(&("year", 1)) && intervals.contains(&("week", 2)),
+        intervals.contains(&(Some("year"), Some(1)))
+            && intervals.contains(&(Some("week"), Some(2))),
         "{intervals:?}"
     );
     let models: Vec<PriceModel> = created
@@ -396,7 +401,7 @@ async fn plans_store_every_price_model_pending_sync_and_stay_within_their_tenant
 fn usd(interval: Interval, model: PriceModel) -> PriceInput {
     PriceInput {
         currency: "usd".to_owned(),
-        interval,
+        price_type: PriceType::Recurring { interval },
         model,
         lookup_key: None,
     }

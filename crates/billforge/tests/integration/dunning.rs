@@ -645,7 +645,9 @@ async fn the_final_action_can_move_the_customer_to_a_free_plan() {
                 trial_days: None,
                 prices: vec![PriceInput {
                     currency: "usd".to_owned(),
-                    interval: Interval::monthly(),
+                    price_type: billing::catalog::PriceType::Recurring {
+                        interval: Interval::monthly(),
+                    },
                     model: PriceModel::Flat { amount_minor: 0 },
                     lookup_key: None,
                 }],

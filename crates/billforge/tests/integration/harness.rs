@@ -42,7 +42,7 @@ pub fn captured_logs() -> String {
 }
 
 /// The test's own database; dropped with the test.
-enum TestDatabase {
+pub(crate) enum TestDatabase {
     /// A SQLite file in a temporary directory.
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     /// A fresh database on the `TEST_DATABASE_URL` server.
@@ -81,7 +81,9 @@ fn with_database(url: &str, name: &str) -> String {
     parsed.to_string()
 }
 
-async fn fresh_database() -> (String, TestDatabase) {
+/// An empty database of the test's own (SQLite, or PostgreSQL with
+/// `TEST_DATABASE_URL`): its URL, and the guard that drops it.
+pub(crate) async fn fresh_database() -> (String, TestDatabase) {
     match std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|url| !url.is_empty())

@@ -169,7 +169,10 @@ async fn a_running_account_is_imported_once_and_resumes_where_it_stopped() {
         .unwrap();
     assert_eq!(monthly_row.lookup_key.as_deref(), Some("legacy_monthly"));
     assert!(monthly_row.model.contains("1500"), "{}", monthly_row.model);
-    let tiered = prices.iter().find(|p| p.interval_unit == "year").unwrap();
+    let tiered = prices
+        .iter()
+        .find(|p| p.interval_unit.as_deref() == Some("year"))
+        .unwrap();
     assert!(
         tiered.model.contains("graduated") && tiered.model.contains("800"),
         "{}",

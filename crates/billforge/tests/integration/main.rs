@@ -18,6 +18,7 @@ mod import;
 mod isolation;
 mod jobs;
 mod mail;
+mod migrations;
 mod mirror;
 mod ops;
 mod outbound;

@@ -1,7 +1,7 @@
 //! Subscribe, change plan, cancel: the full flow with entitlements (issue #5),
 //! through the test's own Stripe emulator and its signed webhooks.
 
-use billing::catalog::{Interval, PriceModel, Tier, TierMode};
+use billing::catalog::{Interval, PriceModel, PriceType, Tier, TierMode};
 use billing::entitlements::{FeatureKind, GrantValue, LimitReset, OverrideAction, Source};
 use billing::ids::{CustomerId, FeatureId, PlanId, PriceId, SubscriptionId, TenantId};
 use chrono::TimeDelta;
@@ -14,7 +14,7 @@ use crate::harness::{TestApp, run_jobs_until, selling_tenant, spawn_app, test_ct
 fn usd(interval: Interval, model: PriceModel) -> PriceInput {
     PriceInput {
         currency: "usd".to_owned(),
-        interval,
+        price_type: PriceType::Recurring { interval },
         model,
         lookup_key: None,
     }

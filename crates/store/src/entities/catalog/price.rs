@@ -18,10 +18,10 @@ pub struct Model {
     pub model: String,
     /// Lower-case ISO currency of every amount in `model`.
     pub currency: String,
-    /// `day`, `week`, `month` or `year`.
-    pub interval_unit: String,
-    /// Units per billing period.
-    pub interval_count: i32,
+    /// `day`, `week`, `month` or `year`; `None` for a one-time price.
+    pub interval_unit: Option<String>,
+    /// Units per billing period; `None` for a one-time price.
+    pub interval_count: Option<i32>,
     /// Archived: keeps billing its subscribers, offered to nobody new.
     pub archived: bool,
     /// Merchant's stable handle for the current price of a plan, if any.
