@@ -270,7 +270,14 @@ impl Platform {
             prices: vec![],
             grants: vec![],
         })
-        .map_err(|err| PlatformError::invalid("plan", err.to_string()))?;
+        .map_err(|err| {
+            // Name the request field at fault, so forms and `param` point at it.
+            let field = match err {
+                billing::catalog::CatalogError::TrialDaysOutOfRange { .. } => "trial_days",
+                _ => "name",
+            };
+            PlatformError::invalid(field, err.to_string())
+        })?;
         let prices = input
             .prices
             .into_iter()
@@ -484,6 +491,16 @@ impl Platform {
         );
         self.recompute_plan_customers(tenant, plan, &cause).await?;
         Ok(scope.grants_of(plan).await?)
+    }
+
+    /// The features a plan grants; another tenant's plan is `not_found`.
+    pub async fn plan_grants(
+        &self,
+        tenant: &TenantId,
+        plan: &PlanId,
+    ) -> PlatformResult<Vec<GrantRecord>> {
+        self.plan(tenant, plan).await?;
+        Ok(self.store().scoped(tenant).grants_of(plan).await?)
     }
 
     /// The tenant's plans (without prices), oldest first.

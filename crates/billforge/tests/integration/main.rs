@@ -9,6 +9,7 @@ mod api_payments;
 mod api_v1;
 mod catalog;
 mod clock;
+mod dashboard;
 mod dunning;
 mod faults;
 mod harness;
