@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use billing::catalog::{Interval, PriceModel, Tier, TierMode};
 use billing::entitlements::{FeatureKind, GrantValue, LimitReset};
-use billing::ids::{FeatureId, PlanId};
+use billing::ids::{FeatureId, PlanId, PriceId};
 use billing::money::{Currency, Money};
 use platform::catalog::{
     FeatureRecord, GrantRecord, PlanDetails, PlanInput, PlanRecord, PriceInput, PriceRecord,
@@ -30,6 +30,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/dashboard/plans", web::get().to(plans_page))
         .route("/dashboard/plans", web::post().to(create_plan))
         .route("/dashboard/plans/{id}", web::get().to(plan_page))
+        .route("/dashboard/plans/{id}", web::post().to(update_plan))
+        .route(
+            "/dashboard/plans/{id}/prices/{price}/{action:(archive|unarchive)}",
+            web::post().to(set_price_archived),
+        )
         .route("/dashboard/plans/{id}/prices", web::post().to(add_price))
         .route(
             "/dashboard/plans/{id}/grants",
@@ -219,17 +224,41 @@ impl CsrfProtected for PlanForm {
 
 impl PlanForm {
     fn to_input(&self) -> Result<PlanInput, PlatformError> {
-        let trial_days = match self.trial_days.trim() {
-            "" => None,
-            days => Some(days.parse::<u16>().map_err(|_| {
-                PlatformError::invalid("trial_days", "trial days are a whole number, like 14")
-            })?),
-        };
         Ok(PlanInput {
             name: self.name.clone(),
-            trial_days,
+            trial_days: trial_days(&self.trial_days)?,
             prices: vec![self.price.to_input()?],
         })
+    }
+}
+
+/// The "edit plan" form: name and trial.
+#[derive(Deserialize, Clone, Default)]
+pub(crate) struct DetailsForm {
+    /// Checked by [`CsrfForm`] before the handler runs.
+    #[serde(default)]
+    csrf_token: String,
+    /// Shown to customers.
+    #[serde(default)]
+    name: String,
+    /// Free days before the first charge; empty for none.
+    #[serde(default)]
+    trial_days: String,
+}
+
+impl CsrfProtected for DetailsForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// Trial days as typed: empty for none.
+fn trial_days(raw: &str) -> Result<Option<u16>, PlatformError> {
+    match raw.trim() {
+        "" => Ok(None),
+        days => days.parse::<u16>().map(Some).map_err(|_| {
+            PlatformError::invalid("trial_days", "trial days are a whole number, like 14")
+        }),
     }
 }
 
@@ -408,6 +437,10 @@ struct PlanPage {
     grants: Vec<GrantRow>,
     /// Features that can be granted (not archived).
     features: Vec<FeatureView>,
+    /// The "edit plan" form's values (the stored ones unless refused).
+    details_form: DetailsForm,
+    /// Why the "edit plan" form was refused.
+    details_errors: FieldErrors,
     /// The "add price" form's values.
     price_form: PriceFields,
     /// Why the "add price" form was refused.
@@ -416,6 +449,18 @@ struct PlanPage {
     grant_form: GrantForm,
     /// Why the "grant" form was refused.
     grant_errors: FieldErrors,
+}
+
+/// What a plan's page shows in its forms: blank (or stored) values, or the
+/// one refused form's values and error.
+#[derive(Default)]
+struct PlanForms {
+    /// The "edit plan" form, `None` for the stored values.
+    details: Option<(DetailsForm, FieldErrors)>,
+    /// The "add price" form.
+    price: (PriceFields, FieldErrors),
+    /// The "grant" form.
+    grant: (GrantForm, FieldErrors),
 }
 
 /// Stored JSON the platform wrote; bad JSON is a bug.
@@ -610,13 +655,12 @@ async fn create_feature(CsrfForm { form, browser }: CsrfForm<FeatureForm>) -> Pa
     outcome.await.map_err(|err| err.with_browser(&browser))
 }
 
-/// Renders a plan's page with the two forms' values and errors.
+/// Renders a plan's page with its forms' values and errors.
 async fn render_plan(
     browser: &Browser,
     status: StatusCode,
     id: &str,
-    (price_form, price_errors): (PriceFields, FieldErrors),
-    (grant_form, grant_errors): (GrantForm, FieldErrors),
+    forms: PlanForms,
 ) -> PageResult {
     let (_, tenant_id) = browser.require_merchant()?;
     let platform = browser.platform();
@@ -650,6 +694,19 @@ async fn render_plan(
             })
         })
         .collect::<Result<Vec<_>, PlatformError>>()?;
+    let (details_form, details_errors) = forms.details.unwrap_or_else(|| {
+        let stored = DetailsForm {
+            csrf_token: String::new(),
+            name: plan.name.clone(),
+            trial_days: plan
+                .trial_days
+                .map(|days| days.to_string())
+                .unwrap_or_default(),
+        };
+        (stored, FieldErrors::none())
+    });
+    let (price_form, price_errors) = forms.price;
+    let (grant_form, grant_errors) = forms.grant;
     browser.page(
         status,
         &PlanPage {
@@ -661,6 +718,8 @@ async fn render_plan(
                 .into_iter()
                 .filter(|feature| !feature.record.archived)
                 .collect(),
+            details_form,
+            details_errors,
             price_form,
             price_errors,
             grant_form,
@@ -671,15 +730,61 @@ async fn render_plan(
 
 /// `GET /dashboard/plans/{id}`; another tenant's plan is a 404.
 async fn plan_page(user: MerchantUser, id: web::Path<String>) -> PageResult {
-    render_plan(
-        &user.browser,
-        StatusCode::OK,
-        &id,
-        (PriceFields::default(), FieldErrors::none()),
-        (GrantForm::default(), FieldErrors::none()),
-    )
-    .await
-    .map_err(|err| err.with_browser(&user.browser))
+    render_plan(&user.browser, StatusCode::OK, &id, PlanForms::default())
+        .await
+        .map_err(|err| err.with_browser(&user.browser))
+}
+
+/// `POST /dashboard/plans/{id}`: renames the plan and sets its trial.
+async fn update_plan(
+    CsrfForm { form, browser }: CsrfForm<DetailsForm>,
+    id: web::Path<String>,
+) -> PageResult {
+    let outcome = async {
+        let (tenant_id, ctx) = merchant_ctx(&browser)?;
+        let plan = plan_id(&id)?;
+        let updated = match trial_days(&form.trial_days) {
+            Ok(days) => {
+                browser
+                    .platform()
+                    .update_plan(&tenant_id, &ctx, &plan, form.name.clone(), days)
+                    .await
+            }
+            Err(err) => Err(err),
+        };
+        match updated {
+            Ok(_) => Ok(see_other(&format!("/dashboard/plans/{id}"))),
+            Err(err) => {
+                let forms = PlanForms {
+                    details: Some((form.clone(), FieldErrors::placed(err, |field| field)?)),
+                    ..PlanForms::default()
+                };
+                render_plan(&browser, REFUSED, &id, forms).await
+            }
+        }
+    };
+    outcome.await.map_err(|err| err.with_browser(&browser))
+}
+
+/// `POST /dashboard/plans/{id}/prices/{price}/archive` or `…/unarchive`.
+async fn set_price_archived(
+    CsrfForm { browser, .. }: CsrfForm<TokenOnly>,
+    path: web::Path<(String, String, String)>,
+) -> PageResult {
+    let (id, price, action) = path.into_inner();
+    let outcome = async {
+        let (tenant_id, ctx) = merchant_ctx(&browser)?;
+        let price = PriceId::parse(&price).map_err(|_| PlatformError::NotFound("price"))?;
+        let archived = action == "archive";
+        browser
+            .platform()
+            .set_price_archived(&tenant_id, &ctx, &plan_id(&id)?, &price, archived)
+            .await?;
+        Ok(see_other(&format!("/dashboard/plans/{id}")))
+    };
+    outcome
+        .await
+        .map_err(|err: WebError| err.with_browser(&browser))
 }
 
 /// `POST /dashboard/plans/{id}/prices`.
@@ -703,14 +808,11 @@ async fn add_price(
             Ok(_) => Ok(see_other(&format!("/dashboard/plans/{id}"))),
             Err(err) => {
                 let errors = FieldErrors::placed(err, |field| form.price.place(field))?;
-                render_plan(
-                    &browser,
-                    REFUSED,
-                    &id,
-                    (form.price.clone(), errors),
-                    (GrantForm::default(), FieldErrors::none()),
-                )
-                .await
+                let forms = PlanForms {
+                    price: (form.price.clone(), errors),
+                    ..PlanForms::default()
+                };
+                render_plan(&browser, REFUSED, &id, forms).await
             }
         }
     };
@@ -743,14 +845,11 @@ async fn grant_feature(
                     "value" => "limit",
                     other => other,
                 })?;
-                render_plan(
-                    &browser,
-                    REFUSED,
-                    &id,
-                    (PriceFields::default(), FieldErrors::none()),
-                    (form.clone(), errors),
-                )
-                .await
+                let forms = PlanForms {
+                    grant: (form.clone(), errors),
+                    ..PlanForms::default()
+                };
+                render_plan(&browser, REFUSED, &id, forms).await
             }
         }
     };

@@ -40,7 +40,11 @@ fn urls(app: &TestApp) -> OnboardingUrls {
 }
 
 /// `GET path` on the emulator as the platform, optionally on a connected account.
-async fn emulator_get(app: &TestApp, path: &str, account: Option<&str>) -> serde_json::Value {
+pub(crate) async fn emulator_get(
+    app: &TestApp,
+    path: &str,
+    account: Option<&str>,
+) -> serde_json::Value {
     let mut request = reqwest::Client::new()
         .get(format!("{}{path}", app.emulator.base_url()))
         .bearer_auth("sk_test_billforge_tests");

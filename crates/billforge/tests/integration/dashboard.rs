@@ -9,7 +9,8 @@ use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::Value;
 
-use crate::harness::{Browser, TestApp, post_without_redirects, spawn_app};
+use crate::catalog::emulator_get;
+use crate::harness::{Browser, TestApp, post_without_redirects, run_jobs, spawn_app, tenant_id};
 
 /// A form's fields as submitted.
 type Fields<'a> = Vec<(&'a str, &'a str)>;
@@ -99,7 +100,7 @@ async fn the_checklist_follows_real_state_and_the_connect_button_onboards_on_str
     assert_eq!(returned.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&returned), "/dashboard");
 
-    browser.create_api_key("backend").await;
+    let key = browser.create_api_key("backend").await;
     let (status, _) = send(
         &browser,
         "/dashboard/settings",
@@ -108,7 +109,7 @@ async fn the_checklist_follows_real_state_and_the_connect_button_onboards_on_str
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    create_plan(
+    let plan = create_plan(
         &browser,
         &[
             ("name", "Starter"),
@@ -129,6 +130,26 @@ async fn the_checklist_follows_real_state_and_the_connect_button_onboards_on_str
     // Test mode: everything but going live.
     assert!(ready.contains("(4 of 5 done)"), "{ready}");
     assert!(ready.contains("this platform runs on Stripe test mode"));
+
+    // Archiving and restoring a price in the editor reaches Stripe.
+    let account = app
+        .platform
+        .connected_account(&tenant_id(&app, "checky").await)
+        .await
+        .unwrap();
+    let page = format!("/dashboard/plans/{plan}");
+    let price = &app.ok_json(&format!("/v1/plans/{plan}"), &key).await["prices"][0];
+    let price_page = format!("{page}/prices/{}", price["id"].as_str().unwrap());
+    for (action, active) in [("archive", false), ("unarchive", true), ("archive", false)] {
+        let (status, _) = send(&browser, &page, &format!("{price_page}/{action}"), &[]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        run_jobs(&app).await;
+        let stored = &app.ok_json(&format!("/v1/plans/{plan}"), &key).await["prices"][0];
+        assert_eq!(stored["archived"], !active, "{action}");
+        let stripe_price = format!("/v1/prices/{}", stored["stripe_price_id"].as_str().unwrap());
+        let on_stripe = emulator_get(&app, &stripe_price, Some(&account)).await;
+        assert_eq!(on_stripe["active"], active, "{action} on Stripe");
+    }
 }
 
 #[tokio::test]
@@ -217,6 +238,24 @@ async fn a_merchant_builds_a_plan_with_prices_and_features_in_the_editor() {
     let shown = browser.page(&page).await;
     assert!(shown.contains("€12.50 per seat every month"), "{shown}");
     assert!(shown.contains("up to 10"));
+
+    let (status, refused) =
+        send(&browser, &page, &page, &[("name", ""), ("trial_days", "7")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(field_error(&refused, "details-name").contains("a plan needs a name"));
+    let (status, _) = send(
+        &browser,
+        &page,
+        &page,
+        &[("name", "Team Plus"), ("trial_days", "")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let renamed = app.ok_json(&format!("/v1/plans/{plan}"), &key).await;
+    assert_eq!(
+        (&renamed["name"], &renamed["trial_days"]),
+        (&Value::from("Team Plus"), &Value::Null)
+    );
 
     let (status, _) = send(&browser, &page, &format!("{page}/archive"), &[]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -425,6 +464,8 @@ async fn the_editors_hide_other_tenants_plans_and_refuse_forms_without_csrf() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = send(&other, "/dashboard/plans", &page, &[("name", "Mine now")]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     // Nor can it be the final action of another tenant's dunning policy.
     let (status, shown) = send(
         &other,
@@ -444,6 +485,7 @@ async fn the_editors_hide_other_tenants_plans_and_refuse_forms_without_csrf() {
     for path in [
         "/dashboard/plans".to_owned(),
         "/dashboard/features".to_owned(),
+        page.clone(),
         format!("{page}/prices"),
         format!("{page}/grants"),
         format!("{page}/archive"),
