@@ -138,7 +138,13 @@ async fn once_shown_an_api_key_is_nowhere_in_the_pages_or_cookies() {
     assert!(chromium.html().await.contains(&secret), "shown once");
 
     let prefix = &secret[..16];
-    for page in ["/dashboard", "/dashboard/settings", "/dashboard/audit"] {
+    for page in [
+        "/dashboard",
+        "/dashboard/settings",
+        "/dashboard/audit",
+        "/dashboard/plans",
+        "/dashboard/dunning",
+    ] {
         chromium.visit(page).await;
         let html = chromium.html().await;
         assert!(!html.contains(&secret), "{page} carries the secret");
