@@ -246,6 +246,26 @@ fn display_name(raw: &str) -> PlatformResult<String> {
     Ok(name.to_owned())
 }
 
+/// A plan's own details checked by `billing::catalog`; errors name the
+/// request field at fault, so forms and the API's `param` point at it.
+fn valid_plan(id: PlanId, name: String, trial_days: Option<u16>) -> PlatformResult<Plan> {
+    Plan::try_from(PlanSpec {
+        id,
+        name,
+        archived: false,
+        trial_days,
+        prices: vec![],
+        grants: vec![],
+    })
+    .map_err(|err| {
+        let field = match err {
+            billing::catalog::CatalogError::TrialDaysOutOfRange { .. } => "trial_days",
+            _ => "name",
+        };
+        PlatformError::invalid(field, err.to_string())
+    })
+}
+
 impl Platform {
     /// Creates a feature. The lookup key is what merchants' code checks, so
     /// it is validated and unique per tenant.
@@ -307,15 +327,7 @@ impl Platform {
         ctx: &AuditContext,
         input: PlanInput,
     ) -> PlatformResult<PlanDetails> {
-        let plan = Plan::try_from(PlanSpec {
-            id: PlanId::generate(),
-            name: input.name,
-            archived: false,
-            trial_days: input.trial_days,
-            prices: vec![],
-            grants: vec![],
-        })
-        .map_err(|err| PlatformError::invalid("plan", err.to_string()))?;
+        let plan = valid_plan(PlanId::generate(), input.name, input.trial_days)?;
         let prices = input
             .prices
             .into_iter()
@@ -411,8 +423,9 @@ impl Platform {
             }
         };
         for price in &details.prices {
-            let stripe_id = match &price.stripe_price_id {
-                Some(stripe_id) => stripe_id.clone(),
+            // A price is created active on Stripe.
+            let (stripe_id, stripe_active) = match &price.stripe_price_id {
+                Some(stripe_id) => (stripe_id.clone(), price.stripe_active),
                 None => {
                     let key = format!("price-create:{}", price.id);
                     let created = self
@@ -426,21 +439,26 @@ impl Platform {
                     scope
                         .record_price_on_stripe(&price.id, &created.id, true)
                         .await?;
-                    created.id
+                    (created.id, true)
                 }
             };
-            if price.archived && price.stripe_active {
-                let archive = UpdatePrice {
-                    active: Some(false),
+            // Archived here but active there, or restored here: Stripe follows.
+            if price.archived == stripe_active {
+                let active = !price.archived;
+                let change = UpdatePrice {
+                    active: Some(active),
                     ..UpdatePrice::default()
                 };
-                let key = format!("price-archive:{}", price.id);
+                // Per plan version: a price can be archived, restored and
+                // archived again, and each is a new request.
+                let verb = if active { "restore" } else { "archive" };
+                let key = format!("price-{verb}:{}:{}", price.id, plan.version);
                 self.stripe()
                     .prices()
-                    .update(&stripe_id, &archive, on_account().idempotency_key(key))
+                    .update(&stripe_id, &change, on_account().idempotency_key(key))
                     .await?;
                 scope
-                    .record_price_on_stripe(&price.id, &stripe_id, false)
+                    .record_price_on_stripe(&price.id, &stripe_id, active)
                     .await?;
             }
         }
@@ -531,6 +549,16 @@ impl Platform {
         Ok(scope.grants_of(plan).await?)
     }
 
+    /// The features a plan grants; another tenant's plan is `not_found`.
+    pub async fn plan_grants(
+        &self,
+        tenant: &TenantId,
+        plan: &PlanId,
+    ) -> PlatformResult<Vec<GrantRecord>> {
+        self.plan(tenant, plan).await?;
+        Ok(self.store().scoped(tenant).grants_of(plan).await?)
+    }
+
     /// The tenant's plans (without prices), oldest first.
     pub async fn plans(&self, tenant: &TenantId) -> PlatformResult<Vec<PlanRecord>> {
         Ok(self.store().scoped(tenant).plans().await?)
@@ -546,6 +574,53 @@ impl Platform {
             .ok_or(PlatformError::NotFound("plan"))?;
         let prices = scope.prices_of(id).await?;
         Ok(PlanDetails { plan, prices })
+    }
+
+    /// Renames a plan and sets its trial (for new subscriptions); Stripe's
+    /// product follows through the sync.
+    pub async fn update_plan(
+        &self,
+        tenant: &TenantId,
+        ctx: &AuditContext,
+        id: &PlanId,
+        name: String,
+        trial_days: Option<u16>,
+    ) -> PlatformResult<PlanDetails> {
+        let plan = valid_plan(id.clone(), name, trial_days)?;
+        let updated = self
+            .store()
+            .scoped(tenant)
+            .update_plan(
+                id,
+                plan.name().to_owned(),
+                plan.trial_days().map(i32::from),
+                ctx,
+            )
+            .await?
+            .ok_or(PlatformError::NotFound("plan"))?;
+        self.enqueue_plan_sync(tenant, &updated).await?;
+        self.plan(tenant, id).await
+    }
+
+    /// Archives (`true`) or restores one price of a plan: an archived price
+    /// keeps billing its subscribers but is offered to nobody new, and is
+    /// deactivated on Stripe; restoring reactivates it.
+    pub async fn set_price_archived(
+        &self,
+        tenant: &TenantId,
+        ctx: &AuditContext,
+        plan: &PlanId,
+        price: &PriceId,
+        archived: bool,
+    ) -> PlatformResult<PlanDetails> {
+        let updated = self
+            .store()
+            .scoped(tenant)
+            .set_price_archived(plan, price.as_str(), archived, ctx)
+            .await?
+            .ok_or(PlatformError::NotFound("price"))?;
+        self.enqueue_plan_sync(tenant, &updated).await?;
+        self.plan(tenant, plan).await
     }
 
     /// Archives (`true`) or restores a plan: subscribers stay, nobody new

@@ -147,6 +147,49 @@ impl Platform {
         .await
     }
 
+    /// Brings the tenant's connection up to date with its account as Stripe
+    /// has it now: the dashboard calls this when the merchant comes back
+    /// from onboarding, so the status shows without waiting for the
+    /// `account.updated` webhook (which applies the same state later).
+    pub async fn refresh_stripe_connection(
+        &self,
+        tenant: &TenantId,
+        ctx: &AuditContext,
+    ) -> PlatformResult<ConnectStatus> {
+        let Ok(account_id) = self.connected_account(tenant).await else {
+            return self.stripe_connect_status(tenant).await;
+        };
+        match self.apply_current_account_state(&account_id, ctx).await? {
+            Some(status) => Ok(status),
+            None => self.stripe_connect_status(tenant).await,
+        }
+    }
+
+    /// Retrieves `account_id` from Stripe and applies its current state
+    /// (see [`Platform::apply_account_state`]).
+    pub async fn apply_current_account_state(
+        &self,
+        account_id: &str,
+        ctx: &AuditContext,
+    ) -> PlatformResult<Option<ConnectStatus>> {
+        let account = self
+            .stripe()
+            .accounts()
+            .retrieve(
+                account_id,
+                &stripe::Expand::default(),
+                RequestOptions::new(),
+            )
+            .await?;
+        self.apply_account_state(
+            account_id,
+            account.charges_enabled,
+            account.details_submitted,
+            ctx,
+        )
+        .await
+    }
+
     /// `account.application.deauthorized`: the tenant is flagged
     /// disconnected; nothing is deleted.
     pub async fn disconnect_stripe(

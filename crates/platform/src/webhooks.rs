@@ -578,23 +578,7 @@ impl Platform {
         let applied = if event.event_type == EventType::AccountApplicationDeauthorized {
             self.disconnect_stripe(&account_id, &ctx).await
         } else {
-            let account = self
-                .stripe()
-                .accounts()
-                .retrieve(
-                    &account_id,
-                    &stripe::Expand::default(),
-                    RequestOptions::new(),
-                )
-                .await
-                .map_err(|err| JobError::Retry(format!("retrieving {account_id}: {err}")))?;
-            self.apply_account_state(
-                &account_id,
-                account.charges_enabled,
-                account.details_submitted,
-                &ctx,
-            )
-            .await
+            self.apply_current_account_state(&account_id, &ctx).await
         };
         match applied.map_err(|err| JobError::Retry(format!("applying to the tenant: {err:?}")))? {
             Some(_) => Ok(Outcome::Applied(Some(tenant_id))),

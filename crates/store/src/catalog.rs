@@ -226,6 +226,16 @@ impl TenantScope<'_> {
     }
 }
 
+/// A changed plan's next version, `pending` until Stripe has it.
+fn next_version(found: PlanRecord, ctx: &AuditContext) -> plan::ActiveModel {
+    let version = found.version + 1;
+    let mut row: plan::ActiveModel = found.into();
+    row.version = Set(version);
+    row.sync_status = Set(SyncStatus::Pending);
+    row.updated_at = Set(ctx.now);
+    row
+}
+
 pub use crate::entities::catalog::plan::{Model as PlanRecord, SyncStatus};
 pub use crate::entities::catalog::price::Model as PriceRecord;
 
@@ -286,10 +296,19 @@ impl TenantScope<'_> {
 
     /// One of the tenant's plans; another tenant's is `None`.
     pub async fn plan(&self, id: &PlanId) -> StoreResult<Option<PlanRecord>> {
+        self.plan_on(self.db, id).await
+    }
+
+    /// [`TenantScope::plan`] read through `db` (a write transaction).
+    async fn plan_on(
+        &self,
+        db: &impl ConnectionTrait,
+        id: &PlanId,
+    ) -> StoreResult<Option<PlanRecord>> {
         Ok(self
             .find::<plan::Entity>()
             .filter(plan::Column::Id.eq(id.as_str()))
-            .one(self.db)
+            .one(db)
             .await?)
     }
 
@@ -349,6 +368,74 @@ impl TenantScope<'_> {
         Ok(created)
     }
 
+    /// Renames one of the tenant's plans and sets its trial (audited
+    /// `plan.updated`); the version is bumped so the product is synced
+    /// again. `None` when the plan is not this tenant's.
+    pub async fn update_plan(
+        &self,
+        id: &PlanId,
+        name: String,
+        trial_days: Option<i32>,
+        ctx: &AuditContext,
+    ) -> StoreResult<Option<PlanRecord>> {
+        let txn = crate::begin_write(self.db).await?;
+        let Some(found) = self.plan_on(&txn, id).await? else {
+            return Ok(None);
+        };
+        let mut row = next_version(found, ctx);
+        row.name = Set(name);
+        row.trial_days = Set(trial_days);
+        let updated = row.update(&txn).await?;
+        audit::record(
+            &txn,
+            ctx,
+            Some(&self.tenant_id),
+            "plan.updated",
+            "plan",
+            id.as_str(),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Some(updated))
+    }
+
+    /// Archives (`true`) or restores one price of one of the tenant's plans
+    /// (audited); the plan's version is bumped so Stripe follows. `None`
+    /// when the plan or the price is not this tenant's.
+    pub async fn set_price_archived(
+        &self,
+        plan_id: &PlanId,
+        price_id: &str,
+        archived: bool,
+        ctx: &AuditContext,
+    ) -> StoreResult<Option<PlanRecord>> {
+        let txn = crate::begin_write(self.db).await?;
+        let Some(found) = self.plan_on(&txn, plan_id).await? else {
+            return Ok(None);
+        };
+        let changed = price::Entity::update_many()
+            .col_expr(price::Column::Archived, Expr::value(archived))
+            .col_expr(price::Column::UpdatedAt, Expr::value(ctx.now))
+            .filter(price::Column::Id.eq(price_id))
+            .filter(price::Column::PlanId.eq(plan_id.as_str()))
+            .filter(price::Column::TenantId.eq(self.tenant_id.as_str()))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            return Ok(None);
+        }
+        let updated = next_version(found, ctx).update(&txn).await?;
+        let action = if archived {
+            "price.archived"
+        } else {
+            "price.unarchived"
+        };
+        audit::record(&txn, ctx, Some(&self.tenant_id), action, "price", price_id).await?;
+        txn.commit().await?;
+        Ok(Some(updated))
+    }
+
     /// Archives or restores one of the tenant's plans (idempotent). A real
     /// change bumps the version and marks the plan `pending` so it is synced
     /// again; `None` when the plan is not this tenant's.
@@ -359,12 +446,7 @@ impl TenantScope<'_> {
         ctx: &AuditContext,
     ) -> StoreResult<Option<PlanRecord>> {
         let txn = crate::begin_write(self.db).await?;
-        let Some(found) = self
-            .find::<plan::Entity>()
-            .filter(plan::Column::Id.eq(id.as_str()))
-            .one(&txn)
-            .await?
-        else {
+        let Some(found) = self.plan_on(&txn, id).await? else {
             return Ok(None);
         };
         if found.archived == archived {
@@ -534,12 +616,7 @@ impl TenantScope<'_> {
         ctx: &AuditContext,
     ) -> StoreResult<Option<PlanRecord>> {
         let txn = crate::begin_write(self.db).await?;
-        let Some(found) = self
-            .find::<plan::Entity>()
-            .filter(plan::Column::Id.eq(plan_id.as_str()))
-            .one(&txn)
-            .await?
-        else {
+        let Some(found) = self.plan_on(&txn, plan_id).await? else {
             return Ok(None);
         };
         if let Some(old) = supersedes {

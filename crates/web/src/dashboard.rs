@@ -2,14 +2,16 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use platform::records::Tenant;
+use billing::ids::TenantId;
+use platform::connect::OnboardingUrls;
+use platform::records::{ApiKey, ApiKeyMode, Tenant};
 use platform::tenants::ProfileForm;
 use platform::{PlatformError, RequestId};
 use serde::Deserialize;
 
 use crate::browser::{Browser, CsrfForm, CsrfProtected, MerchantUser, TokenOnly};
 use crate::error::WebError;
-use crate::views::{AuditPage, DashboardPage, SettingsPage};
+use crate::views::{AuditPage, Checklist, DashboardPage, SettingsPage};
 
 type PageResult = Result<HttpResponse, WebError>;
 
@@ -43,6 +45,7 @@ async fn render(
         .ok_or_else(|| PlatformError::Internal("merchant user without tenant".into()))?;
     let api_keys = browser.platform().api_keys(&tenant_id).await?;
     let charts = crate::charts::overview_charts(&browser.platform().overview(&tenant_id).await?);
+    let checklist = checklist(browser, &tenant_id, &tenant, &api_keys).await?;
     browser.page(
         status,
         &DashboardPage {
@@ -52,8 +55,72 @@ async fn render(
             new_key,
             error,
             charts,
+            checklist,
         },
     )
+}
+
+/// Works out the onboarding checklist from the tenant's stored state.
+async fn checklist(
+    browser: &Browser,
+    tenant_id: &TenantId,
+    tenant: &Tenant,
+    api_keys: &[ApiKey],
+) -> Result<Checklist, WebError> {
+    let platform = browser.platform();
+    let usable = |key: &&ApiKey| key.revoked_at.is_none();
+    Ok(Checklist {
+        stripe: platform.stripe_connect_status(tenant_id).await?,
+        has_plan: !platform.plans(tenant_id).await?.is_empty(),
+        has_branding: tenant.brand_color.is_some() || tenant.logo_url.is_some(),
+        has_api_key: api_keys.iter().any(|key| usable(&key)),
+        platform_is_live: platform.settings().api_key_mode() == ApiKeyMode::Live,
+        has_live_key: api_keys
+            .iter()
+            .filter(usable)
+            .any(|key| key.mode == ApiKeyMode::Live),
+    })
+}
+
+/// `POST /dashboard/connect`: starts (or resumes) Stripe Connect onboarding
+/// and sends the merchant to Stripe's hosted onboarding page.
+pub(crate) async fn connect_stripe(CsrfForm { browser, .. }: CsrfForm<TokenOnly>) -> PageResult {
+    let (signed_in, tenant_id) = browser.require_merchant()?;
+    let platform = browser.platform();
+    let ctx = platform.audit_context(signed_in.actor()?, &RequestId::current_or_new());
+    let base = &platform.settings().public_url;
+    let urls = OnboardingUrls {
+        return_url: format!("{base}/dashboard/connect/return"),
+        // An expired or reused link: the dashboard's button makes a new one.
+        refresh_url: format!("{base}/dashboard"),
+    };
+    let link = platform
+        .connect_stripe(&tenant_id, &ctx, &urls)
+        .await
+        .map_err(|err| WebError::from(err).with_browser(&browser))?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("location", link))
+        .finish())
+}
+
+/// `GET /dashboard/connect/return`: back from onboarding. Coming back proves
+/// nothing, so the account is read from Stripe before the dashboard shows
+/// its status; if Stripe cannot be reached, the `account.updated` webhook
+/// still brings the status up to date later.
+pub(crate) async fn connect_return(user: MerchantUser) -> PageResult {
+    let browser = &user.browser;
+    let (signed_in, _) = browser.require_merchant()?;
+    let platform = browser.platform();
+    let ctx = platform.audit_context(signed_in.actor()?, &RequestId::current_or_new());
+    if let Err(err) = platform
+        .refresh_stripe_connection(&user.tenant_id, &ctx)
+        .await
+    {
+        tracing::warn!(error = %err, "could not refresh the Stripe connection on return");
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("location", "/dashboard"))
+        .finish())
 }
 
 /// `GET /dashboard`.

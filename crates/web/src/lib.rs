@@ -12,10 +12,13 @@ mod auth;
 mod browser;
 mod charts;
 mod console;
+mod catalog;
 mod customer;
 mod customers;
 mod dashboard;
+mod dunning;
 mod error;
+mod forms;
 mod mail;
 mod outbound;
 mod views;
@@ -47,6 +50,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/dashboard/api_keys/{id}/revoke",
             web::post().to(dashboard::revoke_api_key),
+        )
+        .route(
+            "/dashboard/connect",
+            web::post().to(dashboard::connect_stripe),
+        )
+        .route(
+            "/dashboard/connect/return",
+            web::get().to(dashboard::connect_return),
         )
         .route("/dashboard/audit", web::get().to(dashboard::audit_log))
         .route(
@@ -80,6 +91,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/dashboard/settings/mail",
             web::post().to(mail::save_settings),
         );
+    catalog::configure(cfg);
+    dunning::configure(cfg);
     outbound::configure(cfg);
     customer::configure(cfg);
     customers::configure(cfg);

@@ -1,6 +1,7 @@
 //! askama templates (in the repository's `templates/`) and their data.
 
 use askama::Template;
+use billing::connect::ConnectStatus;
 use platform::records::{ApiKey, AuditEvent, Tenant};
 
 /// What the shared layout needs on every page.
@@ -77,6 +78,70 @@ pub struct DashboardPage {
     pub error: Option<String>,
     /// The overview charts (`overview_charts.html`).
     pub charts: Vec<crate::charts::Chart>,
+    /// The way to a first sale, from the merchant's real state.
+    pub checklist: Checklist,
+}
+
+/// The onboarding checklist on `/dashboard`: each item is worked out from
+/// stored state, never ticked by hand, so it cannot drift from the truth.
+pub struct Checklist {
+    /// The tenant's Stripe Connect status.
+    pub stripe: ConnectStatus,
+    /// Whether the tenant has created a plan.
+    pub has_plan: bool,
+    /// Whether a brand colour or logo is set.
+    pub has_branding: bool,
+    /// Whether an unrevoked API key exists.
+    pub has_api_key: bool,
+    /// Whether the platform runs on live Stripe (otherwise keys are test keys).
+    pub platform_is_live: bool,
+    /// Whether an unrevoked live-mode key exists.
+    pub has_live_key: bool,
+}
+
+impl Checklist {
+    /// Charges are enabled on the connected account.
+    pub fn stripe_done(&self) -> bool {
+        matches!(self.stripe, ConnectStatus::Active(_))
+    }
+
+    /// A connected account exists that onboarding can continue on.
+    pub fn stripe_started(&self) -> bool {
+        matches!(
+            self.stripe,
+            ConnectStatus::Onboarding(_) | ConnectStatus::Restricted(_)
+        )
+    }
+
+    /// The Stripe status in words.
+    pub fn stripe_state(&self) -> &'static str {
+        match self.stripe {
+            ConnectStatus::NotConnected => "not connected",
+            ConnectStatus::Onboarding(_) => "onboarding not finished",
+            ConnectStatus::Active(_) => "connected, charges enabled",
+            ConnectStatus::Restricted(_) => "restricted: Stripe needs more information",
+            ConnectStatus::Disconnected(_) => "disconnected",
+        }
+    }
+
+    /// Live: real Stripe, an active account and a live key.
+    pub fn live_done(&self) -> bool {
+        self.platform_is_live && self.stripe_done() && self.has_live_key
+    }
+
+    /// How many of the five items are done.
+    pub fn done_count(&self) -> usize {
+        [
+            self.stripe_done(),
+            self.has_plan,
+            self.has_branding,
+            self.has_api_key,
+            self.live_done(),
+        ]
+        .into_iter()
+        .filter(|done| *done)
+        .count()
+    }
 }
 
 /// `/dashboard/settings`, also re-shown with an error and the typed values.

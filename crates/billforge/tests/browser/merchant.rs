@@ -1,11 +1,14 @@
 //! A merchant's first visit, in a real browser: sign up, log out and in,
-//! create an API key (shown once), use it, revoke it.
+//! create an API key (shown once), use it, revoke it; connect Stripe with the
+//! dashboard's button and build a plan with features in the editor.
 
 use fantoccini::Locator;
 use reqwest::{Method, StatusCode};
 
 use crate::chromium::Chromium;
-use crate::harness::{TestApp, assert_api_error, merchant_email, merchant_password, spawn_app};
+use crate::harness::{
+    TestApp, assert_api_error, merchant_email, merchant_password, run_jobs, spawn_app,
+};
 
 /// Signs up `slug` through the sign-up form; leaves Chromium on the page the
 /// form led to.
@@ -140,7 +143,13 @@ async fn once_shown_an_api_key_is_nowhere_in_the_pages_or_cookies() {
     assert!(chromium.html().await.contains(&secret), "shown once");
 
     let prefix = &secret[..16];
-    for page in ["/dashboard", "/dashboard/settings", "/dashboard/audit"] {
+    for page in [
+        "/dashboard",
+        "/dashboard/settings",
+        "/dashboard/audit",
+        "/dashboard/plans",
+        "/dashboard/dunning",
+    ] {
         chromium.visit(page).await;
         let html = chromium.html().await;
         assert!(!html.contains(&secret), "{page} carries the secret");
@@ -156,5 +165,77 @@ async fn once_shown_an_api_key_is_nowhere_in_the_pages_or_cookies() {
             .all(|value| !value.contains(&secret)),
         "no cookie carries the secret"
     );
+    chromium.close().await;
+}
+
+#[tokio::test]
+async fn a_merchant_connects_stripe_from_the_checklist_and_builds_a_plan_in_the_editor() {
+    let (app, chromium) = signed_up_in_chromium("Plan Makers", "planmakers").await;
+    assert_eq!(
+        chromium.text(Locator::Id("stripe-status")).await,
+        "not connected"
+    );
+    chromium.press("Connect with Stripe").await;
+    assert!(
+        chromium.path().await.starts_with("/connect/onboarding/"),
+        "the emulator's onboarding page"
+    );
+    chromium.press("Complete onboarding").await;
+    assert_eq!(chromium.path().await, "/dashboard");
+    assert_eq!(
+        chromium.text(Locator::Id("stripe-status")).await,
+        "connected, charges enabled"
+    );
+    chromium.screenshot("dashboard-checklist").await;
+
+    chromium.visit("/dashboard/plans").await;
+    chromium.fill("Feature name", "Projects").await;
+    chromium.fill("Lookup key", "projects").await;
+    chromium.select("Kind", "Limit (like seats)").await;
+    chromium.press("Create feature").await;
+    chromium.fill("Plan name", "Pro").await;
+    chromium.fill("Trial days", "14").await;
+    chromium.select("Pricing", "Per seat").await;
+    chromium.fill("Amount", "29.00").await;
+    chromium.press("Create plan").await;
+    assert_eq!(chromium.heading().await, "Pro");
+
+    chromium.select("Feature", "Projects (limit)").await;
+    chromium.fill("Limit", "10").await;
+    chromium.press("Grant feature").await;
+    chromium.select("Billing interval", "Yearly").await;
+    chromium.fill("Amount", "290.0O").await;
+    chromium.press("Add price").await;
+    assert!(
+        chromium.alert().await.contains("is not an amount"),
+        "the typo is shown beside the field"
+    );
+    chromium.screenshot("plan-editor-error").await;
+    chromium.fill("Amount", "290.00").await;
+    chromium.press("Add price").await;
+
+    run_jobs(&app).await;
+    chromium.visit(&chromium.path().await).await;
+    let page = chromium.text(Locator::Css("main")).await;
+    for shown in [
+        "$29.00 per seat every month",
+        "$290.00 every year",
+        "up to 10",
+    ] {
+        assert!(page.contains(shown), "{shown} in {page}");
+    }
+    assert_eq!(chromium.text(Locator::Id("sync-status")).await, "synced");
+    chromium.screenshot("plan-editor").await;
+
+    chromium.visit("/dashboard/dunning").await;
+    chromium.fill("Retry on days", "2, 4, 6").await;
+    chromium.press("Preview timeline").await;
+    assert!(
+        chromium
+            .text(Locator::Id("timeline"))
+            .await
+            .contains("Day 2")
+    );
+    chromium.screenshot("dunning-editor").await;
     chromium.close().await;
 }

@@ -10,6 +10,7 @@ mod api_v1;
 mod catalog;
 mod clock;
 mod console;
+mod dashboard;
 mod dunning;
 mod faults;
 mod harness;
