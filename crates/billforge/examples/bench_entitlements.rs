@@ -80,6 +80,8 @@ async fn main() -> anyhow::Result<()> {
         )
     })
     .workers(workers)
+    // As Billforge's server, so the comparison is of the handlers alone.
+    .tcp_nodelay(true)
     .listen(listener)?
     .run();
     let minimal_handle = minimal.handle();

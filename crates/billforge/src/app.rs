@@ -41,6 +41,10 @@ pub fn build_server(
             .default_service(web::to(::web::not_found_page))
     })
     .workers(workers)
+    // Each response leaves as soon as it is written: with Nagle's algorithm
+    // a response written in two parts waits for the client's delayed ACK
+    // (~40 ms) whenever the previous one is still unacknowledged.
+    .tcp_nodelay(true)
     .shutdown_timeout(SHUTDOWN_GRACE_SECS)
     .listen(listener)?
     .run();
