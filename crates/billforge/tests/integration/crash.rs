@@ -383,7 +383,9 @@ async fn a_server_killed_mid_burst_applies_every_event_once_and_mails_once() {
     // The restarted server's worker applies what is left; wait for it to
     // reach the reference, then compare.
     let mut actual = outcome(&crashed, &crash_tenant).await;
-    for _ in 0..240 {
+    // Half-second polls: two minutes, or more for a long run (the debug
+    // build applies a few dozen events a second on two cores).
+    for _ in 0..(deliveries / 10).max(240) {
         if actual == expected {
             break;
         }
