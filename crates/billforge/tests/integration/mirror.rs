@@ -247,13 +247,23 @@ pub(crate) async fn domain_events(app: &TestApp, tenant: &TenantId) -> BTreeSet<
 pub(crate) async fn snapshot(app: &TestApp, tenant: &TenantId) -> Vec<String> {
     let scope = app.platform.store().scoped(tenant);
     let mut lines = Vec::new();
-    let customers = scope
-        .customers(&Page {
-            starting_after: None,
-            limit: 100,
-        })
-        .await
-        .unwrap();
+    let mut customers = Vec::new();
+    loop {
+        let page = scope
+            .customers(&Page {
+                starting_after: customers
+                    .last()
+                    .map(|last: &store::mirror::CustomerRow| last.id.clone()),
+                limit: 100,
+            })
+            .await
+            .unwrap();
+        let more = page.len() == 100;
+        customers.extend(page);
+        if !more {
+            break;
+        }
+    }
     for customer in &customers {
         lines.push(format!(
             "customer {:?} {:?} {:?} deleted={}",
