@@ -39,6 +39,16 @@ impl ApiError {
         }))
     }
 
+    /// An injected fault's answer (`crate::faults`).
+    pub fn injected(
+        status: u16,
+        kind: &'static str,
+        code: Option<&'static str>,
+        message: &str,
+    ) -> Self {
+        ApiError::new(status, kind, code, message.to_owned())
+    }
+
     /// A generic 400 naming the parameter at fault.
     pub fn invalid(param: &str, message: impl Into<String>) -> Self {
         ApiError::new(

@@ -18,7 +18,11 @@
 //!   - `GET /_emulator/webhooks` → `{"pending": n}`: webhook deliveries not
 //!     yet delivered (or given up), so a receiver moving time with the
 //!     emulator knows when a step's events have all reached it;
-//!   - `POST /_emulator/reset` forgets everything.
+//!   - `POST /_emulator/reset` forgets everything;
+//!   - `POST /_emulator/faults` with `server_error`, `rate_limited`,
+//!     `timeout`, `dropped` (shares of `/v1` requests), `timeout_delay_ms`
+//!     and `seed` sets the injected faults; `GET` reports them and their
+//!     counts (see [`Faults`]).
 //!
 //! Start it with [`start`]; port 0 picks a free port (tests).
 
@@ -26,6 +30,7 @@ mod billing;
 mod checkout;
 mod clock;
 mod error;
+mod faults;
 mod form;
 mod hosted;
 mod params;
@@ -47,6 +52,7 @@ use actix_web::{App, HttpServer, web};
 use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 
+pub use faults::Faults;
 pub use state::{API_VERSION, FinalAction};
 pub use store::template_kinds;
 pub use webhooks::RetryPolicy;
@@ -66,6 +72,8 @@ pub struct EmulatorConfig {
     pub webhook_retry: RetryPolicy,
     /// HTTP worker threads.
     pub workers: usize,
+    /// Faults injected into `/v1` requests (none by default).
+    pub faults: Faults,
 }
 
 impl Default for EmulatorConfig {
@@ -82,6 +90,7 @@ impl Default for EmulatorConfig {
             final_action: dunning.final_action,
             webhook_retry: RetryPolicy::default(),
             workers: 2,
+            faults: Faults::default(),
         }
     }
 }
@@ -173,6 +182,7 @@ pub async fn start(config: EmulatorConfig) -> std::io::Result<RunningEmulator> {
         deliveries: sender.clone(),
         pending_deliveries: pending_deliveries.clone(),
         dirty: AtomicBool::new(false),
+        faults: faults::FaultInjector::new(config.faults.clone()),
     });
     let data = web::Data::new(shared.clone());
     let server = HttpServer::new(move || {

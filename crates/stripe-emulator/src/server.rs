@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::{ApiError, ApiResult};
+use crate::faults::{Fault, FaultInjector};
 use crate::params::Params;
 use crate::state::{API_VERSION, State};
 use crate::store::{Page, Scope, new_secret};
@@ -29,6 +30,8 @@ pub struct Shared {
     pub pending_deliveries: webhooks::PendingDeliveries,
     /// Set after every mutation; the snapshot writer clears it.
     pub dirty: AtomicBool,
+    /// The faults injected into `/v1` requests.
+    pub faults: FaultInjector,
 }
 
 impl Shared {
@@ -70,7 +73,22 @@ pub async fn api(
     shared: web::Data<Arc<Shared>>,
 ) -> HttpResponse {
     let request_id = format!("req_{}", new_secret(14));
-    let outcome = handle(&request, &body, &shared, &request_id);
+    let fault = shared.faults.next();
+    let outcome = match fault {
+        Some(Fault::ServerError) => Err(ApiError::injected(
+            500,
+            "api_error",
+            None,
+            "An unknown error occurred (injected by the emulator; nothing was done).",
+        )),
+        Some(Fault::RateLimited) => Err(ApiError::injected(
+            429,
+            "invalid_request_error",
+            Some("rate_limit"),
+            "Request rate limit exceeded (injected by the emulator; nothing was done).",
+        )),
+        _ => handle(&request, &body, &shared, &request_id),
+    };
     let (status, body, replayed) = match outcome {
         Ok(Handled::Fresh(status, body)) => (status, body, false),
         Ok(Handled::Replayed(status, body)) => (status, body, true),
@@ -92,7 +110,18 @@ pub async fn api(
     if replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
-    response.body(body)
+    match fault {
+        Some(Fault::Timeout(delay)) => {
+            tokio::time::sleep(delay).await;
+            response.body(body)
+        }
+        // The headers leave, then the body fails: the connection is closed
+        // mid-answer and the client never learns the outcome.
+        Some(Fault::Dropped) => response.streaming(futures::stream::once(async {
+            Err::<web::Bytes, _>(std::io::Error::other("connection dropped (injected)"))
+        })),
+        _ => response.body(body),
+    }
 }
 
 /// A response body with its status, and whether it came from an idempotency record.
@@ -397,9 +426,19 @@ pub async fn emulator(
     let result = crate::form::decode(&raw)
         .map_err(ApiError::state)
         .and_then(|decoded| {
-            let params = Params::new(decoded);
             let path = request.path().trim_end_matches('/');
             let method = request.method().clone();
+            match (method.as_str(), path) {
+                ("GET", "/_emulator/faults") => return Ok(shared.faults.report()),
+                ("POST", "/_emulator/faults") => {
+                    return shared
+                        .faults
+                        .configure(&decoded)
+                        .map_err(|message| ApiError::invalid("faults", message));
+                }
+                _ => {}
+            }
+            let params = Params::new(decoded);
             if (method.as_str(), path) == ("GET", "/_emulator/webhooks") {
                 return Ok(json!({
                     "object": "emulator.webhook_deliveries",

@@ -380,9 +380,14 @@ impl Client {
                     });
                 }
                 Ok(answer) => {
-                    let retryable = answer
-                        .should_retry
-                        .unwrap_or(answer.status == 409 || answer.status >= 500);
+                    // Stripe's `Stripe-Should-Retry` decides when present.
+                    // Otherwise: conflicts, server errors and 429s. The
+                    // official libraries give up on a rate-limit 429, but
+                    // Stripe's rate-limit guide asks for a backed-off retry,
+                    // and with the key reused it can never act twice.
+                    let retryable = answer.should_retry.unwrap_or(
+                        answer.status == 409 || answer.status == 429 || answer.status >= 500,
+                    );
                     let error =
                         ApiError::from_response(answer.status, &answer.body, answer.request_id);
                     (Error::Api(Box::new(error)), retryable)

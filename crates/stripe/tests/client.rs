@@ -236,37 +236,42 @@ async fn stripe_should_retry_false_stops_retries_even_on_a_500() {
 }
 
 #[tokio::test]
-async fn a_429_is_not_retried_unless_stripe_says_so() {
+async fn a_429_is_retried_with_the_same_key_unless_stripe_says_not() {
     let server = MockServer::start().await;
+    let limited = stripe_error(
+        429,
+        json!({"type": "invalid_request_error", "code": "rate_limit"}),
+    );
+    fail_then_succeed(&server, "/v1/customers", 2, limited, customer_json("cus_1")).await;
     Mock::given(method("GET"))
-        .and(path("/v1/customers/cus_plain"))
-        .respond_with(stripe_error(
-            429,
-            json!({"type": "invalid_request_error", "code": "rate_limit"}),
-        ))
+        .and(path("/v1/customers/cus_refused"))
+        .respond_with(
+            stripe_error(
+                429,
+                json!({"type": "invalid_request_error", "code": "rate_limit"}),
+            )
+            .insert_header("Stripe-Should-Retry", "false"),
+        )
         .expect(1)
         .mount(&server)
         .await;
-    let told = stripe_error(
-        429,
-        json!({"type": "invalid_request_error", "code": "lock_timeout"}),
-    )
-    .insert_header("Stripe-Should-Retry", "true");
-    fail_then_succeed(
-        &server,
-        "/v1/customers/cus_told",
-        1,
-        told,
-        customer_json("cus_told"),
-    )
-    .await;
 
     let client = client(&server);
-    let err = retrieve_customer(&client, "cus_plain").await.unwrap_err();
+    let options = RequestOptions::new().idempotency_key("signup:tenant_7");
+    let created = client
+        .customers()
+        .create(&CreateCustomer::default(), options)
+        .await
+        .unwrap();
+    assert_eq!(created.id, "cus_1");
+    let keys: Vec<_> = requests(&server)
+        .await
+        .iter()
+        .map(|request| header_of(request, "Idempotency-Key").map(str::to_owned))
+        .collect();
+    assert_eq!(keys, vec![Some("signup:tenant_7".to_owned()); 3]);
+    let err = retrieve_customer(&client, "cus_refused").await.unwrap_err();
     assert_eq!(err.as_api().unwrap().kind, ApiErrorKind::RateLimit);
-    let customer = retrieve_customer(&client, "cus_told").await.unwrap();
-    assert_eq!(customer.id, "cus_told");
-    assert_eq!(requests(&server).await.len(), 3);
 }
 
 #[tokio::test]

@@ -428,3 +428,96 @@ async fn cached_checks_see_this_process_at_once_and_another_within_a_second() {
         "the other process's revoke never reached this process's cache"
     );
 }
+
+/// Known to fail now and then (issue #10, found by this test): on
+/// PostgreSQL, one run in a few, either one of the two calls answers
+/// `500 internal_error` (logged `Store(Duplicate)`: both requests write the
+/// mirror from Stripe's answer and one hits a unique constraint), or the
+/// mirror keeps the price Stripe no longer has. Run it with `-- --ignored`
+/// (in a loop) when working on the fix; drop the `ignore` once it holds.
+#[tokio::test]
+#[ignore = "known race: concurrent plan changes can leave the mirror unlike Stripe (issue #10)"]
+async fn two_plan_changes_at_once_end_with_the_mirror_equal_to_stripe() {
+    let app = crate::harness::spawn_app().await;
+    let key = selling_key(&app, "racer").await;
+    let plans = crate::harness::pricing_catalog(&app, &key).await;
+    created(
+        &app,
+        "/v1/customers",
+        &key,
+        json!({"external_id": "user-1", "email": "ada@example.com"}),
+    )
+    .await;
+    let checkout = created(
+        &app,
+        "/v1/checkout_sessions",
+        &key,
+        json!({"plan": plans[0]["id"], "customer": "user-1",
+               "success_url": format!("{}/thanks", app.address), "cancel_url": format!("{}/pricing", app.address)}),
+    )
+    .await;
+    pay(checkout["url"].as_str().unwrap(), "4242424242424242").await;
+    let list_path = "/v1/subscriptions?customer=user-1";
+    run_jobs_until(&app, "the subscription mirrored", || async {
+        app.ok_json(list_path, &key).await["data"][0]["status"] == "active"
+    })
+    .await;
+    let subscription = app.ok_json(list_path, &key).await["data"][0].clone();
+    let path = format!("/v1/subscriptions/{}", subscription["id"].as_str().unwrap());
+
+    // Pro and Team asked for at the same moment.
+    let (pro, team) = (&plans[1]["prices"][0]["id"], &plans[2]["prices"][0]["id"]);
+    let (to_pro, to_team) = tokio::join!(
+        send(&app, Method::POST, &path, &key, json!({"price": pro})),
+        send(&app, Method::POST, &path, &key, json!({"price": team})),
+    );
+    for (status, answer) in [&to_pro, &to_team] {
+        assert!(
+            status.is_success() || status.is_client_error(),
+            "each call has a clear outcome: {status} {answer}"
+        );
+    }
+    assert!(
+        to_pro.0.is_success() || to_team.0.is_success(),
+        "{to_pro:?} {to_team:?}"
+    );
+
+    // Whatever the order, Billforge's mirror ends where Stripe is.
+    let stripe_subscription: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/subscriptions/{}",
+            app.emulator.base_url(),
+            subscription["stripe_subscription_id"].as_str().unwrap()
+        ))
+        .bearer_auth("sk_test_billforge_tests")
+        .header(
+            "Stripe-Account",
+            app.platform
+                .connected_account(&crate::harness::tenant_id(&app, "racer").await)
+                .await
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = stripe_subscription["items"]["data"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{stripe_subscription}");
+    let on_stripe = items[0]["price"]["metadata"]["price_id"].clone();
+    assert!(on_stripe == *pro || on_stripe == *team, "{on_stripe}");
+    let mut mirrored = Value::Null;
+    for _ in 0..50 {
+        run_jobs(&app).await;
+        mirrored = app.ok_json(&path, &key).await["price"].clone();
+        if mirrored == on_stripe {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        mirrored, on_stripe,
+        "the mirror's price equals Stripe's (Pro {pro}, Team {team}; answers {to_pro:?} {to_team:?})"
+    );
+}

@@ -140,7 +140,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// The app with `adjust` applied to its settings first.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    spawn(adjust, |_| {}, false).await
+    spawn(adjust, |_| {}, |client| client, false).await
+}
+
+/// The app with its Stripe client configured by `client` (timeouts, retries).
+pub async fn spawn_app_with_stripe(
+    client: impl FnOnce(stripe::ClientBuilder) -> stripe::ClientBuilder,
+) -> TestApp {
+    spawn(|_| {}, |_| {}, client, false).await
 }
 
 /// The app as `serve` runs it on the emulator: on the one clock (the
@@ -150,7 +157,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 pub async fn spawn_one_clock_app(
     emulator: impl FnOnce(&mut stripe_emulator::EmulatorConfig),
 ) -> TestApp {
-    let app = spawn(|_| {}, emulator, true).await;
+    let app = spawn(|_| {}, emulator, |client| client, true).await;
     app.platform.ensure_webhook_endpoints().await.unwrap();
     app
 }
@@ -158,6 +165,7 @@ pub async fn spawn_one_clock_app(
 async fn spawn(
     adjust: impl FnOnce(&mut Settings),
     adjust_emulator: impl FnOnce(&mut stripe_emulator::EmulatorConfig),
+    adjust_client: impl FnOnce(stripe::ClientBuilder) -> stripe::ClientBuilder,
     one_clock: bool,
 ) -> TestApp {
     capture_logs();
@@ -177,10 +185,11 @@ async fn spawn(
     let emulator = stripe_emulator::start(emulator_config)
         .await
         .expect("emulator starts");
-    let stripe = stripe::Client::builder("sk_test_billforge_tests")
-        .base_url(emulator.base_url())
-        .build()
-        .expect("Stripe client");
+    let stripe = adjust_client(
+        stripe::Client::builder("sk_test_billforge_tests").base_url(emulator.base_url()),
+    )
+    .build()
+    .expect("Stripe client");
     let platform = if one_clock {
         Platform::start_on_emulator_time(settings, stripe).await
     } else {

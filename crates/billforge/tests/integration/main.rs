@@ -11,6 +11,8 @@ mod catalog;
 mod clock;
 mod console;
 mod dashboard;
+
+mod crash;
 mod dunning;
 mod faults;
 mod harness;
@@ -25,5 +27,6 @@ mod ops;
 mod outbound;
 mod reconcile;
 mod security;
+mod stripe_faults;
 mod subscriptions;
 mod webhooks;

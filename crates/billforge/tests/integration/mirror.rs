@@ -47,20 +47,38 @@ pub(crate) fn on(account: &str) -> RequestOptions {
     RequestOptions::new().on_account(account.to_owned())
 }
 
+/// Every object of `kind` (`events`, `customers`, …) the emulator holds on
+/// `account`, newest first (Stripe's list order), every page.
+pub(crate) async fn emulator_list(app: &TestApp, account: &str, kind: &str) -> Vec<Value> {
+    let mut objects = Vec::new();
+    loop {
+        let after = objects
+            .last()
+            .map(|last: &Value| format!("&starting_after={}", last["id"].as_str().unwrap()))
+            .unwrap_or_default();
+        let listed: Value = reqwest::Client::new()
+            .get(format!(
+                "{}/v1/{kind}?limit=100{after}",
+                app.emulator.base_url()
+            ))
+            .bearer_auth("sk_test_billforge_tests")
+            .header("Stripe-Account", account)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        objects.extend(listed["data"].as_array().unwrap().iter().cloned());
+        if listed["has_more"] != true {
+            return objects;
+        }
+    }
+}
+
 /// Every event the emulator recorded on `account`, oldest first, as JSON.
-async fn emulator_events(app: &TestApp, account: &str) -> Vec<Value> {
-    let listed: Value = reqwest::Client::new()
-        .get(format!("{}/v1/events?limit=100", app.emulator.base_url()))
-        .bearer_auth("sk_test_billforge_tests")
-        .header("Stripe-Account", account)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed["has_more"], false, "more than 100 events");
-    let mut events = listed["data"].as_array().unwrap().clone();
+pub(crate) async fn emulator_events(app: &TestApp, account: &str) -> Vec<Value> {
+    let mut events = emulator_list(app, account, "events").await;
     events.reverse();
     events
 }
@@ -202,7 +220,7 @@ pub(crate) async fn subscribe(
 
 /// The kinds and causes of a tenant's domain events (the run suffix of
 /// replayed event ids removed).
-async fn domain_events(app: &TestApp, tenant: &TenantId) -> BTreeSet<(String, String)> {
+pub(crate) async fn domain_events(app: &TestApp, tenant: &TenantId) -> BTreeSet<(String, String)> {
     let db = Database::connect(&app.database_url).await.unwrap();
     let rows = db
         .query_all_raw(Statement::from_string(
@@ -226,16 +244,26 @@ async fn domain_events(app: &TestApp, tenant: &TenantId) -> BTreeSet<(String, St
 
 /// Everything the mirror holds for a tenant, minus Billforge's own ids and
 /// write times (which differ between tenants by design).
-async fn snapshot(app: &TestApp, tenant: &TenantId) -> Vec<String> {
+pub(crate) async fn snapshot(app: &TestApp, tenant: &TenantId) -> Vec<String> {
     let scope = app.platform.store().scoped(tenant);
     let mut lines = Vec::new();
-    let customers = scope
-        .customers(&Page {
-            starting_after: None,
-            limit: 100,
-        })
-        .await
-        .unwrap();
+    let mut customers = Vec::new();
+    loop {
+        let page = scope
+            .customers(&Page {
+                starting_after: customers
+                    .last()
+                    .map(|last: &store::mirror::CustomerRow| last.id.clone()),
+                limit: 100,
+            })
+            .await
+            .unwrap();
+        let more = page.len() == 100;
+        customers.extend(page);
+        if !more {
+            break;
+        }
+    }
     for customer in &customers {
         lines.push(format!(
             "customer {:?} {:?} {:?} deleted={}",
