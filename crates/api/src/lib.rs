@@ -46,6 +46,9 @@ macro_rules! v1_routes {
 }
 
 v1_routes! {
+    // First: the router tries routes in this order, and the check is the
+    // call a merchant's app makes on every one of its own requests.
+    get "/entitlements/check" => billing::check_entitlement,
     get "/tenant" => handlers::tenant,
     get "/api_keys" => handlers::list_api_keys,
     post "/api_keys" => handlers::create_api_key,
@@ -77,7 +80,6 @@ v1_routes! {
     post "/customers/{id}/payment_methods/{pm}/detach" => payments::detach_payment_method,
     post "/customers/{id}/overrides" => billing::set_override,
     delete "/customers/{id}/overrides/{feature}" => billing::delete_override,
-    get "/entitlements/check" => billing::check_entitlement,
     get "/subscriptions" => billing::list_subscriptions,
     get "/subscriptions/{id}" => billing::get_subscription,
     post "/subscriptions/{id}" => billing::change_subscription,

@@ -7,7 +7,7 @@ use platform::RequestId;
 use platform::jobs::JobHandlers;
 use platform::records::TenantStatus;
 
-use crate::browser::{AdminUser, CsrfForm, CsrfProtected, TokenOnly};
+use crate::browser::{AdminUser, CsrfForm, TokenOnly};
 use crate::error::WebError;
 use crate::views::{AdminTenantsPage, AuditPage};
 
@@ -82,11 +82,7 @@ pub(crate) struct FeeForm {
     pub(crate) fee_percent: String,
 }
 
-impl CsrfProtected for FeeForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(FeeForm);
 
 /// `POST /admin/tenants/{id}/fee`: the tenant's platform fee, applied to the
 /// subscriptions it sells from now on.
@@ -119,11 +115,7 @@ pub(crate) struct AdvanceForm {
     duration: String,
 }
 
-impl CsrfProtected for AdvanceForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(AdvanceForm);
 
 /// `POST /admin/clock/advance`: moves Billforge and the emulator forward
 /// together, running what falls due (as `billforge clock advance` does),

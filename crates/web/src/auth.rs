@@ -7,7 +7,7 @@ use platform::records::UserRole;
 use platform::{PlatformError, RequestId, Secret};
 use serde::Deserialize;
 
-use crate::browser::{Browser, CsrfForm, CsrfProtected, TokenOnly};
+use crate::browser::{Browser, CsrfForm, TokenOnly};
 use crate::error::WebError;
 use crate::views::{HomePage, LoginPage, SignUpPage};
 
@@ -29,11 +29,7 @@ pub(crate) struct SignUpForm {
     password: String,
 }
 
-impl CsrfProtected for SignUpForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(SignUpForm);
 
 /// The login form (merchant and admin).
 #[derive(Deserialize)]
@@ -47,11 +43,7 @@ pub(crate) struct LoginForm {
     password: String,
 }
 
-impl CsrfProtected for LoginForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(LoginForm);
 
 /// Errors a person can fix by correcting the form: shown on the form itself.
 fn is_form_error(err: &PlatformError) -> bool {

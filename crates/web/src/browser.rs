@@ -289,6 +289,19 @@ pub trait CsrfProtected {
     fn csrf_token(&self) -> &str;
 }
 
+/// Implements [`CsrfProtected`] for form structs whose token field is
+/// `csrf_token` (every form of the site).
+macro_rules! csrf_protected {
+    ($($form:ty),+ $(,)?) => {
+        $(impl $crate::browser::CsrfProtected for $form {
+            fn csrf_token(&self) -> &str {
+                &self.csrf_token
+            }
+        })+
+    };
+}
+pub(crate) use csrf_protected;
+
 /// A form that only carries the CSRF token (logout, revoke, suspend…).
 #[derive(serde::Deserialize)]
 pub struct TokenOnly {
@@ -297,11 +310,7 @@ pub struct TokenOnly {
     csrf_token: String,
 }
 
-impl CsrfProtected for TokenOnly {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+csrf_protected!(TokenOnly);
 
 /// A url-encoded form whose CSRF token has been checked against the browser.
 /// Handlers of state-changing forms take this instead of `web::Form`.

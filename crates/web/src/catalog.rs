@@ -18,7 +18,7 @@ use platform::records::AuditContext;
 use platform::{PlatformError, RequestId};
 use serde::Deserialize;
 
-use crate::browser::{Browser, CsrfForm, CsrfProtected, MerchantUser, TokenOnly};
+use crate::browser::{Browser, CsrfForm, MerchantUser, TokenOnly};
 use crate::error::WebError;
 use crate::forms::{FieldErrors, REFUSED};
 use crate::views::Layout;
@@ -216,11 +216,7 @@ pub(crate) struct PlanForm {
     price: PriceFields,
 }
 
-impl CsrfProtected for PlanForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(PlanForm);
 
 impl PlanForm {
     fn to_input(&self) -> Result<PlanInput, PlatformError> {
@@ -246,11 +242,7 @@ pub(crate) struct DetailsForm {
     trial_days: String,
 }
 
-impl CsrfProtected for DetailsForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(DetailsForm);
 
 /// Trial days as typed: empty for none.
 fn trial_days(raw: &str) -> Result<Option<u16>, PlatformError> {
@@ -273,11 +265,7 @@ pub(crate) struct PriceForm {
     price: PriceFields,
 }
 
-impl CsrfProtected for PriceForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(PriceForm);
 
 /// The "new feature" form.
 #[derive(Deserialize, Clone, Default)]
@@ -296,11 +284,7 @@ pub(crate) struct FeatureForm {
     kind: String,
 }
 
-impl CsrfProtected for FeatureForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(FeatureForm);
 
 impl FeatureForm {
     fn kind(&self) -> Result<FeatureKind, PlatformError> {
@@ -335,11 +319,7 @@ pub(crate) struct GrantForm {
     limit: String,
 }
 
-impl CsrfProtected for GrantForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(GrantForm);
 
 impl GrantForm {
     fn value(&self) -> Result<GrantValue, PlatformError> {

@@ -21,7 +21,7 @@ use platform::records::{SubscriptionRow, Tenant, TenantStatus};
 use platform::{PlatformError, RequestId};
 use serde::Deserialize;
 
-use crate::browser::{Browser, CsrfForm, CsrfProtected, TokenOnly};
+use crate::browser::{Browser, CsrfForm, TokenOnly};
 use crate::error::WebError;
 use crate::views::Layout;
 
@@ -257,11 +257,7 @@ pub(crate) struct CheckoutForm {
     seats: String,
 }
 
-impl CsrfProtected for CheckoutForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(CheckoutForm);
 
 /// `POST /t/{slug}/checkout`: opens the Stripe-hosted checkout (303 to it);
 /// a refusal re-shows the pricing page with the reason.
@@ -382,11 +378,7 @@ pub(crate) struct SignInForm {
     email: String,
 }
 
-impl CsrfProtected for SignInForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(SignInForm);
 
 /// `POST /t/{slug}/account/sign-in`: emails a link when the address is a
 /// customer's, and answers the same in every case.
@@ -549,11 +541,7 @@ pub(crate) struct ChangeForm {
     seats: String,
 }
 
-impl CsrfProtected for ChangeForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(ChangeForm);
 
 impl ChangeForm {
     fn seats(&self) -> Result<Option<u64>, PlatformError> {

@@ -16,7 +16,7 @@ use platform::records::{AuditContext, CustomerRow};
 use platform::{PlatformError, RequestId};
 use serde::Deserialize;
 
-use crate::browser::{Browser, CsrfForm, CsrfProtected, MerchantUser, TokenOnly};
+use crate::browser::{Browser, CsrfForm, MerchantUser, TokenOnly};
 use crate::error::WebError;
 use crate::views::Layout;
 
@@ -324,11 +324,7 @@ async fn outcome(
     }
 }
 
-impl CsrfProtected for OverrideForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(OverrideForm);
 
 /// The override as the domain's action and end, or what is wrong.
 fn parse_override(
@@ -420,11 +416,7 @@ async fn remove_override(
     Ok(redirect_to(customer.0.as_str(), "override_removed"))
 }
 
-impl CsrfProtected for RefundForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(RefundForm);
 
 /// `POST /dashboard/customers/{id}/refunds`: all of a paid invoice, or the
 /// amount typed (in major units, e.g. `5.00`), with an optional reason.
@@ -514,11 +506,7 @@ pub(crate) struct CancelForm {
     when: String,
 }
 
-impl CsrfProtected for CancelForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(CancelForm);
 
 /// The customer and one of its subscriptions (404 for anything else).
 async fn subscription_of(

@@ -9,7 +9,7 @@ use platform::tenants::ProfileForm;
 use platform::{PlatformError, RequestId};
 use serde::Deserialize;
 
-use crate::browser::{Browser, CsrfForm, CsrfProtected, MerchantUser, TokenOnly};
+use crate::browser::{Browser, CsrfForm, MerchantUser, TokenOnly};
 use crate::error::WebError;
 use crate::views::{AuditPage, Checklist, DashboardPage, SettingsPage};
 
@@ -25,11 +25,7 @@ pub(crate) struct CreateKeyForm {
     name: String,
 }
 
-impl CsrfProtected for CreateKeyForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(CreateKeyForm);
 
 /// Renders the dashboard, optionally with a just-created key or an error.
 async fn render(
@@ -225,11 +221,7 @@ pub(crate) struct SettingsForm {
     support_email: String,
 }
 
-impl CsrfProtected for SettingsForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(SettingsForm);
 
 impl SettingsForm {
     fn into_profile(self) -> ProfileForm {

@@ -16,7 +16,7 @@ use platform::catalog::PlanRecord;
 use platform::{PlatformError, RequestId};
 use serde::Deserialize;
 
-use crate::browser::{Browser, CsrfForm, CsrfProtected, MerchantUser};
+use crate::browser::{Browser, CsrfForm, MerchantUser};
 use crate::error::WebError;
 use crate::forms::{FieldErrors, REFUSED};
 use crate::views::Layout;
@@ -61,11 +61,7 @@ pub(crate) struct PolicyForm {
     stripe_retries: Option<String>,
 }
 
-impl CsrfProtected for PolicyForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(PolicyForm);
 
 /// Comma- or space-separated whole numbers.
 fn numbers<T: std::str::FromStr>(raw: &str, field: &'static str) -> Result<Vec<T>, PlatformError> {

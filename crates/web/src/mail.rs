@@ -10,7 +10,7 @@ use platform::mail::{MailSettings, OutboxMessage};
 use platform::{PlatformError, RequestId};
 use serde::Deserialize;
 
-use crate::browser::{AdminUser, CsrfForm, CsrfProtected, MerchantUser};
+use crate::browser::{AdminUser, CsrfForm, MerchantUser};
 use crate::error::WebError;
 use crate::views::Layout;
 
@@ -126,11 +126,7 @@ pub(crate) struct MailSettingsForm {
     enabled: BTreeMap<String, String>,
 }
 
-impl CsrfProtected for MailSettingsForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(MailSettingsForm);
 
 /// `GET /dashboard/settings/mail`.
 pub(crate) async fn settings_page(user: MerchantUser) -> PageResult {

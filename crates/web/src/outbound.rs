@@ -8,7 +8,7 @@ use platform::outbound::{EndpointInput, OutboundDelivery, OutboundEndpoint};
 use platform::{PlatformError, RequestId};
 use serde::Deserialize;
 
-use crate::browser::{Browser, CsrfForm, CsrfProtected, MerchantUser, TokenOnly};
+use crate::browser::{Browser, CsrfForm, MerchantUser, TokenOnly};
 use crate::error::WebError;
 use crate::views::Layout;
 
@@ -71,11 +71,7 @@ pub(crate) struct CreateEndpointForm {
     event_types: String,
 }
 
-impl CsrfProtected for CreateEndpointForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+crate::browser::csrf_protected!(CreateEndpointForm);
 
 async fn render(
     browser: &Browser,
