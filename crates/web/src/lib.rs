@@ -10,9 +10,9 @@
 mod admin;
 mod auth;
 mod browser;
+mod catalog;
 mod charts;
 mod console;
-mod catalog;
 mod customer;
 mod customers;
 mod dashboard;
