@@ -825,3 +825,93 @@ async fn a_downgrade_keeps_the_plan_until_the_period_ends_and_renews_on_the_new_
     );
     assert!(rows[1].contains("$30.00"), "{invoices}");
 }
+
+/// The amount of `invoices` (the account page's list) in `row`, newest first.
+fn invoice_amount(account: &str, row: usize) -> String {
+    let invoices = account.split("id=\"invoices\"").nth(1).expect("invoices");
+    let row = invoices.split("<tr>").nth(row + 2).expect("that invoice");
+    row.split("<td>")
+        .nth(3)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_upgrade_preview_shows_what_the_proration_invoice_charges() {
+    let app = spawn_one_clock_app(|_| {}).await;
+    let (tenant, key, plans) = shop(&app, "upshift").await;
+    let basic = plans[0]["prices"][0]["id"].as_str().unwrap();
+    let pro = plans[1]["prices"][0]["id"].as_str().unwrap();
+    buy_on_pricing_page(
+        &app,
+        &app.browser(),
+        ("upshift", &tenant),
+        &[("price", basic), ("email", "lin@example.com")],
+    )
+    .await;
+    // A quarter into the month: three quarters of the $20 difference are
+    // due, which the next renewal ($10 or $30) is not.
+    advance_one_clock(&app, TimeDelta::days(7)).await;
+    let subscription = only_subscription(&app, &tenant).await;
+    let browser = app.browser();
+    let link = account_link(&app, &key, &subscription.customer_id).await;
+    open_link(&app, &browser, link["url"].as_str().unwrap()).await;
+    let base = format!("/t/upshift/account/subscriptions/{}", subscription.id);
+    let preview = browser
+        .submit(
+            "/t/upshift/account",
+            &format!("{base}/preview"),
+            &[("price", pro)],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let previewed = preview
+        .split("You pay <strong>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the amount due now")
+        .to_owned();
+    let confirmed = browser
+        .submit(
+            "/t/upshift/account",
+            &format!("{base}/change"),
+            &[("price", pro)],
+        )
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    run_jobs_until(&app, "the proration invoice", || async {
+        browser
+            .page("/t/upshift/account")
+            .await
+            .matches("<tr>")
+            .count()
+            >= 4
+    })
+    .await;
+    let invoiced = invoice_amount(&browser.page("/t/upshift/account").await, 0);
+    let cents = |amount: &str| -> i64 {
+        amount
+            .trim_start_matches('$')
+            .replace('.', "")
+            .parse()
+            .unwrap()
+    };
+    // The clock moves on by a few seconds between preview and change: a
+    // cent of difference at most.
+    assert!(
+        (cents(&previewed) - cents(&invoiced)).abs() <= 1,
+        "previewed {previewed}, invoiced {invoiced}"
+    );
+    let period =
+        subscription.current_period_end.unwrap() - subscription.current_period_start.unwrap();
+    let expected = 2_000 * (period - TimeDelta::days(7)).num_seconds() / period.num_seconds();
+    assert!(
+        (cents(&invoiced) - expected).abs() <= 2,
+        "{invoiced} for about {expected} cents"
+    );
+}
