@@ -576,9 +576,7 @@ async fn the_account_page_changes_seats_and_plans_with_a_preview_and_cancels_and
     assert_eq!(subscription.quantity, 2);
     let sub = subscription.id.clone();
 
-    let browser = app.browser();
-    let link = account_link(&app, &key, &subscription.customer_id).await;
-    open_link(&app, &browser, link["url"].as_str().unwrap()).await;
+    let browser = signed_in_customer(&app, &key, &subscription.customer_id).await;
     let account = browser.page("/t/acme/account").await;
     assert!(account.contains("Team") && account.contains(&format!("seats-{sub}")));
     let invoices = account
@@ -713,25 +711,41 @@ async fn the_account_page_changes_seats_and_plans_with_a_preview_and_cancels_and
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn a_downgrade_keeps_the_plan_until_the_period_ends_and_renews_on_the_new_price() {
+/// A browser signed in to `customer`'s account page by a fresh link.
+async fn signed_in_customer(app: &TestApp, key: &str, customer: &str) -> Browser {
+    let browser = app.browser();
+    let link = account_link(app, key, customer).await;
+    open_link(app, &browser, link["url"].as_str().unwrap()).await;
+    browser
+}
+
+/// A one-clock app whose `slug` sells the [`pricing_catalog`], with a
+/// customer who bought plan number `plan` (its first price) on the pricing
+/// page: the app, tenant, API key and the plans.
+async fn one_clock_subscriber(slug: &str, plan: usize) -> (TestApp, TenantId, String, Vec<Value>) {
     let app = spawn_one_clock_app(|_| {}).await;
-    let (tenant, key, plans) = shop(&app, "downshift").await;
-    let basic = plans[0]["prices"][0]["id"].as_str().unwrap();
-    let pro = plans[1]["prices"][0]["id"].as_str().unwrap();
+    let (tenant, key, plans) = shop(&app, slug).await;
+    let price = plans[plan]["prices"][0]["id"].as_str().unwrap();
+    let email = format!("buyer@{slug}.example.com");
     buy_on_pricing_page(
         &app,
         &app.browser(),
-        ("downshift", &tenant),
-        &[("price", pro), ("email", "grace@example.com")],
+        (slug, &tenant),
+        &[("price", price), ("email", &email)],
     )
     .await;
+    (app, tenant, key, plans)
+}
+
+#[tokio::test]
+async fn a_downgrade_keeps_the_plan_until_the_period_ends_and_renews_on_the_new_price() {
+    let (app, tenant, key, plans) = one_clock_subscriber("downshift", 1).await;
+    let basic = plans[0]["prices"][0]["id"].as_str().unwrap();
+    let pro = plans[1]["prices"][0]["id"].as_str().unwrap();
     let subscription = only_subscription(&app, &tenant).await;
     let sub = subscription.id.clone();
     let period_end = subscription.current_period_end.unwrap();
-    let browser = app.browser();
-    let link = account_link(&app, &key, &subscription.customer_id).await;
-    open_link(&app, &browser, link["url"].as_str().unwrap()).await;
+    let browser = signed_in_customer(&app, &key, &subscription.customer_id).await;
     let base = format!("/t/downshift/account/subscriptions/{sub}");
     let downgrade = || async {
         browser
@@ -806,9 +820,7 @@ async fn a_downgrade_keeps_the_plan_until_the_period_ends_and_renews_on_the_new_
     assert_eq!(renewed.price_id.as_deref(), Some(basic));
     assert!(renewed.current_period_start.unwrap() >= period_end);
     // The customer's session has expired meanwhile: a fresh link.
-    let browser = app.browser();
-    let link = account_link(&app, &key, &renewed.customer_id).await;
-    open_link(&app, &browser, link["url"].as_str().unwrap()).await;
+    let browser = signed_in_customer(&app, &key, &renewed.customer_id).await;
     let account = browser.page("/t/downshift/account").await;
     assert!(!account.contains("Changes to"), "{account}");
     assert!(!account.contains("Single sign-on"), "{account}");
@@ -841,24 +853,13 @@ fn invoice_amount(account: &str, row: usize) -> String {
 
 #[tokio::test]
 async fn the_upgrade_preview_shows_what_the_proration_invoice_charges() {
-    let app = spawn_one_clock_app(|_| {}).await;
-    let (tenant, key, plans) = shop(&app, "upshift").await;
-    let basic = plans[0]["prices"][0]["id"].as_str().unwrap();
+    let (app, tenant, key, plans) = one_clock_subscriber("upshift", 0).await;
     let pro = plans[1]["prices"][0]["id"].as_str().unwrap();
-    buy_on_pricing_page(
-        &app,
-        &app.browser(),
-        ("upshift", &tenant),
-        &[("price", basic), ("email", "lin@example.com")],
-    )
-    .await;
     // A quarter into the month: three quarters of the $20 difference are
     // due, which the next renewal ($10 or $30) is not.
     advance_one_clock(&app, TimeDelta::days(7)).await;
     let subscription = only_subscription(&app, &tenant).await;
-    let browser = app.browser();
-    let link = account_link(&app, &key, &subscription.customer_id).await;
-    open_link(&app, &browser, link["url"].as_str().unwrap()).await;
+    let browser = signed_in_customer(&app, &key, &subscription.customer_id).await;
     let base = format!("/t/upshift/account/subscriptions/{}", subscription.id);
     let preview = browser
         .submit(
