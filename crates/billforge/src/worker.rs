@@ -30,6 +30,7 @@ pub fn job_handlers() -> JobHandlers {
     platform::reconcile::register_jobs(&mut handlers);
     platform::entitlements::register_jobs(&mut handlers);
     platform::mail::register_jobs(&mut handlers);
+    platform::scheduled_changes::register_jobs(&mut handlers);
     handlers
 }
 

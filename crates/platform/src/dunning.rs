@@ -427,13 +427,7 @@ impl Platform {
     /// One retry (`retry`) or the grace end (`!retry`) of a run.
     async fn run_dunning_job(&self, job: &Job, retry: bool) -> Result<(), JobError> {
         let payload: StepJob = decode("dunning job payload", &job.payload)?;
-        let tenant = job
-            .tenant_id
-            .as_deref()
-            .map(TenantId::parse)
-            .transpose()
-            .map_err(|err| JobError::Permanent(format!("dunning job tenant: {err}")))?
-            .ok_or_else(|| JobError::Permanent("dunning job without a tenant".to_owned()))?;
+        let tenant = crate::jobs::job_tenant(job, "dunning job")?;
         let scope = self.store().scoped(&tenant);
         let txn = scope.begin_dunning(self.now()).await.map_err(retryable)?;
         let Some(run) = txn.lock_run(&payload.run_id).await.map_err(retryable)? else {

@@ -31,7 +31,7 @@ use store::{AuditContext, Job, NewJob};
 
 use crate::domain_events::RecordedEvent;
 use crate::dunning::SubscriptionStanding;
-use crate::jobs::{JobError, JobFuture, JobHandlers};
+use crate::jobs::{JobError, JobFuture, JobHandlers, job_error};
 use crate::{Platform, PlatformError, PlatformResult};
 
 pub use store::entitlements::OverrideRecord;
@@ -76,14 +76,6 @@ pub fn register_jobs(handlers: &mut JobHandlers) {
             })
         }),
     );
-}
-
-/// A failed recomputation as a job outcome: a vanished customer cannot come back.
-fn job_error(err: PlatformError) -> JobError {
-    match err {
-        PlatformError::NotFound(what) => JobError::Permanent(format!("no such {what}")),
-        other => JobError::Retry(other.to_string()),
-    }
 }
 
 /// The answer to "may this customer use this feature?".

@@ -216,6 +216,8 @@ pub struct AccountSubscription {
     pub next_payment: Option<String>,
     /// Whether its price is per seat (the seats form is shown).
     pub per_seat: bool,
+    /// The plan it changes to at the period's end (a downgrade), and when.
+    pub scheduled_change: Option<(String, DateTime<Utc>)>,
 }
 
 impl AccountSubscription {
@@ -227,8 +229,9 @@ impl AccountSubscription {
 
 /// A change the customer asked for on the account page, and how it is
 /// billed: an upgrade (the new price costs at least as much per day) is
-/// prorated and invoiced now; a downgrade is not prorated, so the new price
-/// is charged from the next period on.
+/// prorated and invoiced now; a downgrade waits for the end of the period
+/// (the customer keeps what they paid for) and is charged from the next
+/// period on.
 #[derive(Debug, Clone)]
 pub struct PlannedChange {
     /// What is sent to Stripe.
@@ -690,7 +693,26 @@ impl Platform {
                 },
                 None => None,
             };
-            let quantity = u64::try_from(subscription.quantity.max(1)).unwrap_or(1);
+            let mut quantity = u64::try_from(subscription.quantity.max(1)).unwrap_or(1);
+            let mut price = price;
+            let mut scheduled_change = None;
+            if let Ok(id) = SubscriptionId::parse(&subscription.id)
+                && let Some(change) = self.scheduled_subscription_change(&tenant_id, &id).await?
+                && let Ok(new_price_id) = PriceId::parse(&change.price_id)
+                && let Some(new_price) = scope.price(&new_price_id).await?
+            {
+                let new_plan = match PlanId::parse(&new_price.plan_id) {
+                    Ok(id) => scope.plan(&id).await?.map(|plan| plan.name),
+                    Err(_) => None,
+                };
+                scheduled_change = Some((
+                    new_plan.unwrap_or_else(|| "another plan".to_owned()),
+                    change.effective_at,
+                ));
+                // The renewal bills the new price.
+                quantity = change.quantity.unwrap_or(quantity);
+                price = Some(new_price);
+            }
             let next_payment = match &price {
                 Some(price) if !subscription.cancel_at_period_end => {
                     Some(price_label(price, quantity)?)
@@ -707,6 +729,7 @@ impl Platform {
                 plan_name: plan_name.unwrap_or_else(|| "Your plan".to_owned()),
                 next_payment,
                 per_seat,
+                scheduled_change,
                 row: subscription,
             });
         }
@@ -906,6 +929,63 @@ impl Platform {
                 seats: new_seats,
             },
         ))
+    }
+
+    /// Carries out a confirmed change of one of the customer's own
+    /// subscriptions: an upgrade now, replacing any scheduled downgrade; a
+    /// downgrade at the end of the period.
+    pub async fn apply_customer_change(
+        &self,
+        tenant: &Tenant,
+        customer: &CustomerId,
+        id: &SubscriptionId,
+        planned: PlannedChange,
+    ) -> PlatformResult<()> {
+        let (tenant_id, id, ctx) = self
+            .customer_subscription(tenant, customer, id.as_str())
+            .await?;
+        if planned.upgrade {
+            self.withdraw_subscription_change(&tenant_id, &ctx, &id)
+                .await?;
+            self.change_subscription(&tenant_id, &ctx, &id, planned.change)
+                .await?;
+        } else {
+            let price = PriceId::parse(&planned.price_id)
+                .map_err(|err| PlatformError::Internal(format!("stored price id: {err}")))?;
+            self.schedule_subscription_change(
+                &tenant_id,
+                &ctx,
+                &id,
+                &price,
+                planned.change.quantity,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Withdraws the downgrade scheduled on one of the customer's own
+    /// subscriptions; a refusal when there is none.
+    pub async fn keep_customer_plan(
+        &self,
+        tenant: &Tenant,
+        customer: &CustomerId,
+        subscription: &str,
+    ) -> PlatformResult<()> {
+        let (tenant_id, id, ctx) = self
+            .customer_subscription(tenant, customer, subscription)
+            .await?;
+        if self
+            .withdraw_subscription_change(&tenant_id, &ctx, &id)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(PlatformError::invalid(
+                "subscription",
+                "no plan change is scheduled on this subscription",
+            ))
+        }
     }
 
     /// Every offer of the tenant's plans a customer may switch to (the

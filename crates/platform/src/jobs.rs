@@ -19,7 +19,7 @@ const LEASE: TimeDelta = TimeDelta::minutes(5);
 /// How many due jobs a worker claims at once (see [`Platform::run_due_jobs`]).
 pub const CLAIM_BATCH: u64 = 16;
 /// Attempts before a failing job is given up.
-const MAX_ATTEMPTS: i32 = 8;
+pub(crate) const MAX_ATTEMPTS: i32 = 8;
 /// First retry delay; doubles each attempt, capped at [`MAX_BACKOFF`].
 const FIRST_BACKOFF: TimeDelta = TimeDelta::seconds(30);
 /// Longest retry delay.
@@ -63,6 +63,26 @@ pub(crate) fn backoff(attempts: i32) -> TimeDelta {
         .unwrap_or(0)
         .min(16);
     (FIRST_BACKOFF * 2_i32.pow(doublings)).min(MAX_BACKOFF)
+}
+
+/// The tenant a job (`what`, for the error) works for; a job without one
+/// cannot be run.
+pub(crate) fn job_tenant(job: &Job, what: &str) -> Result<TenantId, JobError> {
+    job.tenant_id
+        .as_deref()
+        .map(TenantId::parse)
+        .transpose()
+        .map_err(|err| JobError::Permanent(format!("{what} tenant: {err}")))?
+        .ok_or_else(|| JobError::Permanent(format!("{what} without a tenant")))
+}
+
+/// A failed service call as a job outcome: a vanished record cannot come
+/// back, anything else may pass.
+pub(crate) fn job_error(err: PlatformError) -> JobError {
+    match err {
+        PlatformError::NotFound(what) => JobError::Permanent(format!("no such {what}")),
+        other => JobError::Retry(other.to_string()),
+    }
 }
 
 impl Platform {

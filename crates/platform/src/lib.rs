@@ -28,6 +28,7 @@ pub mod outbound;
 pub mod payments;
 pub mod reconcile;
 mod request_id;
+pub mod scheduled_changes;
 mod settings;
 pub mod subscriptions;
 pub mod tenants;

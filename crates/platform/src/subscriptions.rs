@@ -785,6 +785,8 @@ impl Platform {
                 )
                 .await?
         };
+        // An ending subscription changes plan no more.
+        self.withdraw_subscription_change(tenant, ctx, id).await?;
         self.mirror_and_recompute(tenant, ctx, &updated).await
     }
 

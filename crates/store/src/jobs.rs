@@ -274,3 +274,59 @@ impl Store {
             .await?)
     }
 }
+
+impl Store {
+    /// The tenant's queued job whose dedupe key starts with `key_prefix`
+    /// (work scheduled for one thing, e.g. a subscription's change at
+    /// period end), the latest first.
+    pub async fn queued_job_keyed(
+        &self,
+        tenant_id: &TenantId,
+        key_prefix: &str,
+    ) -> StoreResult<Option<Job>> {
+        Ok(queued_keyed(tenant_id, key_prefix)
+            .order_by_desc(job::Column::CreatedAt)
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Replaces the tenant's queued jobs keyed `key_prefix…` with `new_job`
+    /// (none: withdraws them) and audits it as `action` on `target`, in one
+    /// transaction; how many queued jobs were withdrawn.
+    pub async fn replace_queued_jobs(
+        &self,
+        ctx: &crate::AuditContext,
+        tenant_id: &TenantId,
+        key_prefix: &str,
+        new_job: Option<NewJob>,
+        (action, target_type, target_id): (&str, &str, &str),
+    ) -> StoreResult<u64> {
+        use sea_orm::TransactionTrait;
+        let txn = self.db.begin().await?;
+        let withdrawn = job::Entity::delete_many()
+            .filter(job::Column::TenantId.eq(tenant_id.to_string()))
+            .filter(job::Column::Status.eq(JobStatus::Queued))
+            .filter(job::Column::DedupeKey.starts_with(key_prefix))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        let changed = withdrawn > 0 || new_job.is_some();
+        if let Some(new_job) = new_job {
+            insert_job(&txn, &JobId::generate(), new_job, ctx.now).await?;
+        }
+        if changed {
+            crate::audit::record(&txn, ctx, Some(tenant_id), action, target_type, target_id)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(withdrawn)
+    }
+}
+
+/// The tenant's queued jobs keyed `key_prefix…`.
+fn queued_keyed(tenant_id: &TenantId, key_prefix: &str) -> sea_orm::Select<job::Entity> {
+    job::Entity::find()
+        .filter(job::Column::TenantId.eq(tenant_id.to_string()))
+        .filter(job::Column::Status.eq(JobStatus::Queued))
+        .filter(job::Column::DedupeKey.starts_with(key_prefix))
+}

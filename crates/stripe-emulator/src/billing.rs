@@ -642,7 +642,7 @@ pub fn invoice_upcoming(state: &mut State, scope: &Scope, id: &str, at: i64) -> 
         && sub["cancel_at_period_end"] != true
         && item_period(&sub).1 == at + UPCOMING_NOTICE_SECS
     {
-        let mut preview = upcoming_invoice(state, scope, &sub);
+        let mut preview = upcoming_invoice(state, scope, &sub, Vec::new());
         preview["id"] = Value::Null;
         state.emit(scope, "invoice.upcoming", &preview, None);
     }
@@ -1796,11 +1796,69 @@ fn preview_invoice(state: &mut State, call: &Call) -> ApiResult<Value> {
         ));
     }
     enter_subscription_time(state, &call.scope, &sub);
-    Ok(upcoming_invoice(state, &call.scope, &sub))
+    let Some(details) = params.hash("subscription_details")? else {
+        return Ok(upcoming_invoice(state, &call.scope, &sub, Vec::new()));
+    };
+    preview_update(state, &call.scope, sub, &details)
 }
 
-/// The invoice the next renewal will create: the next period plus pending items.
-fn upcoming_invoice(state: &State, scope: &Scope, sub: &Value) -> Value {
+/// A preview of `subscription_details` applied to `sub`, as the update
+/// would bill it: with `always_invoice`, the invoice created at once (the
+/// prorations and pending items); otherwise the next renewal on the new
+/// items with the prorations pending. A change of interval (which restarts
+/// the cycle) is previewed as a renewal, not as the restart.
+fn preview_update(
+    state: &State,
+    scope: &Scope,
+    mut sub: Value,
+    details: &Params,
+) -> ApiResult<Value> {
+    details.allow(&["items", "proration_behavior", "proration_date"])?;
+    let behavior = details
+        .one_of(
+            "proration_behavior",
+            &["create_prorations", "always_invoice", "none"],
+        )?
+        .unwrap_or("create_prorations");
+    let now = state.now();
+    let (start, end) = item_period(&sub);
+    let at = details
+        .int("proration_date")?
+        .unwrap_or(now)
+        .clamp(start, end);
+    let changes = apply_item_changes(state, scope, &mut sub, &details.hashes("items")?, now)?;
+    let prorations: Vec<Line> = if behavior == "none" || sub["status"] == "trialing" {
+        Vec::new()
+    } else {
+        changes
+            .iter()
+            .flat_map(|(old, new)| proration_lines(old, new, (start, end), at))
+            .collect()
+    };
+    if behavior == "always_invoice" && !prorations.is_empty() {
+        let sub_id = sub["id"].as_str().unwrap_or_default();
+        let mut lines: Vec<Line> = pending_items(state, scope, sub_id)
+            .iter()
+            .map(Line::from_invoice_item)
+            .collect();
+        lines.extend(prorations);
+        let id = format!("upcoming_{}", new_id("in"));
+        return Ok(build_invoice(
+            state,
+            scope,
+            &sub,
+            &lines,
+            "subscription_update",
+            (at, end),
+            &id,
+        ));
+    }
+    Ok(upcoming_invoice(state, scope, &sub, prorations))
+}
+
+/// The invoice the next renewal will create: the next period plus pending
+/// items and `extra` lines (previewed prorations).
+fn upcoming_invoice(state: &State, scope: &Scope, sub: &Value, extra: Vec<Line>) -> Value {
     let sub_id = sub["id"].as_str().unwrap_or_default();
     let (_, end) = item_period(sub);
     let recurring = sub["items"]["data"][0]["price"]["recurring"].clone();
@@ -1812,6 +1870,7 @@ fn upcoming_invoice(state: &State, scope: &Scope, sub: &Value) -> Value {
             .iter()
             .map(Line::from_invoice_item),
     );
+    lines.extend(extra);
     let id = format!("upcoming_{}", new_id("in"));
     let mut invoice = build_invoice(state, scope, sub, &lines, "upcoming", (end, next_end), &id);
     invoice["created"] = json!(end);

@@ -50,6 +50,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(change),
         )
         .route(
+            "/t/{slug}/account/subscriptions/{id}/keep-plan",
+            web::post().to(keep_plan),
+        )
+        .route(
             "/t/{slug}/account/subscriptions/{id}/cancel",
             web::post().to(cancel),
         )
@@ -674,13 +678,26 @@ async fn change(
                     seats,
                 )
                 .await?;
-            let (tenant_id, _, ctx) = platform
-                .customer_subscription(&tenant, &customer, id.as_str())
-                .await?;
             platform
-                .change_subscription(&tenant_id, &ctx, &id, planned.change)
-                .await?;
-            Ok(())
+                .apply_customer_change(&tenant, &customer, &id, planned)
+                .await
+        },
+    )
+    .await
+}
+
+/// `POST …/subscriptions/{id}/keep-plan`: withdraws a scheduled downgrade.
+async fn keep_plan(form: CsrfForm<TokenOnly>, path: web::Path<(String, String)>) -> PageResult {
+    let (slug, subscription) = path.into_inner();
+    let platform = form.browser.platform();
+    account_action(
+        &form.browser,
+        &slug,
+        "You keep your current plan.",
+        |tenant, customer| async move {
+            platform
+                .keep_customer_plan(&tenant, &customer, &subscription)
+                .await
         },
     )
     .await

@@ -10,8 +10,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::harness::{
-    Browser, TestApp, api_post, assert_api_error, csrf_token_in, merchant_email, merchant_password,
-    pricing_catalog, run_jobs, run_jobs_until, selling_tenant, signed_in_admin, spawn_app,
+    Browser, TestApp, advance_one_clock, api_post, assert_api_error, csrf_token_in, merchant_email,
+    merchant_password, pricing_catalog, run_jobs, run_jobs_until, selling_tenant, signed_in_admin,
+    spawn_app, spawn_one_clock_app,
 };
 
 /// A tenant that sells the [`pricing_catalog`], with an API key.
@@ -509,6 +510,41 @@ async fn only_subscription(app: &TestApp, tenant: &TenantId) -> platform::record
     rows.remove(0)
 }
 
+/// Buys through `slug`'s pricing page with `fields`, pays with 4242 on the
+/// hosted checkout and waits for the subscription's webhook; the checkout
+/// page as shown.
+async fn buy_on_pricing_page(
+    app: &TestApp,
+    shopper: &Browser,
+    (slug, tenant): (&str, &TenantId),
+    fields: &[(&str, &str)],
+) -> String {
+    let checkout = shopper
+        .submit(
+            &format!("/t/{slug}/pricing"),
+            &format!("/t/{slug}/checkout"),
+            fields,
+        )
+        .await;
+    let hosted = location(&checkout);
+    let page = reqwest::get(&hosted).await.unwrap().text().await.unwrap();
+    crate::subscriptions::pay(&hosted, "4242424242424242").await;
+    let one = platform::records::Page {
+        limit: 1,
+        starting_after: None,
+    };
+    run_jobs_until(app, "the subscription", || async {
+        app.platform
+            .subscriptions_page(tenant, None, &one)
+            .await
+            .unwrap()
+            .len()
+            == 1
+    })
+    .await;
+    page
+}
+
 #[tokio::test]
 async fn the_account_page_changes_seats_and_plans_with_a_preview_and_cancels_and_resumes() {
     let app = spawn_app().await;
@@ -524,44 +560,23 @@ async fn the_account_page_changes_seats_and_plans_with_a_preview_and_cancels_and
     );
 
     // Two seats of Team, bought on the pricing page.
-    let checkout = shopper
-        .submit(
-            "/t/acme/pricing",
-            "/t/acme/checkout",
-            &[
-                ("price", team),
-                ("email", "ada@example.com"),
-                ("seats", "2"),
-            ],
-        )
-        .await;
-    let hosted = location(&checkout);
-    let page = reqwest::get(&hosted).await.unwrap().text().await.unwrap();
-    assert!(page.contains("× 2"), "two seats on the checkout page");
-    crate::subscriptions::pay(&hosted, "4242424242424242").await;
-    run_jobs_until(&app, "the subscription", || async {
-        app.platform
-            .subscriptions_page(
-                &tenant,
-                None,
-                &platform::records::Page {
-                    limit: 1,
-                    starting_after: None,
-                },
-            )
-            .await
-            .unwrap()
-            .len()
-            == 1
-    })
+    let page = buy_on_pricing_page(
+        &app,
+        &shopper,
+        ("acme", &tenant),
+        &[
+            ("price", team),
+            ("email", "ada@example.com"),
+            ("seats", "2"),
+        ],
+    )
     .await;
+    assert!(page.contains("× 2"), "two seats on the checkout page");
     let subscription = only_subscription(&app, &tenant).await;
     assert_eq!(subscription.quantity, 2);
     let sub = subscription.id.clone();
 
-    let browser = app.browser();
-    let link = account_link(&app, &key, &subscription.customer_id).await;
-    open_link(&app, &browser, link["url"].as_str().unwrap()).await;
+    let browser = signed_in_customer(&app, &key, &subscription.customer_id).await;
     let account = browser.page("/t/acme/account").await;
     assert!(account.contains("Team") && account.contains(&format!("seats-{sub}")));
     let invoices = account
@@ -619,7 +634,7 @@ async fn the_account_page_changes_seats_and_plans_with_a_preview_and_cancels_and
     );
     assert_eq!(only_subscription(&app, &tenant).await.quantity, 3);
 
-    // Down to Basic: nothing charged now, the new price from the next payment.
+    // Down to Basic: nothing charged now, scheduled for the period's end.
     let preview = browser
         .submit(
             "/t/acme/account",
@@ -631,26 +646,33 @@ async fn the_account_page_changes_seats_and_plans_with_a_preview_and_cancels_and
         .await
         .unwrap();
     assert!(preview.contains("Nothing is charged now"), "{preview}");
-    browser
+    let scheduled = browser
         .submit(
             "/t/acme/account",
             &format!("{base}/change"),
             &[("price", basic)],
         )
-        .await;
-    let changed = only_subscription(&app, &tenant).await;
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        scheduled.contains("Changes to <strong>Basic</strong> on"),
+        "{scheduled}"
+    );
+    let unchanged = only_subscription(&app, &tenant).await;
     assert_eq!(
-        (changed.price_id.as_deref(), changed.quantity),
-        (Some(basic), 1),
-        "Basic is sold one at a time"
+        (unchanged.price_id.as_deref(), unchanged.quantity),
+        (Some(team), 3),
+        "the customer keeps Team until the period ends"
     );
 
-    // The same plan again is refused inline.
+    // The current plan again is refused inline.
     let same = browser
         .submit(
             "/t/acme/account",
             &format!("{base}/preview"),
-            &[("price", basic)],
+            &[("price", team), ("seats", "3")],
         )
         .await;
     assert_eq!(same.status(), StatusCode::BAD_REQUEST);
@@ -662,10 +684,17 @@ async fn the_account_page_changes_seats_and_plans_with_a_preview_and_cancels_and
     );
 
     // Cancel at period end, then resume.
-    browser
+    let cancelled = browser
         .submit("/t/acme/account", &format!("{base}/cancel"), &[])
-        .await;
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(only_subscription(&app, &tenant).await.cancel_at_period_end);
+    assert!(
+        !cancelled.contains("Changes to"),
+        "an ending subscription changes plan no more: {cancelled}"
+    );
     browser
         .submit("/t/acme/account", &format!("{base}/resume"), &[])
         .await;
@@ -680,4 +709,210 @@ async fn the_account_page_changes_seats_and_plans_with_a_preview_and_cancels_and
         )
         .await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
+
+/// A browser signed in to `customer`'s account page by a fresh link.
+async fn signed_in_customer(app: &TestApp, key: &str, customer: &str) -> Browser {
+    let browser = app.browser();
+    let link = account_link(app, key, customer).await;
+    open_link(app, &browser, link["url"].as_str().unwrap()).await;
+    browser
+}
+
+/// A one-clock app whose `slug` sells the [`pricing_catalog`], with a
+/// customer who bought plan number `plan` (its first price) on the pricing
+/// page: the app, tenant, API key and the plans.
+async fn one_clock_subscriber(slug: &str, plan: usize) -> (TestApp, TenantId, String, Vec<Value>) {
+    let app = spawn_one_clock_app(|_| {}).await;
+    let (tenant, key, plans) = shop(&app, slug).await;
+    let price = plans[plan]["prices"][0]["id"].as_str().unwrap();
+    let email = format!("buyer@{slug}.example.com");
+    buy_on_pricing_page(
+        &app,
+        &app.browser(),
+        (slug, &tenant),
+        &[("price", price), ("email", &email)],
+    )
+    .await;
+    (app, tenant, key, plans)
+}
+
+#[tokio::test]
+async fn a_downgrade_keeps_the_plan_until_the_period_ends_and_renews_on_the_new_price() {
+    let (app, tenant, key, plans) = one_clock_subscriber("downshift", 1).await;
+    let basic = plans[0]["prices"][0]["id"].as_str().unwrap();
+    let pro = plans[1]["prices"][0]["id"].as_str().unwrap();
+    let subscription = only_subscription(&app, &tenant).await;
+    let sub = subscription.id.clone();
+    let period_end = subscription.current_period_end.unwrap();
+    let browser = signed_in_customer(&app, &key, &subscription.customer_id).await;
+    let base = format!("/t/downshift/account/subscriptions/{sub}");
+    let downgrade = || async {
+        browser
+            .submit(
+                "/t/downshift/account",
+                &format!("{base}/change"),
+                &[("price", basic)],
+            )
+            .await
+            .text()
+            .await
+            .unwrap()
+    };
+    let when = period_end.format("%-d %B %Y").to_string();
+
+    // Scheduled: Pro and its single sign-on stay until the period ends,
+    // and the next payment is Basic's.
+    let account = downgrade().await;
+    assert!(
+        account.contains(&format!(
+            "Changes to <strong>Basic</strong> on <time datetime=\"{}\">{when}</time>",
+            period_end.to_rfc3339()
+        )),
+        "{account}"
+    );
+    assert!(account.contains("$10.00 per month on"), "{account}");
+    assert!(account.contains("Single sign-on"), "{account}");
+    assert_eq!(
+        only_subscription(&app, &tenant).await.price_id.as_deref(),
+        Some(pro)
+    );
+
+    // Withdrawn, then scheduled again.
+    let kept = browser
+        .submit("/t/downshift/account", &format!("{base}/keep-plan"), &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(kept.contains("You keep your current plan"), "{kept}");
+    assert!(!kept.contains("Changes to"), "{kept}");
+    let again = browser
+        .submit("/t/downshift/account", &format!("{base}/keep-plan"), &[])
+        .await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        downgrade()
+            .await
+            .contains("Changes to <strong>Basic</strong>")
+    );
+    let audited: Vec<String> = app
+        .platform
+        .audit_events(&tenant)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| event.action)
+        .collect();
+    for action in [
+        "subscription.change_scheduled",
+        "subscription.change_withdrawn",
+    ] {
+        assert!(
+            audited.iter().any(|done| done == action),
+            "{action}: {audited:?}"
+        );
+    }
+
+    // Past the period's end: renewed on Basic, invoiced at Basic's price.
+    advance_one_clock(&app, TimeDelta::days(31)).await;
+    let renewed = only_subscription(&app, &tenant).await;
+    assert_eq!(renewed.price_id.as_deref(), Some(basic));
+    assert!(renewed.current_period_start.unwrap() >= period_end);
+    // The customer's session has expired meanwhile: a fresh link.
+    let browser = signed_in_customer(&app, &key, &renewed.customer_id).await;
+    let account = browser.page("/t/downshift/account").await;
+    assert!(!account.contains("Changes to"), "{account}");
+    assert!(!account.contains("Single sign-on"), "{account}");
+    let invoices = account.split("id=\"invoices\"").nth(1).expect("invoices");
+    let rows: Vec<&str> = invoices.split("<tr>").skip(2).collect();
+    assert_eq!(
+        rows.len(),
+        2,
+        "the first invoice and the renewal: {invoices}"
+    );
+    assert!(
+        rows[0].contains("$10.00") && rows[0].contains("paid"),
+        "{invoices}"
+    );
+    assert!(rows[1].contains("$30.00"), "{invoices}");
+}
+
+/// The amount of `invoices` (the account page's list) in `row`, newest first.
+fn invoice_amount(account: &str, row: usize) -> String {
+    let invoices = account.split("id=\"invoices\"").nth(1).expect("invoices");
+    let row = invoices.split("<tr>").nth(row + 2).expect("that invoice");
+    row.split("<td>")
+        .nth(3)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_upgrade_preview_shows_what_the_proration_invoice_charges() {
+    let (app, tenant, key, plans) = one_clock_subscriber("upshift", 0).await;
+    let pro = plans[1]["prices"][0]["id"].as_str().unwrap();
+    // A quarter into the month: three quarters of the $20 difference are
+    // due, which the next renewal ($10 or $30) is not.
+    advance_one_clock(&app, TimeDelta::days(7)).await;
+    let subscription = only_subscription(&app, &tenant).await;
+    let browser = signed_in_customer(&app, &key, &subscription.customer_id).await;
+    let base = format!("/t/upshift/account/subscriptions/{}", subscription.id);
+    let preview = browser
+        .submit(
+            "/t/upshift/account",
+            &format!("{base}/preview"),
+            &[("price", pro)],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let previewed = preview
+        .split("You pay <strong>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the amount due now")
+        .to_owned();
+    let confirmed = browser
+        .submit(
+            "/t/upshift/account",
+            &format!("{base}/change"),
+            &[("price", pro)],
+        )
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    run_jobs_until(&app, "the proration invoice", || async {
+        browser
+            .page("/t/upshift/account")
+            .await
+            .matches("<tr>")
+            .count()
+            >= 4
+    })
+    .await;
+    let invoiced = invoice_amount(&browser.page("/t/upshift/account").await, 0);
+    let cents = |amount: &str| -> i64 {
+        amount
+            .trim_start_matches('$')
+            .replace('.', "")
+            .parse()
+            .unwrap()
+    };
+    // The clock moves on by a few seconds between preview and change: a
+    // cent of difference at most.
+    assert!(
+        (cents(&previewed) - cents(&invoiced)).abs() <= 1,
+        "previewed {previewed}, invoiced {invoiced}"
+    );
+    let period =
+        subscription.current_period_end.unwrap() - subscription.current_period_start.unwrap();
+    let expected = 2_000 * (period - TimeDelta::days(7)).num_seconds() / period.num_seconds();
+    assert!(
+        (cents(&invoiced) - expected).abs() <= 2,
+        "{invoiced} for about {expected} cents"
+    );
 }
