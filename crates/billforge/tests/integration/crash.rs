@@ -28,7 +28,10 @@ use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::Value;
 
-use crate::harness::{TestApp, connected_tenant, repoint_connection, run_jobs, spawn_app};
+use crate::harness::{
+    TestApp, billforge_binary, connected_tenant, free_port, repoint_connection, run_jobs,
+    spawn_app, wait_ready,
+};
 use crate::mirror::{customer, domain_events, emulator_events, price, snapshot, subscribe};
 use crate::webhooks::{self, CONNECT_SECRET, app_with_secrets};
 
@@ -36,19 +39,6 @@ use crate::webhooks::{self, CONNECT_SECRET, app_with_secrets};
 const CHILD_CONNECT_SECRET: &str = "whsec_crash_test_connect";
 /// Concurrent senders of the burst (Stripe delivers in parallel too).
 const SENDERS: usize = 16;
-
-/// The built `billforge` binary, run in `dir` on `database_url` and the
-/// emulator at `stripe_base`, with nothing else of the test's environment.
-fn billforge(dir: &Path, database_url: &str, stripe_base: &str) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_billforge"));
-    command
-        .current_dir(dir)
-        .env_clear()
-        .env("DATABASE_URL", database_url)
-        .env("STRIPE_API_BASE", stripe_base)
-        .env("RUST_LOG", "warn");
-    command
-}
 
 /// A `billforge serve` child process.
 struct Serve {
@@ -60,14 +50,11 @@ impl Serve {
     /// Starts the built binary on `database_url`, talking to the emulator at
     /// `stripe_base`, and waits until it is ready.
     async fn start(database_url: &str, stripe_base: &str, dir: &Path, run: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let address = format!("http://127.0.0.1:{port}");
         let log = std::fs::File::create(dir.join(format!("serve-{run}.log"))).unwrap();
-        let child = billforge(dir, database_url, stripe_base)
+        let child = billforge_binary(database_url, stripe_base)
+            .current_dir(dir)
             .arg("serve")
             .env("BIND", format!("127.0.0.1:{port}"))
             .env("PUBLIC_URL", &address)
@@ -76,23 +63,10 @@ impl Serve {
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
-            .kill_on_drop(true)
             .spawn()
             .expect("the billforge binary starts");
-        let serve = Self { child, address };
-        let client = reqwest::Client::new();
-        for _ in 0..600 {
-            let ready = client
-                .get(format!("{}/readyz", serve.address))
-                .send()
-                .await
-                .is_ok_and(|response| response.status() == StatusCode::OK);
-            if ready {
-                return serve;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("billforge serve never became ready (see {})", dir.display());
+        wait_ready(&address).await;
+        Self { child, address }
     }
 
     /// SIGKILL: no shutdown, no flush, whatever was in flight is cut.

@@ -658,3 +658,54 @@ pub async fn pricing_catalog(app: &TestApp, key: &str) -> Vec<serde_json::Value>
     run_jobs(app).await;
     plans
 }
+
+/// The built `billforge` binary on `database_url` and the emulator at
+/// `stripe_base`, with nothing else of the test's environment (tests that
+/// run the real process: crash recovery, the web tier).
+pub fn billforge_binary(database_url: &str, stripe_base: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_billforge"));
+    command
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .env("STRIPE_API_BASE", stripe_base)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true);
+    command
+}
+
+/// A free local port for a child process to bind.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `done` every 100 ms until it holds; panics naming `what` after 60 s.
+pub async fn wait_until<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..600 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// Waits until the process at `address` answers `/readyz` with 200.
+pub async fn wait_ready(address: &str) {
+    let client = reqwest::Client::new();
+    wait_until(&format!("{address} is ready"), || async {
+        client
+            .get(format!("{address}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|response| response.status() == StatusCode::OK)
+    })
+    .await;
+}

@@ -13,7 +13,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    TestApp, connected_tenant, repoint_connection, run_jobs, spawn_app, spawn_app_with, test_ctx,
+    TestApp, billforge_binary, connected_tenant, free_port, repoint_connection, run_jobs,
+    spawn_app, spawn_app_with, test_ctx, wait_ready, wait_until,
 };
 
 pub(crate) const PLATFORM_SECRET: &str = "whsec_platform_test_secret";
@@ -726,35 +727,15 @@ async fn start_up_registers_the_endpoints_once_and_a_real_delivery_activates_the
 /// A `billforge` process of the real binary on the test's database and
 /// emulator, killed when dropped.
 fn billforge_process(app: &TestApp, args: &[&str], bind: &str) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_billforge"))
+    billforge_binary(&app.database_url, &app.emulator.base_url())
         .args(args)
-        .env_clear()
-        .env("DATABASE_URL", &app.database_url)
         .env("BIND", bind)
         .env("PUBLIC_URL", format!("http://{bind}"))
-        .env("STRIPE_API_BASE", app.emulator.base_url())
         .env("STRIPE_WEBHOOK_SECRETS", PLATFORM_SECRET)
         .env("STRIPE_CONNECT_WEBHOOK_SECRETS", CONNECT_SECRET)
-        .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("the billforge binary starts")
-}
-
-/// Polls until `done` holds, for at most 30 s.
-async fn eventually<F, Fut>(what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..300 {
-        if done().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting until {what}");
 }
 
 /// The scale-out shape: `serve --no-workers` answers Stripe and only
@@ -762,18 +743,10 @@ where
 #[tokio::test]
 async fn serve_without_workers_only_stores_and_a_worker_process_applies() {
     let app = spawn_app().await;
-    let bind = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
+    let bind = format!("127.0.0.1:{}", free_port());
     let _web_tier = billforge_process(&app, &["serve", "--no-workers"], &bind);
+    wait_ready(&format!("http://{bind}")).await;
     let client = reqwest::Client::new();
-    eventually("serve answers /readyz", || async {
-        let ready = client.get(format!("http://{bind}/readyz")).send().await;
-        ready.is_ok_and(|response| response.status() == StatusCode::OK)
-    })
-    .await;
 
     let body = event_body("evt_web_tier", "customer.created", None, customer("cus_1"));
     let signature = stripe::webhook::signature_header(
@@ -804,7 +777,7 @@ async fn serve_without_workers_only_stores_and_a_worker_process_applies() {
     );
 
     let _worker = billforge_process(&app, &["worker"], "127.0.0.1:0");
-    eventually("the worker process applies the event", || async {
+    wait_until("the worker process applies the event", || async {
         inbox_status(&app, "evt_web_tier").await == Some((InboxStatus::Ignored, 1))
     })
     .await;
