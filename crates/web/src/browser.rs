@@ -313,18 +313,22 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let browser = Browser::from_request(req, payload);
         Box::pin(async move {
             let browser = browser.await?;
-            let fields = match fields.await {
+            let mut fields = match fields.await {
                 Ok(fields) => fields,
                 Err(err) => return Err(WebError::BadForm(err.to_string()).with_browser(&browser)),
             };
             let token = fields
                 .iter()
                 .find(|(name, _)| name == "csrf_token")
-                .map_or("", |(_, value)| value.as_str());
-            if !browser.verify_csrf(token) {
+                .map(|(_, value)| value.clone())
+                .unwrap_or_default();
+            if !browser.verify_csrf(&token) {
                 tracing::warn!("form rejected: CSRF token missing or wrong");
                 return Err(WebError::Csrf.with_browser(&browser));
             }
+            // The token is this extractor's: the form sees only its fields
+            // (a form collecting the rest, like the mail switches, too).
+            fields.retain(|(name, _)| name != "csrf_token");
             // Decoded from the fields re-encoded: serde_urlencoded reads
             // numbers, options and flattened structs only from its own text.
             let form = serde_urlencoded::to_string(&fields)

@@ -19,6 +19,8 @@ type PageResult = Result<HttpResponse, WebError>;
 #[derive(Deserialize)]
 pub(crate) struct CreateKeyForm {
     /// Label of the new key.
+    /// Missing: empty, refused by the service after the login check.
+    #[serde(default)]
     name: String,
 }
 
@@ -201,6 +203,8 @@ pub(crate) async fn audit_log(user: MerchantUser) -> PageResult {
 #[derive(Deserialize)]
 pub(crate) struct SettingsForm {
     /// Business name.
+    /// Missing: empty, refused by the service after the login check.
+    #[serde(default)]
     name: String,
     /// Brand colour, may be empty.
     #[serde(default)]

@@ -56,6 +56,8 @@ struct DeliveriesPage {
 #[derive(Deserialize)]
 pub(crate) struct CreateEndpointForm {
     /// Where to POST.
+    /// Missing: empty, refused by the service after the login check.
+    #[serde(default)]
     url: String,
     /// A label, may be empty.
     #[serde(default)]

@@ -387,6 +387,10 @@ async fn merchant_with_everything(app: &TestApp, slug: &'static str) -> Merchant
             "admin webhooks",
             first_id(app, "webhook_events", &format!("tenant_id = '{tenant}'")).await,
         ),
+        (
+            "admin mail",
+            first_id(app, "mail_outbox", &format!("tenant_id = '{tenant}'")).await,
+        ),
     ] {
         ids.insert(kind.to_owned(), id);
     }
@@ -543,6 +547,103 @@ async fn every_form_refuses_a_missing_or_foreign_csrf_token_and_writes_nothing()
     assert_eq!(admin.get("/admin").await.status(), StatusCode::OK);
     let account = format!("/t/{}/account", bob.slug);
     assert_eq!(customer.get(&account).await.status(), StatusCode::OK);
+    settle(&app).await;
+    assert_eq!(row_counts(&app).await, counts_before, "nothing was written");
+    assert_eq!(
+        api_view(&app, &bob).await,
+        bob_before,
+        "Bob's objects are unchanged"
+    );
+}
+
+/// Where a page sends a visitor it does not let in.
+fn login_of(access: Access, slug: &str) -> Option<String> {
+    match access {
+        Access::Public => None,
+        Access::Merchant => Some("/login".to_owned()),
+        Access::Admin => Some("/admin/login".to_owned()),
+        Access::Customer => Some(format!("/t/{slug}/account/sign-in")),
+    }
+}
+
+#[tokio::test]
+async fn every_page_lets_in_only_the_kind_of_caller_its_table_entry_names() {
+    let app = spawn_app().await;
+    let bob = merchant_with_everything(&app, "bob").await;
+    let admin = signed_in_admin(&app, "root@platform.example").await;
+    let customer = customer_browser(&app, &bob).await;
+    let anonymous = app.browser();
+    let account = format!("/t/{}/account", bob.slug);
+    // Each caller with a token of its own, so a refusal is about who calls.
+    let callers = [
+        (None, &anonymous, token_of(&anonymous, "/login").await),
+        (
+            Some(Access::Merchant),
+            &bob.browser,
+            token_of(&bob.browser, "/dashboard").await,
+        ),
+        (
+            Some(Access::Admin),
+            &admin,
+            token_of(&admin, "/admin").await,
+        ),
+        (
+            Some(Access::Customer),
+            &customer,
+            token_of(&customer, &account).await,
+        ),
+    ];
+    let bob_before = api_view(&app, &bob).await;
+    let counts_before = row_counts(&app).await;
+
+    let (mut checked, mut wrong) = (0, Vec::new());
+    for page in pages() {
+        let Some(login) = login_of(page.access, bob.slug) else {
+            continue;
+        };
+        let path = fill(page.path, &bob.ids);
+        for (kind, caller, token) in &callers {
+            if *kind == Some(page.access) {
+                continue;
+            }
+            let response = if page.method == "get" {
+                caller.get(&path).await
+            } else {
+                caller
+                    .post_form(&path, &[("csrf_token", token.as_str())])
+                    .await
+            };
+            let location = response.headers().get("location").cloned();
+            if response.status() != StatusCode::SEE_OTHER
+                || location.as_ref().is_none_or(|to| to != login.as_str())
+            {
+                let status = response.status();
+                let text = response.text().await.unwrap();
+                let why: String = text
+                    .split("<p>")
+                    .nth(1)
+                    .unwrap_or(&text)
+                    .chars()
+                    .take(120)
+                    .collect();
+                wrong.push(format!(
+                    "{} {path} by {kind:?}: {status} {location:?} {why}",
+                    page.method
+                ));
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "let in, or turned away otherwise:\n{}",
+        wrong.join("\n")
+    );
+    assert!(
+        checked >= 4 * 40,
+        "the page table is read: {checked} requests"
+    );
+
     settle(&app).await;
     assert_eq!(row_counts(&app).await, counts_before, "nothing was written");
     assert_eq!(
