@@ -74,15 +74,10 @@ pub(crate) async fn reactivate_tenant(
 /// The platform-fee form of the tenants page and of a tenant's page.
 #[derive(serde::Deserialize)]
 pub(crate) struct FeeForm {
-    /// The submitted CSRF token.
-    #[serde(default)]
-    csrf_token: String,
     /// The new fee, a percentage such as `2.5`.
     #[serde(default)]
     pub(crate) fee_percent: String,
 }
-
-crate::browser::csrf_protected!(FeeForm);
 
 /// `POST /admin/tenants/{id}/fee`: the tenant's platform fee, applied to the
 /// subscriptions it sells from now on.
@@ -107,15 +102,10 @@ pub(crate) async fn set_fee(form: CsrfForm<FeeForm>, id: web::Path<String>) -> P
 /// The advance form.
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct AdvanceForm {
-    /// The submitted CSRF token.
-    #[serde(default)]
-    csrf_token: String,
     /// How far: `30d`, `12h`...
     #[serde(default)]
     duration: String,
 }
-
-crate::browser::csrf_protected!(AdvanceForm);
 
 /// `POST /admin/clock/advance`: moves Billforge and the emulator forward
 /// together, running what falls due (as `billforge clock advance` does),

@@ -16,9 +16,6 @@ type PageResult = Result<HttpResponse, WebError>;
 /// The sign-up form.
 #[derive(Deserialize)]
 pub(crate) struct SignUpForm {
-    /// Checked by [`CsrfForm`] before the handler runs.
-    #[serde(default)]
-    csrf_token: String,
     /// Display name of the new tenant.
     business_name: String,
     /// URL name of the new tenant.
@@ -29,21 +26,14 @@ pub(crate) struct SignUpForm {
     password: String,
 }
 
-crate::browser::csrf_protected!(SignUpForm);
-
 /// The login form (merchant and admin).
 #[derive(Deserialize)]
 pub(crate) struct LoginForm {
-    /// Checked by [`CsrfForm`] before the handler runs.
-    #[serde(default)]
-    csrf_token: String,
     /// The login.
     email: String,
     /// The password; wrapped in a `Secret` at once.
     password: String,
 }
-
-crate::browser::csrf_protected!(LoginForm);
 
 /// Errors a person can fix by correcting the form: shown on the form itself.
 fn is_form_error(err: &PlatformError) -> bool {

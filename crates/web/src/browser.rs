@@ -10,7 +10,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
+use actix_web::dev::{Payload, UrlEncoded};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use askama::Template;
 use billing::ids::TenantId;
 use platform::accounts::SignedIn;
@@ -283,37 +284,19 @@ fn browser_then<T: 'static>(
     Box::pin(async move { check(browser.await?) })
 }
 
-/// A form that carries a CSRF token.
-pub trait CsrfProtected {
-    /// The submitted token (empty when missing).
-    fn csrf_token(&self) -> &str;
-}
-
-/// Implements [`CsrfProtected`] for form structs whose token field is
-/// `csrf_token` (every form of the site).
-macro_rules! csrf_protected {
-    ($($form:ty),+ $(,)?) => {
-        $(impl $crate::browser::CsrfProtected for $form {
-            fn csrf_token(&self) -> &str {
-                &self.csrf_token
-            }
-        })+
-    };
-}
-pub(crate) use csrf_protected;
-
 /// A form that only carries the CSRF token (logout, revoke, suspend…).
 #[derive(serde::Deserialize)]
-pub struct TokenOnly {
-    /// The submitted CSRF token.
-    #[serde(default)]
-    csrf_token: String,
-}
+pub struct TokenOnly {}
 
-csrf_protected!(TokenOnly);
+/// The largest form a page submits (the default of `web::Form`).
+const FORM_LIMIT: usize = 16 * 1024;
 
 /// A url-encoded form whose CSRF token has been checked against the browser.
 /// Handlers of state-changing forms take this instead of `web::Form`.
+///
+/// The token is checked before the rest of the form is read, so a forged or
+/// stale submission is refused as such (403) whatever else it carries, and
+/// nothing about the form's fields is revealed to it.
 pub struct CsrfForm<T> {
     /// The decoded form.
     pub form: T,
@@ -321,24 +304,40 @@ pub struct CsrfForm<T> {
     pub browser: Browser,
 }
 
-impl<T: DeserializeOwned + CsrfProtected + 'static> FromRequest for CsrfForm<T> {
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
     type Error = WebError;
     type Future = LocalFuture<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let form = web::Form::<T>::from_request(req, payload);
+        let fields = UrlEncoded::<Vec<(String, String)>>::new(req, payload).limit(FORM_LIMIT);
         let browser = Browser::from_request(req, payload);
         Box::pin(async move {
             let browser = browser.await?;
-            let form = match form.await {
-                Ok(form) => form.into_inner(),
+            let mut fields = match fields.await {
+                Ok(fields) => fields,
                 Err(err) => return Err(WebError::BadForm(err.to_string()).with_browser(&browser)),
             };
-            if !browser.verify_csrf(form.csrf_token()) {
+            let token = fields
+                .iter()
+                .find(|(name, _)| name == "csrf_token")
+                .map(|(_, value)| value.clone())
+                .unwrap_or_default();
+            if !browser.verify_csrf(&token) {
                 tracing::warn!("form rejected: CSRF token missing or wrong");
                 return Err(WebError::Csrf.with_browser(&browser));
             }
-            Ok(CsrfForm { form, browser })
+            // The token is this extractor's: the form sees only its fields
+            // (a form collecting the rest, like the mail switches, too).
+            fields.retain(|(name, _)| name != "csrf_token");
+            // Decoded from the fields re-encoded: serde_urlencoded reads
+            // numbers, options and flattened structs only from its own text.
+            let form = serde_urlencoded::to_string(&fields)
+                .map_err(|err| err.to_string())
+                .and_then(|text| serde_urlencoded::from_str(&text).map_err(|err| err.to_string()));
+            match form {
+                Ok(form) => Ok(CsrfForm { form, browser }),
+                Err(err) => Err(WebError::BadForm(err).with_browser(&browser)),
+            }
         })
     }
 }

@@ -25,31 +25,19 @@ use crate::views::Layout;
 
 type PageResult = Result<HttpResponse, WebError>;
 
-/// Mounts the pages.
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/dashboard/plans", web::get().to(plans_page))
-        .route("/dashboard/plans", web::post().to(create_plan))
-        .route("/dashboard/plans/{id}", web::get().to(plan_page))
-        .route("/dashboard/plans/{id}", web::post().to(update_plan))
-        .route(
-            "/dashboard/plans/{id}/prices/{price}/{action:(archive|unarchive)}",
-            web::post().to(set_price_archived),
-        )
-        .route("/dashboard/plans/{id}/prices", web::post().to(add_price))
-        .route(
-            "/dashboard/plans/{id}/grants",
-            web::post().to(grant_feature),
-        )
-        .route(
-            "/dashboard/plans/{id}/{action:(archive|unarchive)}",
-            web::post().to(set_plan_archived),
-        )
-        .route("/dashboard/features", web::post().to(create_feature))
-        .route(
-            "/dashboard/features/{id}/{action:(archive|unarchive)}",
-            web::post().to(set_feature_archived),
-        );
-}
+/// This module's pages, registered by [`crate::configure`].
+pub(crate) const ROUTES: &[crate::WebRoute] = crate::web_routes![
+    Merchant get "/dashboard/plans" => plans_page,
+    Merchant post "/dashboard/plans" => create_plan,
+    Merchant get "/dashboard/plans/{id}" => plan_page,
+    Merchant post "/dashboard/plans/{id}" => update_plan,
+    Merchant post "/dashboard/plans/{id}/prices/{price}/{action:(archive|unarchive)}" => set_price_archived,
+    Merchant post "/dashboard/plans/{id}/prices" => add_price,
+    Merchant post "/dashboard/plans/{id}/grants" => grant_feature,
+    Merchant post "/dashboard/plans/{id}/{action:(archive|unarchive)}" => set_plan_archived,
+    Merchant post "/dashboard/features" => create_feature,
+    Merchant post "/dashboard/features/{id}/{action:(archive|unarchive)}" => set_feature_archived,
+];
 
 /// A price as typed in a form: amounts in major units (`12.00`), tiers one
 /// per line.
@@ -202,9 +190,6 @@ impl PriceFields {
 /// The "new plan" form: a name, an optional trial and the first price.
 #[derive(Deserialize, Clone, Default)]
 pub(crate) struct PlanForm {
-    /// Checked by [`CsrfForm`] before the handler runs.
-    #[serde(default)]
-    csrf_token: String,
     /// Shown to customers.
     #[serde(default)]
     name: String,
@@ -215,8 +200,6 @@ pub(crate) struct PlanForm {
     #[serde(flatten)]
     price: PriceFields,
 }
-
-crate::browser::csrf_protected!(PlanForm);
 
 impl PlanForm {
     fn to_input(&self) -> Result<PlanInput, PlatformError> {
@@ -231,9 +214,6 @@ impl PlanForm {
 /// The "edit plan" form: name and trial.
 #[derive(Deserialize, Clone, Default)]
 pub(crate) struct DetailsForm {
-    /// Checked by [`CsrfForm`] before the handler runs.
-    #[serde(default)]
-    csrf_token: String,
     /// Shown to customers.
     #[serde(default)]
     name: String,
@@ -241,8 +221,6 @@ pub(crate) struct DetailsForm {
     #[serde(default)]
     trial_days: String,
 }
-
-crate::browser::csrf_protected!(DetailsForm);
 
 /// Trial days as typed: empty for none.
 fn trial_days(raw: &str) -> Result<Option<u16>, PlatformError> {
@@ -257,22 +235,14 @@ fn trial_days(raw: &str) -> Result<Option<u16>, PlatformError> {
 /// The "add price" form of a plan.
 #[derive(Deserialize, Clone, Default)]
 pub(crate) struct PriceForm {
-    /// Checked by [`CsrfForm`] before the handler runs.
-    #[serde(default)]
-    csrf_token: String,
     /// The price.
     #[serde(flatten)]
     price: PriceFields,
 }
 
-crate::browser::csrf_protected!(PriceForm);
-
 /// The "new feature" form.
 #[derive(Deserialize, Clone, Default)]
 pub(crate) struct FeatureForm {
-    /// Checked by [`CsrfForm`] before the handler runs.
-    #[serde(default)]
-    csrf_token: String,
     /// What the merchant's code checks.
     #[serde(default)]
     lookup_key: String,
@@ -283,8 +253,6 @@ pub(crate) struct FeatureForm {
     #[serde(default)]
     kind: String,
 }
-
-crate::browser::csrf_protected!(FeatureForm);
 
 impl FeatureForm {
     fn kind(&self) -> Result<FeatureKind, PlatformError> {
@@ -307,9 +275,6 @@ impl FeatureForm {
 /// The "grant a feature" form of a plan.
 #[derive(Deserialize, Clone, Default)]
 pub(crate) struct GrantForm {
-    /// Checked by [`CsrfForm`] before the handler runs.
-    #[serde(default)]
-    csrf_token: String,
     /// The `feat_…` id.
     #[serde(default)]
     feature: String,
@@ -318,8 +283,6 @@ pub(crate) struct GrantForm {
     #[serde(default)]
     limit: String,
 }
-
-crate::browser::csrf_protected!(GrantForm);
 
 impl GrantForm {
     fn value(&self) -> Result<GrantValue, PlatformError> {
@@ -677,7 +640,6 @@ async fn render_plan(
         .collect::<Result<Vec<_>, PlatformError>>()?;
     let (details_form, details_errors) = forms.details.unwrap_or_else(|| {
         let stored = DetailsForm {
-            csrf_token: String::new(),
             name: plan.name.clone(),
             trial_days: plan
                 .trial_days

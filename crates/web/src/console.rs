@@ -17,17 +17,14 @@ use crate::views::Layout;
 
 type PageResult = Result<HttpResponse, WebError>;
 
-/// Mounts the console pages.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/tenants/{id}", web::get().to(tenant))
-        .route("/admin/tenants/{id}", web::post().to(save_fee))
-        .route("/admin/metrics", web::get().to(metrics))
-        .route("/admin/webhooks", web::get().to(webhooks))
-        .route(
-            "/admin/webhooks/{id}/retry",
-            web::post().to(retry_webhook_event),
-        );
-}
+/// This module's pages, registered by [`crate::configure`].
+pub(crate) const ROUTES: &[crate::WebRoute] = crate::web_routes![
+    Admin get "/admin/tenants/{id}" => tenant,
+    Admin post "/admin/tenants/{id}" => save_fee,
+    Admin get "/admin/metrics" => metrics,
+    Admin get "/admin/webhooks" => webhooks,
+    Admin post "/admin/webhooks/{id}/retry" => retry_webhook_event,
+];
 
 /// A tenant's MRR in words: one amount per currency.
 fn mrr_text(mrr: &[Money]) -> String {

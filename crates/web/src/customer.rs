@@ -27,41 +27,23 @@ use crate::views::Layout;
 
 type PageResult = Result<HttpResponse, WebError>;
 
-/// Mounts the public pages.
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/t/{slug}/pricing", web::get().to(pricing))
-        .route("/t/{slug}/checkout", web::post().to(checkout))
-        .route("/t/{slug}/checkout/success", web::get().to(success))
-        .route("/t/{slug}/account", web::get().to(account))
-        .route("/t/{slug}/account/sign-in", web::get().to(sign_in_page))
-        .route("/t/{slug}/account/sign-in", web::post().to(sign_in))
-        .route("/t/{slug}/account/enter", web::get().to(enter))
-        .route("/t/{slug}/account/sign-out", web::post().to(sign_out))
-        .route(
-            "/t/{slug}/account/payment-method",
-            web::post().to(payment_method),
-        )
-        .route(
-            "/t/{slug}/account/subscriptions/{id}/preview",
-            web::post().to(preview_change),
-        )
-        .route(
-            "/t/{slug}/account/subscriptions/{id}/change",
-            web::post().to(change),
-        )
-        .route(
-            "/t/{slug}/account/subscriptions/{id}/keep-plan",
-            web::post().to(keep_plan),
-        )
-        .route(
-            "/t/{slug}/account/subscriptions/{id}/cancel",
-            web::post().to(cancel),
-        )
-        .route(
-            "/t/{slug}/account/subscriptions/{id}/resume",
-            web::post().to(resume),
-        );
-}
+/// This module's pages, registered by [`crate::configure`].
+pub(crate) const ROUTES: &[crate::WebRoute] = crate::web_routes![
+    Public get "/t/{slug}/pricing" => pricing,
+    Public post "/t/{slug}/checkout" => checkout,
+    Public get "/t/{slug}/checkout/success" => success,
+    Customer get "/t/{slug}/account" => account,
+    Public get "/t/{slug}/account/sign-in" => sign_in_page,
+    Public post "/t/{slug}/account/sign-in" => sign_in,
+    Public get "/t/{slug}/account/enter" => enter,
+    Customer post "/t/{slug}/account/sign-out" => sign_out,
+    Customer post "/t/{slug}/account/payment-method" => payment_method,
+    Customer post "/t/{slug}/account/subscriptions/{id}/preview" => preview_change,
+    Customer post "/t/{slug}/account/subscriptions/{id}/change" => change,
+    Customer post "/t/{slug}/account/subscriptions/{id}/keep-plan" => keep_plan,
+    Customer post "/t/{slug}/account/subscriptions/{id}/cancel" => cancel,
+    Customer post "/t/{slug}/account/subscriptions/{id}/resume" => resume,
+];
 
 /// The merchant as its public pages show it.
 pub struct Shop {
@@ -249,8 +231,6 @@ async fn pricing(
 /// The pricing page's subscribe form.
 #[derive(Deserialize)]
 pub(crate) struct CheckoutForm {
-    #[serde(default)]
-    csrf_token: String,
     /// The chosen `price_…`.
     #[serde(default)]
     price: String,
@@ -260,8 +240,6 @@ pub(crate) struct CheckoutForm {
     #[serde(default)]
     seats: String,
 }
-
-crate::browser::csrf_protected!(CheckoutForm);
 
 /// `POST /t/{slug}/checkout`: opens the Stripe-hosted checkout (303 to it);
 /// a refusal re-shows the pricing page with the reason.
@@ -377,12 +355,8 @@ fn render_sign_in(
 #[derive(Deserialize)]
 pub(crate) struct SignInForm {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     email: String,
 }
-
-crate::browser::csrf_protected!(SignInForm);
 
 /// `POST /t/{slug}/account/sign-in`: emails a link when the address is a
 /// customer's, and answers the same in every case.
@@ -535,8 +509,6 @@ async fn payment_method(form: CsrfForm<TokenOnly>, slug: web::Path<String>) -> P
 /// The account page's change form (and the preview's confirm form).
 #[derive(Deserialize)]
 pub(crate) struct ChangeForm {
-    #[serde(default)]
-    csrf_token: String,
     /// The new `price_…` (empty: keep the price).
     #[serde(default)]
     price: String,
@@ -544,8 +516,6 @@ pub(crate) struct ChangeForm {
     #[serde(default)]
     seats: String,
 }
-
-crate::browser::csrf_protected!(ChangeForm);
 
 impl ChangeForm {
     fn seats(&self) -> Result<Option<u64>, PlatformError> {

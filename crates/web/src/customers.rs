@@ -22,28 +22,16 @@ use crate::views::Layout;
 
 type PageResult = Result<HttpResponse, WebError>;
 
-/// Mounts the customers pages.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/dashboard/customers", web::get().to(list))
-        .route("/dashboard/customers/{id}", web::get().to(detail))
-        .route(
-            "/dashboard/customers/{id}/overrides",
-            web::post().to(set_override),
-        )
-        .route(
-            "/dashboard/customers/{id}/overrides/{feature}/remove",
-            web::post().to(remove_override),
-        )
-        .route("/dashboard/customers/{id}/refunds", web::post().to(refund))
-        .route(
-            "/dashboard/customers/{id}/subscriptions/{subscription}/cancel",
-            web::post().to(cancel_subscription),
-        )
-        .route(
-            "/dashboard/customers/{id}/subscriptions/{subscription}/resume",
-            web::post().to(resume_subscription),
-        );
-}
+/// This module's pages, registered by [`crate::configure`].
+pub(crate) const ROUTES: &[crate::WebRoute] = crate::web_routes![
+    Merchant get "/dashboard/customers" => list,
+    Merchant get "/dashboard/customers/{id}" => detail,
+    Merchant post "/dashboard/customers/{id}/overrides" => set_override,
+    Merchant post "/dashboard/customers/{id}/overrides/{feature}/remove" => remove_override,
+    Merchant post "/dashboard/customers/{id}/refunds" => refund,
+    Merchant post "/dashboard/customers/{id}/subscriptions/{subscription}/cancel" => cancel_subscription,
+    Merchant post "/dashboard/customers/{id}/subscriptions/{subscription}/resume" => resume_subscription,
+];
 
 /// `?q=` of the list.
 #[derive(Deserialize)]
@@ -324,8 +312,6 @@ async fn outcome(
     }
 }
 
-crate::browser::csrf_protected!(OverrideForm);
-
 /// The override as the domain's action and end, or what is wrong.
 fn parse_override(
     form: &OverrideForm,
@@ -416,8 +402,6 @@ async fn remove_override(
     Ok(redirect_to(customer.0.as_str(), "override_removed"))
 }
 
-crate::browser::csrf_protected!(RefundForm);
-
 /// `POST /dashboard/customers/{id}/refunds`: all of a paid invoice, or the
 /// amount typed (in major units, e.g. `5.00`), with an optional reason.
 async fn refund(
@@ -501,12 +485,8 @@ async fn make_refund(
 #[derive(Deserialize)]
 pub(crate) struct CancelForm {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     when: String,
 }
-
-crate::browser::csrf_protected!(CancelForm);
 
 /// The customer and one of its subscriptions (404 for anything else).
 async fn subscription_of(
@@ -664,8 +644,6 @@ struct FeatureChoice {
 /// The overrides editor.
 #[derive(Deserialize, Default)]
 pub(crate) struct OverrideForm {
-    #[serde(default)]
-    csrf_token: String,
     /// `feat_…`.
     #[serde(default)]
     feature: String,
@@ -683,8 +661,6 @@ pub(crate) struct OverrideForm {
 /// The refund form.
 #[derive(Deserialize, Default)]
 pub(crate) struct RefundForm {
-    #[serde(default)]
-    csrf_token: String,
     /// The paid invoice (`in_…`).
     #[serde(default)]
     invoice: String,

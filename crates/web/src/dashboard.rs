@@ -18,14 +18,11 @@ type PageResult = Result<HttpResponse, WebError>;
 /// The "create API key" form.
 #[derive(Deserialize)]
 pub(crate) struct CreateKeyForm {
-    /// Checked by [`CsrfForm`] before the handler runs.
-    #[serde(default)]
-    csrf_token: String,
     /// Label of the new key.
+    /// Missing: empty, refused by the service after the login check.
+    #[serde(default)]
     name: String,
 }
-
-crate::browser::csrf_protected!(CreateKeyForm);
 
 /// Renders the dashboard, optionally with a just-created key or an error.
 async fn render(
@@ -205,10 +202,9 @@ pub(crate) async fn audit_log(user: MerchantUser) -> PageResult {
 /// The settings form.
 #[derive(Deserialize)]
 pub(crate) struct SettingsForm {
-    /// Checked by [`CsrfForm`] before the handler runs.
-    #[serde(default)]
-    csrf_token: String,
     /// Business name.
+    /// Missing: empty, refused by the service after the login check.
+    #[serde(default)]
     name: String,
     /// Brand colour, may be empty.
     #[serde(default)]
@@ -220,8 +216,6 @@ pub(crate) struct SettingsForm {
     #[serde(default)]
     support_email: String,
 }
-
-crate::browser::csrf_protected!(SettingsForm);
 
 impl SettingsForm {
     fn into_profile(self) -> ProfileForm {

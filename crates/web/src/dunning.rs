@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
 use askama::Template;
 use billing::dunning::{
     DunningError, DunningPolicy, DunningPolicySpec, FinalAction, GraceEntitlements, ReminderStep,
@@ -23,18 +23,15 @@ use crate::views::Layout;
 
 type PageResult = Result<HttpResponse, WebError>;
 
-/// Mounts the page.
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/dashboard/dunning", web::get().to(policy_page))
-        .route("/dashboard/dunning", web::post().to(save_policy));
-}
+/// This module's pages, registered by [`crate::configure`].
+pub(crate) const ROUTES: &[crate::WebRoute] = crate::web_routes![
+    Merchant get "/dashboard/dunning" => policy_page,
+    Merchant post "/dashboard/dunning" => save_policy,
+];
 
 /// The policy form, every field as typed.
 #[derive(Deserialize, Clone, Default)]
 pub(crate) struct PolicyForm {
-    /// Checked by [`CsrfForm`] before the handler runs.
-    #[serde(default)]
-    csrf_token: String,
     /// `preview` shows the timeline without saving; anything else saves.
     #[serde(default)]
     action: String,
@@ -61,8 +58,6 @@ pub(crate) struct PolicyForm {
     stripe_retries: Option<String>,
 }
 
-crate::browser::csrf_protected!(PolicyForm);
-
 /// Comma- or space-separated whole numbers.
 fn numbers<T: std::str::FromStr>(raw: &str, field: &'static str) -> Result<Vec<T>, PlatformError> {
     raw.split([',', ' '])
@@ -86,7 +81,6 @@ impl PolicyForm {
     fn of(policy: &DunningPolicySpec) -> Self {
         let joined = |values: Vec<String>| values.join(", ");
         Self {
-            csrf_token: String::new(),
             action: String::new(),
             retry_days: joined(policy.retry_days.iter().map(u16::to_string).collect()),
             grace_days: policy.grace_days.to_string(),

@@ -2,10 +2,56 @@
 //! the platform admin console, and each merchant's public pages (pricing,
 //! checkout result, customer account) under `/t/{slug}`.
 //!
-//! Architecture invariant: every state-changing form is read through
-//! [`CsrfForm`], which rejects a missing or wrong CSRF token before the
-//! handler runs; every page that needs a login takes [`MerchantUser`] or
-//! [`AdminUser`], which redirect anonymous visitors to the right login page.
+//! Architecture invariant: every page is an entry of [`routes()`], the one
+//! table `configure` registers, so what the tests iterate is what is served.
+//! Every state-changing form is read through [`CsrfForm`], which rejects a
+//! missing or wrong CSRF token before anything else of the form is read;
+//! every page that needs a login takes [`MerchantUser`] or [`AdminUser`],
+//! which redirect anonymous visitors to the right login page.
+
+use std::sync::LazyLock;
+
+use actix_web::{HttpResponse, web};
+
+/// Who may call a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not (sign-up, logins, a merchant's pricing).
+    Public,
+    /// A signed-in merchant user, on its own tenant's objects.
+    Merchant,
+    /// A signed-in platform admin.
+    Admin,
+    /// A customer signed in on the tenant's `/t/{slug}` account pages.
+    Customer,
+}
+
+/// One page: its method, path pattern (actix syntax) and who may call it.
+#[derive(Clone, Copy, Debug)]
+pub struct WebRoute {
+    /// `get` or `post`, as the route is registered.
+    pub method: &'static str,
+    /// The path pattern, e.g. `/dashboard/plans/{id}`.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// Builds the actix route (method and handler).
+    route: fn() -> actix_web::Route,
+}
+
+/// A module's pages as `Access method "path" => handler`: one list makes
+/// both the data and the registration, so the two cannot drift.
+macro_rules! web_routes {
+    ($($access:ident $method:ident $path:literal => $handler:path),+ $(,)?) => {
+        &[$($crate::WebRoute {
+            method: stringify!($method),
+            path: $path,
+            access: $crate::Access::$access,
+            route: || actix_web::web::$method().to($handler),
+        }),+]
+    };
+}
+pub(crate) use web_routes;
 
 mod admin;
 mod auth;
@@ -23,80 +69,67 @@ mod mail;
 mod outbound;
 mod views;
 
-use actix_web::{HttpResponse, web};
-
 pub use browser::{AdminUser, Browser, CsrfForm, MerchantUser};
 pub use error::WebError;
 
 /// The stylesheet, compiled in so the binary is self-contained.
 const STYLESHEET: &str = include_str!("../../../templates/static/app.css");
 
-/// Mounts every page.
+/// The pages of this module.
+const ROUTES: &[WebRoute] = web_routes![
+    Public get "/" => auth::home,
+    Public get "/static/app.css" => stylesheet,
+    Public get "/signup" => auth::sign_up_page,
+    Public post "/signup" => auth::sign_up,
+    Public get "/login" => auth::merchant_login_page,
+    Public post "/login" => auth::merchant_login,
+    Public get "/admin/login" => auth::admin_login_page,
+    Public post "/admin/login" => auth::admin_login,
+    // Anyone may log out; it ends the session there is, merchant or admin.
+    Public post "/logout" => auth::log_out,
+    Merchant get "/dashboard" => dashboard::overview,
+    Merchant post "/dashboard/api_keys" => dashboard::create_api_key,
+    Merchant post "/dashboard/api_keys/{id}/revoke" => dashboard::revoke_api_key,
+    Merchant post "/dashboard/connect" => dashboard::connect_stripe,
+    Merchant get "/dashboard/connect/return" => dashboard::connect_return,
+    Merchant get "/dashboard/audit" => dashboard::audit_log,
+    Merchant get "/dashboard/settings" => dashboard::settings_page,
+    Merchant post "/dashboard/settings" => dashboard::save_settings,
+    Admin get "/admin" => admin::tenants,
+    Admin post "/admin/tenants/{id}/suspend" => admin::suspend_tenant,
+    Admin post "/admin/tenants/{id}/reactivate" => admin::reactivate_tenant,
+    Admin post "/admin/tenants/{id}/fee" => admin::set_fee,
+    Admin get "/admin/audit" => admin::audit_log,
+    Admin post "/admin/clock/advance" => admin::advance_clock,
+    Admin get "/admin/mail" => mail::outbox,
+    Admin get "/admin/mail/{id}" => mail::message,
+    Admin get "/admin/mail/{id}/html" => mail::message_html,
+    Merchant get "/dashboard/settings/mail" => mail::settings_page,
+    Merchant post "/dashboard/settings/mail" => mail::save_settings,
+];
+
+/// Every page, in registration order (the router tries them in turn).
+pub fn routes() -> &'static [WebRoute] {
+    static ALL: LazyLock<Vec<WebRoute>> = LazyLock::new(|| {
+        [
+            ROUTES,
+            catalog::ROUTES,
+            dunning::ROUTES,
+            outbound::ROUTES,
+            customer::ROUTES,
+            customers::ROUTES,
+            console::ROUTES,
+        ]
+        .concat()
+    });
+    &ALL
+}
+
+/// Mounts every page of [`routes()`].
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(auth::home))
-        .route("/static/app.css", web::get().to(stylesheet))
-        .route("/signup", web::get().to(auth::sign_up_page))
-        .route("/signup", web::post().to(auth::sign_up))
-        .route("/login", web::get().to(auth::merchant_login_page))
-        .route("/login", web::post().to(auth::merchant_login))
-        .route("/admin/login", web::get().to(auth::admin_login_page))
-        .route("/admin/login", web::post().to(auth::admin_login))
-        .route("/logout", web::post().to(auth::log_out))
-        .route("/dashboard", web::get().to(dashboard::overview))
-        .route(
-            "/dashboard/api_keys",
-            web::post().to(dashboard::create_api_key),
-        )
-        .route(
-            "/dashboard/api_keys/{id}/revoke",
-            web::post().to(dashboard::revoke_api_key),
-        )
-        .route(
-            "/dashboard/connect",
-            web::post().to(dashboard::connect_stripe),
-        )
-        .route(
-            "/dashboard/connect/return",
-            web::get().to(dashboard::connect_return),
-        )
-        .route("/dashboard/audit", web::get().to(dashboard::audit_log))
-        .route(
-            "/dashboard/settings",
-            web::get().to(dashboard::settings_page),
-        )
-        .route(
-            "/dashboard/settings",
-            web::post().to(dashboard::save_settings),
-        )
-        .route("/admin", web::get().to(admin::tenants))
-        .route(
-            "/admin/tenants/{id}/suspend",
-            web::post().to(admin::suspend_tenant),
-        )
-        .route(
-            "/admin/tenants/{id}/reactivate",
-            web::post().to(admin::reactivate_tenant),
-        )
-        .route("/admin/tenants/{id}/fee", web::post().to(admin::set_fee))
-        .route("/admin/audit", web::get().to(admin::audit_log))
-        .route("/admin/clock/advance", web::post().to(admin::advance_clock))
-        .route("/admin/mail", web::get().to(mail::outbox))
-        .route("/admin/mail/{id}", web::get().to(mail::message))
-        .route("/admin/mail/{id}/html", web::get().to(mail::message_html))
-        .route(
-            "/dashboard/settings/mail",
-            web::get().to(mail::settings_page),
-        )
-        .route(
-            "/dashboard/settings/mail",
-            web::post().to(mail::save_settings),
-        );
-    catalog::configure(cfg);
-    dunning::configure(cfg);
-    outbound::configure(cfg);
-    customer::configure(cfg);
-    customers::configure(cfg);
-    console::configure(cfg);
+    for page in routes() {
+        cfg.route(page.path, (page.route)());
+    }
 }
 
 /// The friendly 404 page, for the app's default service.

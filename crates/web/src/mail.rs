@@ -112,9 +112,6 @@ pub(crate) async fn message_html(admin: AdminUser, id: web::Path<String>) -> Pag
 /// The mail settings form: one checkbox per kind, named by the kind.
 #[derive(Deserialize)]
 pub(crate) struct MailSettingsForm {
-    /// Checked by [`CsrfForm`] before the handler runs.
-    #[serde(default)]
-    csrf_token: String,
     /// The postal address printed under customer emails.
     #[serde(default)]
     footer_address: String,
@@ -125,8 +122,6 @@ pub(crate) struct MailSettingsForm {
     #[serde(flatten)]
     enabled: BTreeMap<String, String>,
 }
-
-crate::browser::csrf_protected!(MailSettingsForm);
 
 /// `GET /dashboard/settings/mail`.
 pub(crate) async fn settings_page(user: MerchantUser) -> PageResult {

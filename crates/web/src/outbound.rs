@@ -17,17 +17,14 @@ type PageResult = Result<HttpResponse, WebError>;
 /// How many deliveries the log page shows.
 const LOG_PAGE: u64 = 50;
 
-/// Mounts the pages.
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/dashboard/webhooks", web::get().to(endpoints_page))
-        .route("/dashboard/webhooks", web::post().to(create_endpoint))
-        .route("/dashboard/webhooks/{id}", web::get().to(deliveries_page))
-        .route("/dashboard/webhooks/{id}/test", web::post().to(send_test))
-        .route(
-            "/dashboard/webhooks/{id}/deliveries/{delivery}/replay",
-            web::post().to(replay),
-        );
-}
+/// This module's pages, registered by [`crate::configure`].
+pub(crate) const ROUTES: &[crate::WebRoute] = crate::web_routes![
+    Merchant get "/dashboard/webhooks" => endpoints_page,
+    Merchant post "/dashboard/webhooks" => create_endpoint,
+    Merchant get "/dashboard/webhooks/{id}" => deliveries_page,
+    Merchant post "/dashboard/webhooks/{id}/test" => send_test,
+    Merchant post "/dashboard/webhooks/{id}/deliveries/{delivery}/replay" => replay,
+];
 
 /// `/dashboard/webhooks`.
 #[derive(Template)]
@@ -58,10 +55,9 @@ struct DeliveriesPage {
 /// The "add endpoint" form.
 #[derive(Deserialize)]
 pub(crate) struct CreateEndpointForm {
-    /// Checked by [`CsrfForm`] before the handler runs.
-    #[serde(default)]
-    csrf_token: String,
     /// Where to POST.
+    /// Missing: empty, refused by the service after the login check.
+    #[serde(default)]
     url: String,
     /// A label, may be empty.
     #[serde(default)]
@@ -70,8 +66,6 @@ pub(crate) struct CreateEndpointForm {
     #[serde(default)]
     event_types: String,
 }
-
-crate::browser::csrf_protected!(CreateEndpointForm);
 
 async fn render(
     browser: &Browser,

@@ -1,11 +1,10 @@
-//! Sign-up, login, logout, throttling, CSRF, and the API key life cycle on
+//! Sign-up, login, logout, throttling, and the API key life cycle on
 //! the dashboard.
 
 use reqwest::{Method, StatusCode};
 
 use crate::harness::{
-    assert_api_error, captured_logs, csrf_token_in, merchant_email, merchant_password, spawn_app,
-    spawn_app_with,
+    assert_api_error, captured_logs, merchant_email, merchant_password, spawn_app, spawn_app_with,
 };
 
 #[tokio::test]
@@ -184,46 +183,6 @@ async fn wrong_passwords_from_one_address_are_throttled_across_accounts() {
         .log_in(&merchant_email("sprayed"), &merchant_password("sprayed"))
         .await;
     assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
-}
-
-#[tokio::test]
-async fn forms_without_or_with_a_wrong_csrf_token_are_rejected_and_nothing_is_written() {
-    let app = spawn_app().await;
-    let browser = app.browser();
-    let fields = [
-        ("business_name", "Forged"),
-        ("slug", "forged"),
-        ("email", "forged@example.com"),
-        ("password", "forged-password-123"),
-    ];
-    let _ = browser.page("/signup").await; // the browser has its CSRF cookie
-    let without = browser.post_form("/signup", &fields).await;
-    assert_eq!(without.status(), StatusCode::FORBIDDEN);
-    assert!(without.text().await.unwrap().contains("reload the page"));
-
-    let other_browser_token = csrf_token_in(&app.browser().page("/signup").await);
-    let mut forged = vec![("csrf_token", other_browser_token.as_str())];
-    forged.extend_from_slice(&fields);
-    assert_eq!(
-        browser.post_form("/signup", &forged).await.status(),
-        StatusCode::FORBIDDEN
-    );
-    assert!(app.platform.store().tenants().await.unwrap().is_empty());
-
-    // Logged in: a forged "create key" form creates nothing.
-    let merchant = app.signed_up_merchant("victim").await;
-    let forged_key = merchant
-        .post_form(
-            "/dashboard/api_keys",
-            &[("csrf_token", "00ff"), ("name", "evil")],
-        )
-        .await;
-    assert_eq!(forged_key.status(), StatusCode::FORBIDDEN);
-    let tenant_id = app.platform.store().tenants().await.unwrap()[0]
-        .id
-        .parse()
-        .unwrap();
-    assert!(app.platform.api_keys(&tenant_id).await.unwrap().is_empty());
 }
 
 #[tokio::test]

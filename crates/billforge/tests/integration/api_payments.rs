@@ -38,7 +38,7 @@ async fn post_once(
 
 /// The tenant's connected account and a Stripe client for it, to look at
 /// (or set up) what Billforge did on Stripe.
-async fn tenant_stripe(app: &TestApp, slug: &str) -> (stripe::Client, String) {
+pub(crate) async fn tenant_stripe(app: &TestApp, slug: &str) -> (stripe::Client, String) {
     let account = app
         .platform
         .connected_account(&tenant_id(app, slug).await)
