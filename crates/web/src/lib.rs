@@ -68,6 +68,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/dashboard/settings",
             web::post().to(dashboard::save_settings),
         )
+        .route(
+            "/dashboard/settings/preview",
+            web::get().to(dashboard::branding_preview),
+        )
         .route("/admin", web::get().to(admin::tenants))
         .route(
             "/admin/tenants/{id}/suspend",
