@@ -225,7 +225,7 @@ pub(crate) struct SettingsForm {
 
 crate::browser::csrf_protected!(SettingsForm);
 
-/// The branding inputs: the settings form's, and the preview's query.
+/// The settings form's branding inputs, as typed.
 #[derive(Deserialize, Default)]
 pub(crate) struct BrandingFields {
     /// Business name.
@@ -256,9 +256,13 @@ impl From<BrandingFields> for ProfileForm {
 /// The preview's query: any branding value given replaces the stored one.
 #[derive(Deserialize)]
 pub(crate) struct PreviewQuery {
+    /// Business name.
     name: Option<String>,
+    /// Brand colour (`#rrggbb`, or empty for none).
     brand_color: Option<String>,
+    /// Logo URL, or empty for none.
     logo_url: Option<String>,
+    /// Support email, or empty for none.
     support_email: Option<String>,
 }
 

@@ -196,6 +196,10 @@ pub struct AdminTenantsPage {
     pub query: String,
     /// The emulator-mode clock and its advance form; `None` on real Stripe.
     pub clock: Option<platform::admin::AdminClock>,
+    /// The advance form's duration: the default, or as typed when refused.
+    pub duration: String,
+    /// Why the advance was refused.
+    pub errors: FieldErrors,
 }
 
 /// Any error.
