@@ -16,6 +16,10 @@ pub enum BrandingError {
         "`{0}` is not a link an email may contain (expected an absolute http:// or https:// URL)"
     )]
     Link(String),
+    #[error(
+        "`{0}` is not an image address (expected https://, or http:// on localhost while developing)"
+    )]
+    ImageLink(String),
     #[error("`{0}` is not an email address")]
     Address(String),
     #[error("the merchant name must not be empty")]
@@ -110,6 +114,23 @@ impl Link {
                 Ok(Self { url })
             }
             _ => Err(BrandingError::Link(raw.to_owned())),
+        }
+    }
+
+    /// An image shown in every email and hosted page (the logo): https
+    /// only, because a mail client or an https page blocks a plain-http
+    /// image; plain http is let through for a host on the merchant's own
+    /// machine, where a developer tries their branding.
+    pub fn image(raw: &str) -> Result<Self, BrandingError> {
+        let refused = || BrandingError::ImageLink(raw.to_owned());
+        let link = Self::parse(raw).map_err(|_| refused())?;
+        let local = matches!(link.url.host(), Some(url::Host::Domain("localhost")))
+            || matches!(link.url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+            || matches!(link.url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
+        match link.url.scheme() {
+            "https" => Ok(link),
+            "http" if local => Ok(link),
+            _ => Err(refused()),
         }
     }
 
@@ -288,6 +309,31 @@ mod tests {
             "",
         ] {
             assert_eq!(Link::parse(bad), Err(BrandingError::Link(bad.to_owned())));
+        }
+    }
+
+    #[test]
+    fn images_are_https_or_local_http() {
+        for good in [
+            "https://cdn.shop.example/logo.png",
+            "http://localhost:8080/logo.png",
+            "http://127.0.0.1/logo.png",
+            "http://[::1]/logo.png",
+        ] {
+            assert!(Link::image(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://shop.example/logo.png",
+            "http://localhost.shop.example/logo.png",
+            "javascript:alert(1)",
+            "data:image/png;base64,AAAA",
+            "logo.png",
+        ] {
+            assert_eq!(
+                Link::image(bad),
+                Err(BrandingError::ImageLink(bad.to_owned())),
+                "{bad}"
+            );
         }
     }
 

@@ -820,6 +820,80 @@ impl Platform {
     }
 }
 
+/// The sample receipt of the branding preview: fixed values, so what
+/// changes between two previews is only the branding typed.
+fn sample_receipt() -> PlatformResult<Mail> {
+    let day = |month, day| {
+        chrono::NaiveDate::from_ymd_opt(2026, month, day)
+            .and_then(|date| date.and_hms_opt(9, 0, 0))
+            .map(|time| time.and_utc())
+            .ok_or_else(|| PlatformError::Internal("the sample receipt's dates".into()))
+    };
+    Ok(Mail::Receipt(Receipt {
+        invoice_number: "SAMPLE-0001".to_owned(),
+        amount_paid: billing::money::Money {
+            amount_minor: 4900,
+            currency: billing::money::Currency::USD,
+        },
+        plan_name: "Pro".to_owned(),
+        period_start: day(3, 1)?,
+        period_end: day(4, 1)?,
+        paid_at: day(3, 1)?,
+        invoice_url: Link::parse(SAMPLE_INVOICE_URL)
+            .map_err(|err| PlatformError::Internal(err.to_string()))?,
+    }))
+}
+
+/// Where the sample receipt's button points: nowhere real.
+const SAMPLE_INVOICE_URL: &str = "https://invoice.example.com/sample";
+
+impl Platform {
+    /// A sample receipt as the merchant's customers would get it with the
+    /// branding `form` (typed, maybe not saved): the values are checked as
+    /// saving checks them, and the email is rendered by the code that
+    /// renders real mail, with the stored footer address and Reply-To
+    /// fallback. Nothing is written.
+    pub async fn preview_branding(
+        &self,
+        tenant_id: &TenantId,
+        form: &crate::tenants::ProfileForm,
+    ) -> PlatformResult<RenderedEmail> {
+        let profile = crate::tenants::validate(form)?;
+        let store = self.store();
+        let stored = store
+            .tenant(tenant_id)
+            .await?
+            .ok_or(PlatformError::NotFound("tenant"))?;
+        let tenant = Tenant {
+            name: profile.name,
+            brand_color: profile.brand_color,
+            logo_url: profile.logo_url,
+            support_email: profile.support_email,
+            ..stored
+        };
+        let owner = store.tenant_owner_email(tenant_id).await?;
+        let footer_address = store
+            .scoped(tenant_id)
+            .mail_branding()
+            .await?
+            .map(|row| row.footer_address)
+            .unwrap_or_default();
+        let branding = self
+            .tenant_branding(&tenant, owner.as_deref(), &footer_address)
+            .map_err(|err| PlatformError::Internal(format!("the preview's branding: {err}")))?;
+        let recipient = Recipient::new(
+            parse_address(SAMPLE_RECIPIENT)
+                .map_err(|err| PlatformError::Internal(err.to_string()))?,
+            Some("Ada"),
+        );
+        mailer::render(&sample_receipt()?, &branding, &recipient)
+            .map_err(|err| PlatformError::Internal(err.to_string()))
+    }
+}
+
+/// Who the sample receipt is addressed to.
+const SAMPLE_RECIPIENT: &str = "ada@customer.example.com";
+
 impl Platform {
     /// The most recent messages of every tenant (admins only).
     pub async fn admin_outbox(&self, admin: &SignedIn) -> PlatformResult<Vec<OutboxMessage>> {

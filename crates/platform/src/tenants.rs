@@ -1,6 +1,7 @@
 //! A merchant's own tenant: profile and branding shown on hosted pages.
 
 use billing::ids::TenantId;
+use mailer::Link;
 use store::{Actor, Tenant, TenantProfile};
 
 use crate::accounts::normalize_email;
@@ -25,7 +26,7 @@ fn optional(raw: &str) -> Option<String> {
 }
 
 /// Checks the form and turns it into what is stored.
-fn validate(form: &ProfileForm) -> PlatformResult<TenantProfile> {
+pub(crate) fn validate(form: &ProfileForm) -> PlatformResult<TenantProfile> {
     let name = form.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(PlatformError::invalid(
@@ -45,17 +46,18 @@ fn validate(form: &ProfileForm) -> PlatformResult<TenantProfile> {
     }
     let logo_url = optional(&form.logo_url);
     if let Some(url) = &logo_url {
-        // https only: hosted pages are https, and a plain-http image would be blocked.
-        let plausible = url.starts_with("https://")
-            && url.len() > "https://".len()
-            && url.len() <= 500
+        // The same rule as every email's logo (`mailer::Link::image`), so a
+        // saved logo is never dropped at send time; blanks and quotes are
+        // refused rather than percent-encoded, being typos.
+        let plausible = url.chars().count() <= 500
             && !url
                 .chars()
-                .any(|c| c.is_whitespace() || c == '"' || c == '<' || c == '>');
+                .any(|c| c.is_whitespace() || c == '"' || c == '<' || c == '>')
+            && Link::image(url).is_ok();
         if !plausible {
             return Err(PlatformError::invalid(
                 "logo_url",
-                "use an https:// address of an image, up to 500 characters",
+                "use an https:// address of an image (http:// only on localhost), up to 500 characters",
             ));
         }
     }
@@ -126,6 +128,8 @@ mod tests {
         assert_eq!(field(form("#12345", "", "")), "brand_color");
         assert_eq!(field(form("", "http://acme.io/logo.png", "")), "logo_url");
         assert_eq!(field(form("", "https://acme.io/a b.png", "")), "logo_url");
+        assert_eq!(field(form("", "javascript:alert(1)", "")), "logo_url");
+        assert!(validate(&form("", "http://localhost:8080/logo.png", "")).is_ok());
         assert_eq!(field(form("", "", "not-an-email")), "support_email");
         assert_eq!(field(ProfileForm::default()), "name");
     }

@@ -7,8 +7,9 @@ use platform::RequestId;
 use platform::jobs::JobHandlers;
 use platform::records::TenantStatus;
 
-use crate::browser::{AdminUser, CsrfForm, TokenOnly};
+use crate::browser::{AdminUser, Browser, CsrfForm, TokenOnly};
 use crate::error::WebError;
+use crate::forms::{FieldErrors, REFUSED};
 use crate::views::{AdminTenantsPage, AuditPage};
 
 type PageResult = Result<HttpResponse, WebError>;
@@ -23,20 +24,54 @@ pub(crate) struct TenantSearch {
 
 /// `GET /admin`.
 pub(crate) async fn tenants(admin: AdminUser, search: web::Query<TenantSearch>) -> PageResult {
-    let browser = &admin.browser;
+    render_tenants(
+        &admin.browser,
+        StatusCode::OK,
+        &search.q,
+        ClockForm::default(),
+    )
+    .await
+    .map_err(|err| err.with_browser(&admin.browser))
+}
+
+/// The clock's advance form: the default step, or as typed when refused.
+struct ClockForm {
+    /// How far to advance.
+    duration: String,
+    /// Why it was refused.
+    errors: FieldErrors,
+}
+
+impl Default for ClockForm {
+    fn default() -> Self {
+        Self {
+            duration: "1d".to_owned(),
+            errors: FieldErrors::none(),
+        }
+    }
+}
+
+/// The tenants list matching `query`, with the clock's form.
+async fn render_tenants(
+    browser: &Browser,
+    status: StatusCode,
+    query: &str,
+    clock_form: ClockForm,
+) -> PageResult {
     let signed_in = browser.require_admin()?;
     let tenants = browser
         .platform()
-        .admin_search_tenants(signed_in, &search.q)
-        .await
-        .map_err(|err| WebError::from(err).with_browser(browser))?;
+        .admin_search_tenants(signed_in, query)
+        .await?;
     browser.page(
-        StatusCode::OK,
+        status,
         &AdminTenantsPage {
             layout: browser.layout(),
             tenants,
-            query: search.q.trim().to_owned(),
+            query: query.trim().to_owned(),
             clock: browser.platform().admin_clock(),
+            duration: clock_form.duration,
+            errors: clock_form.errors,
         },
     )
 }
@@ -81,10 +116,12 @@ pub(crate) struct FeeForm {
 
 /// `POST /admin/tenants/{id}/fee`: the tenant's platform fee, applied to the
 /// subscriptions it sells from now on.
+/// A refused fee is shown on the tenant's page, typed and beside its
+/// input (422): the list has no room for the message.
 pub(crate) async fn set_fee(form: CsrfForm<FeeForm>, id: web::Path<String>) -> PageResult {
     let browser = &form.browser;
     let signed_in = browser.require_admin()?;
-    browser
+    let saved = browser
         .platform()
         .admin_set_platform_fee(
             signed_in,
@@ -92,11 +129,19 @@ pub(crate) async fn set_fee(form: CsrfForm<FeeForm>, id: web::Path<String>) -> P
             &form.form.fee_percent,
             &RequestId::current_or_new(),
         )
-        .await
-        .map_err(|err| WebError::from(err).with_browser(browser))?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("location", "/admin"))
-        .finish())
+        .await;
+    match saved {
+        Ok(_) => Ok(HttpResponse::SeeOther()
+            .insert_header(("location", "/admin"))
+            .finish()),
+        Err(err) => match FieldErrors::placed(err, |_| "fee_percent") {
+            Ok(errors) => {
+                let typed = Some(form.form.fee_percent.clone());
+                crate::console::render_tenant(browser, &id, REFUSED, typed, errors).await
+            }
+            Err(err) => Err(WebError::from(err).with_browser(browser)),
+        },
+    }
 }
 
 /// The advance form.
@@ -116,7 +161,7 @@ pub(crate) async fn advance_clock(
 ) -> PageResult {
     let browser = &form.browser;
     let signed_in = browser.require_admin()?;
-    browser
+    let advanced = browser
         .platform()
         .admin_advance_clock(
             signed_in,
@@ -124,11 +169,24 @@ pub(crate) async fn advance_clock(
             &handlers,
             &RequestId::current_or_new(),
         )
-        .await
-        .map_err(|err| WebError::from(err).with_browser(browser))?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("location", "/admin"))
-        .finish())
+        .await;
+    match advanced {
+        Ok(_) => Ok(HttpResponse::SeeOther()
+            .insert_header(("location", "/admin"))
+            .finish()),
+        Err(err) => match FieldErrors::placed(err, |_| "duration") {
+            Ok(errors) => {
+                let typed = ClockForm {
+                    duration: form.form.duration.clone(),
+                    errors,
+                };
+                render_tenants(browser, REFUSED, "", typed)
+                    .await
+                    .map_err(|err| err.with_browser(browser))
+            }
+            Err(err) => Err(WebError::from(err).with_browser(browser)),
+        },
+    }
 }
 
 /// `GET /admin/audit`: every tenant's entries.

@@ -6,13 +6,14 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use billing::money::Money;
+use platform::RequestId;
 use platform::console::TenantFigures;
-use platform::{PlatformError, RequestId};
 use serde::Deserialize;
 
 use crate::admin::FeeForm;
 use crate::browser::{AdminUser, Browser, CsrfForm, TokenOnly};
 use crate::error::WebError;
+use crate::forms::{FieldErrors, REFUSED};
 use crate::views::Layout;
 
 type PageResult = Result<HttpResponse, WebError>;
@@ -44,15 +45,24 @@ fn fee_text(bps: i32) -> String {
 
 /// `GET /admin/tenants/{id}`.
 async fn tenant(admin: AdminUser, id: web::Path<String>) -> PageResult {
-    render_tenant(&admin.browser, &id, StatusCode::OK, None, None).await
+    render_tenant(
+        &admin.browser,
+        &id,
+        StatusCode::OK,
+        None,
+        FieldErrors::none(),
+    )
+    .await
 }
 
-async fn render_tenant(
+/// A tenant's page; after a refused fee (from this page or the tenants
+/// list), with the typed fee and the message beside it.
+pub(crate) async fn render_tenant(
     browser: &Browser,
     id: &str,
     status: StatusCode,
     typed_fee: Option<String>,
-    fee_error: Option<String>,
+    errors: FieldErrors,
 ) -> PageResult {
     let signed_in = browser.require_admin()?;
     let figures = browser
@@ -67,7 +77,7 @@ async fn render_tenant(
             fee: typed_fee.unwrap_or_else(|| fee_text(figures.tenant.platform_fee_bps)),
             mrr: mrr_text(&figures.mrr),
             figures,
-            fee_error,
+            errors,
         },
     )
 }
@@ -92,17 +102,12 @@ async fn save_fee(
         Ok(_) => Ok(HttpResponse::SeeOther()
             .insert_header(("location", format!("/admin/tenants/{id}")))
             .finish()),
-        Err(PlatformError::Invalid { message, .. }) => {
-            render_tenant(
-                &browser,
-                &id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(form.fee_percent),
-                Some(message),
-            )
-            .await
-        }
-        Err(err) => Err(WebError::from(err).with_browser(&browser)),
+        Err(err) => match FieldErrors::placed(err, |_| "fee_percent") {
+            Ok(errors) => {
+                render_tenant(&browser, &id, REFUSED, Some(form.fee_percent), errors).await
+            }
+            Err(err) => Err(WebError::from(err).with_browser(&browser)),
+        },
     }
 }
 
@@ -200,7 +205,7 @@ struct TenantPage {
     /// The fee field's value: stored, or as typed after a failure.
     fee: String,
     /// Why the fee was refused.
-    fee_error: Option<String>,
+    errors: FieldErrors,
 }
 
 /// One tenant's row of the metrics page.

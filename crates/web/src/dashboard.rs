@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::browser::{Browser, CsrfForm, MerchantUser, TokenOnly};
 use crate::error::WebError;
+use crate::forms::{FieldErrors, REFUSED};
 use crate::views::{AuditPage, Checklist, DashboardPage, SettingsPage};
 
 type PageResult = Result<HttpResponse, WebError>;
@@ -24,13 +25,19 @@ pub(crate) struct CreateKeyForm {
     name: String,
 }
 
-/// Renders the dashboard, optionally with a just-created key or an error.
-async fn render(
-    browser: &Browser,
-    status: StatusCode,
+/// What the API keys form shows: a just-created key, or a refused name.
+#[derive(Default)]
+struct KeyFormState {
+    /// A key just created: its only appearance.
     new_key: Option<String>,
-    error: Option<String>,
-) -> PageResult {
+    /// The name as typed, kept when refused.
+    typed_name: String,
+    /// Why the name was refused.
+    errors: FieldErrors,
+}
+
+/// Renders the dashboard.
+async fn render(browser: &Browser, status: StatusCode, keys: KeyFormState) -> PageResult {
     let (signed_in, tenant_id) = browser.require_merchant()?;
     let tenant = signed_in
         .tenant
@@ -45,8 +52,9 @@ async fn render(
             layout: browser.layout(),
             tenant,
             api_keys,
-            new_key,
-            error,
+            new_key: keys.new_key,
+            key_name: keys.typed_name,
+            errors: keys.errors,
             charts,
             checklist,
         },
@@ -118,7 +126,7 @@ pub(crate) async fn connect_return(user: MerchantUser) -> PageResult {
 
 /// `GET /dashboard`.
 pub(crate) async fn overview(user: MerchantUser) -> PageResult {
-    render(&user.browser, StatusCode::OK, None, None)
+    render(&user.browser, StatusCode::OK, KeyFormState::default())
         .await
         .map_err(|err| err.with_browser(&user.browser))
 }
@@ -142,24 +150,23 @@ pub(crate) async fn create_api_key(
         .await;
     let outcome = match created {
         Ok(created) => {
-            render(
-                &browser,
-                StatusCode::CREATED,
-                Some(created.secret.expose().to_owned()),
-                None,
-            )
-            .await
+            let keys = KeyFormState {
+                new_key: Some(created.secret.expose().to_owned()),
+                ..KeyFormState::default()
+            };
+            render(&browser, StatusCode::CREATED, keys).await
         }
-        Err(err @ PlatformError::Invalid { .. }) => {
-            render(
-                &browser,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(err.to_string()),
-            )
-            .await
-        }
-        Err(err) => Err(err.into()),
+        Err(err) => match FieldErrors::placed(err, |_| "name") {
+            Ok(errors) => {
+                let keys = KeyFormState {
+                    typed_name: form.name,
+                    errors,
+                    ..KeyFormState::default()
+                };
+                render(&browser, REFUSED, keys).await
+            }
+            Err(err) => Err(err.into()),
+        },
     };
     outcome.map_err(|err| err.with_browser(&browser))
 }
@@ -202,6 +209,17 @@ pub(crate) async fn audit_log(user: MerchantUser) -> PageResult {
 /// The settings form.
 #[derive(Deserialize)]
 pub(crate) struct SettingsForm {
+    /// `preview` shows the sample email without saving; anything else saves.
+    #[serde(default)]
+    action: String,
+    /// The branding as typed.
+    #[serde(flatten)]
+    branding: BrandingFields,
+}
+
+/// The settings form's branding inputs, as typed.
+#[derive(Deserialize, Default)]
+pub(crate) struct BrandingFields {
     /// Business name.
     /// Missing: empty, refused by the service after the login check.
     #[serde(default)]
@@ -217,33 +235,73 @@ pub(crate) struct SettingsForm {
     support_email: String,
 }
 
-impl SettingsForm {
-    fn into_profile(self) -> ProfileForm {
-        ProfileForm {
-            name: self.name,
-            brand_color: self.brand_color,
-            logo_url: self.logo_url,
-            support_email: self.support_email,
+impl From<BrandingFields> for ProfileForm {
+    fn from(fields: BrandingFields) -> Self {
+        Self {
+            name: fields.name,
+            brand_color: fields.brand_color,
+            logo_url: fields.logo_url,
+            support_email: fields.support_email,
         }
     }
 }
 
-/// The settings page filled from `form`.
+/// The preview's query: any branding value given replaces the stored one.
+#[derive(Deserialize)]
+pub(crate) struct PreviewQuery {
+    /// Business name.
+    name: Option<String>,
+    /// Brand colour (`#rrggbb`, or empty for none).
+    brand_color: Option<String>,
+    /// Logo URL, or empty for none.
+    logo_url: Option<String>,
+    /// Support email, or empty for none.
+    support_email: Option<String>,
+}
+
+/// Where the settings page's frame loads the sample email of `profile`.
+fn preview_src(profile: &ProfileForm) -> Result<String, WebError> {
+    let query = serde_urlencoded::to_string([
+        ("name", &profile.name),
+        ("brand_color", &profile.brand_color),
+        ("logo_url", &profile.logo_url),
+        ("support_email", &profile.support_email),
+    ])
+    .map_err(|err| PlatformError::Internal(format!("the preview's address: {err}")))?;
+    Ok(format!("/dashboard/settings/preview?{query}"))
+}
+
+/// What the settings page shows besides the form.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SettingsOutcome {
+    /// Just opened, or refused.
+    Shown,
+    /// The sample email shows the typed, unsaved values.
+    Previewed,
+    /// The values were just saved.
+    Saved,
+}
+
+/// The settings page: `form` in the inputs, the sample email in
+/// `previewed`'s branding.
 fn settings_view(
     browser: &Browser,
     form: ProfileForm,
-    error: Option<String>,
-    saved: bool,
-) -> SettingsPage {
-    SettingsPage {
+    errors: FieldErrors,
+    previewed: &ProfileForm,
+    outcome: SettingsOutcome,
+) -> Result<SettingsPage, WebError> {
+    Ok(SettingsPage {
         layout: browser.layout(),
+        preview_src: preview_src(previewed)?,
         name: form.name,
         brand_color: form.brand_color,
         logo_url: form.logo_url,
         support_email: form.support_email,
-        error,
-        saved,
-    }
+        errors,
+        previewing: outcome == SettingsOutcome::Previewed,
+        saved: outcome == SettingsOutcome::Saved,
+    })
 }
 
 /// The stored profile as form values.
@@ -256,41 +314,115 @@ fn profile_of(tenant: Tenant) -> ProfileForm {
     }
 }
 
-/// `GET /dashboard/settings`.
-pub(crate) async fn settings_page(user: MerchantUser) -> PageResult {
-    let browser = &user.browser;
+/// The signed-in merchant's stored profile.
+fn stored_profile(browser: &Browser) -> Result<ProfileForm, WebError> {
     let (signed_in, _) = browser.require_merchant()?;
     let tenant = signed_in.tenant.clone().ok_or_else(|| {
         WebError::from(PlatformError::Internal(
             "merchant user without tenant".into(),
         ))
     })?;
-    browser.page(
-        StatusCode::OK,
-        &settings_view(browser, profile_of(tenant), None, false),
-    )
+    Ok(profile_of(tenant))
 }
 
-/// `POST /dashboard/settings`: saves, or shows the problem with the typed values.
+/// `GET /dashboard/settings`.
+pub(crate) async fn settings_page(user: MerchantUser) -> PageResult {
+    let browser = &user.browser;
+    let page = async {
+        let stored = stored_profile(browser)?;
+        let view = settings_view(
+            browser,
+            stored.clone(),
+            FieldErrors::none(),
+            &stored,
+            SettingsOutcome::Shown,
+        )?;
+        browser.page(StatusCode::OK, &view)
+    };
+    page.await.map_err(|err| err.with_browser(browser))
+}
+
+/// `POST /dashboard/settings`: previews the typed branding on the sample
+/// email, or saves it; a refused value comes back beside its input (422)
+/// and the sample keeps the stored branding.
 pub(crate) async fn save_settings(
     CsrfForm { form, browser }: CsrfForm<SettingsForm>,
 ) -> PageResult {
-    let (signed_in, tenant_id) = browser.require_merchant()?;
-    let actor = signed_in.actor()?;
-    let typed = form.into_profile();
-    let saved = browser
+    let outcome = async {
+        let (signed_in, tenant_id) = browser.require_merchant()?;
+        let platform = browser.platform();
+        let typed = ProfileForm::from(form.branding);
+        let applied = if form.action == "preview" {
+            platform
+                .preview_branding(&tenant_id, &typed)
+                .await
+                .map(|_| (typed.clone(), SettingsOutcome::Previewed))
+        } else {
+            platform
+                .update_tenant_profile(
+                    &tenant_id,
+                    &typed,
+                    signed_in.actor()?,
+                    &RequestId::current_or_new(),
+                )
+                .await
+                .map(|tenant| (profile_of(tenant), SettingsOutcome::Saved))
+        };
+        match applied {
+            Ok((shown, outcome)) => browser.page(
+                StatusCode::OK,
+                &settings_view(
+                    &browser,
+                    shown.clone(),
+                    FieldErrors::none(),
+                    &shown,
+                    outcome,
+                )?,
+            ),
+            Err(err) => {
+                let errors = FieldErrors::placed(err, |field| field)?;
+                let stored = stored_profile(&browser)?;
+                browser.page(
+                    REFUSED,
+                    &settings_view(&browser, typed, errors, &stored, SettingsOutcome::Shown)?,
+                )
+            }
+        }
+    };
+    outcome.await.map_err(|err| err.with_browser(&browser))
+}
+
+/// `GET /dashboard/settings/preview`: the sample email alone, for the
+/// settings page's sandboxed frame, in the stored branding with the
+/// query's values in place of the stored ones. A refused value is named in
+/// plain text (422).
+pub(crate) async fn branding_preview(
+    user: MerchantUser,
+    query: web::Query<PreviewQuery>,
+) -> PageResult {
+    let browser = &user.browser;
+    let stored = stored_profile(browser)?;
+    let PreviewQuery {
+        name,
+        brand_color,
+        logo_url,
+        support_email,
+    } = query.into_inner();
+    let typed = ProfileForm {
+        name: name.unwrap_or(stored.name),
+        brand_color: brand_color.unwrap_or(stored.brand_color),
+        logo_url: logo_url.unwrap_or(stored.logo_url),
+        support_email: support_email.unwrap_or(stored.support_email),
+    };
+    match browser
         .platform()
-        .update_tenant_profile(&tenant_id, &typed, actor, &RequestId::current_or_new())
-        .await;
-    match saved {
-        Ok(tenant) => browser.page(
-            StatusCode::OK,
-            &settings_view(&browser, profile_of(tenant), None, true),
-        ),
-        Err(err @ PlatformError::Invalid { .. }) => browser.page(
-            StatusCode::BAD_REQUEST,
-            &settings_view(&browser, typed, Some(err.to_string()), false),
-        ),
-        Err(err) => Err(WebError::from(err).with_browser(&browser)),
+        .preview_branding(&user.tenant_id, &typed)
+        .await
+    {
+        Ok(email) => Ok(crate::mail::email_html(email.html)),
+        Err(PlatformError::Invalid { message, .. }) => Ok(HttpResponse::build(REFUSED)
+            .content_type("text/plain; charset=utf-8")
+            .body(message)),
+        Err(err) => Err(WebError::from(err).with_browser(browser)),
     }
 }

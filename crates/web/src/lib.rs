@@ -95,6 +95,7 @@ const ROUTES: &[WebRoute] = web_routes![
     Merchant get "/dashboard/audit" => dashboard::audit_log,
     Merchant get "/dashboard/settings" => dashboard::settings_page,
     Merchant post "/dashboard/settings" => dashboard::save_settings,
+    Merchant get "/dashboard/settings/preview" => dashboard::branding_preview,
     Admin get "/admin" => admin::tenants,
     Admin post "/admin/tenants/{id}/suspend" => admin::suspend_tenant,
     Admin post "/admin/tenants/{id}/reactivate" => admin::reactivate_tenant,

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use platform::RequestId;
 use platform::mail::{MailSettings, OutboxMessage};
-use platform::{PlatformError, RequestId};
 use serde::Deserialize;
 
 use crate::browser::{AdminUser, CsrfForm, MerchantUser};
 use crate::error::WebError;
+use crate::forms::{FieldErrors, REFUSED};
 use crate::views::Layout;
 
 type PageResult = Result<HttpResponse, WebError>;
@@ -47,10 +48,11 @@ pub struct AdminMailMessagePage {
 pub struct MailSettingsPage {
     /// Shared layout.
     pub layout: Layout,
-    /// Each customer-facing kind and whether it is sent, and the footer.
+    /// Each customer-facing kind and whether it is sent, and the footer:
+    /// stored, or as typed when refused.
     pub settings: MailSettings,
-    /// Why the last attempt failed.
-    pub error: Option<String>,
+    /// Why the form was refused.
+    pub errors: FieldErrors,
     /// Whether the choice was just saved.
     pub saved: bool,
 }
@@ -101,12 +103,18 @@ pub(crate) async fn message(admin: AdminUser, id: web::Path<String>) -> PageResu
 /// `GET /admin/mail/{id}/html`: the HTML part alone, for the frame.
 pub(crate) async fn message_html(admin: AdminUser, id: web::Path<String>) -> PageResult {
     let message = admin_message(&admin, &id).await?;
-    Ok(HttpResponse::Ok()
+    Ok(email_html(message.html))
+}
+
+/// An email's HTML part alone, to be shown in a sandboxed frame of our
+/// own pages under [`MESSAGE_HTML_POLICY`].
+pub(crate) fn email_html(html: String) -> HttpResponse {
+    HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("content-security-policy", MESSAGE_HTML_POLICY))
         .insert_header(("x-content-type-options", "nosniff"))
         .insert_header(("cache-control", "no-store"))
-        .body(message.html))
+        .body(html)
 }
 
 /// The mail settings form: one checkbox per kind, named by the kind.
@@ -136,50 +144,53 @@ pub(crate) async fn settings_page(user: MerchantUser) -> PageResult {
         &MailSettingsPage {
             layout: browser.layout(),
             settings,
-            error: None,
+            errors: FieldErrors::none(),
             saved: false,
         },
     )
 }
 
-/// `POST /dashboard/settings/mail`: saves, or shows the problem.
+/// `POST /dashboard/settings/mail`: saves, or shows the typed choice again
+/// with the problem beside its input (422).
 pub(crate) async fn save_settings(
     CsrfForm { form, browser }: CsrfForm<MailSettingsForm>,
 ) -> PageResult {
-    let (signed_in, tenant_id) = browser.require_merchant()?;
-    let actor = signed_in.actor()?;
-    let enabled: Vec<String> = form.enabled.into_keys().collect();
-    let platform = browser.platform();
-    let saved = platform
-        .set_mail_settings(
-            &tenant_id,
-            &enabled,
-            &form.footer_address,
-            &form.account_url,
-            actor,
-            &RequestId::current_or_new(),
+    let outcome = async {
+        let (signed_in, tenant_id) = browser.require_merchant()?;
+        let enabled: Vec<String> = form.enabled.into_keys().collect();
+        let platform = browser.platform();
+        let saved = platform
+            .set_mail_settings(
+                &tenant_id,
+                &enabled,
+                &form.footer_address,
+                &form.account_url,
+                signed_in.actor()?,
+                &RequestId::current_or_new(),
+            )
+            .await;
+        let (status, settings, errors) = match saved {
+            Ok(settings) => (StatusCode::OK, settings, None),
+            Err(err) => {
+                let errors = FieldErrors::placed(err, |field| field)?;
+                let mut typed = platform.mail_settings(&tenant_id).await?;
+                for setting in &mut typed.kinds {
+                    setting.enabled = enabled.iter().any(|kind| kind == setting.kind);
+                }
+                typed.footer_address = form.footer_address;
+                typed.account_url = form.account_url;
+                (REFUSED, typed, Some(errors))
+            }
+        };
+        browser.page(
+            status,
+            &MailSettingsPage {
+                layout: browser.layout(),
+                settings,
+                saved: errors.is_none(),
+                errors: errors.unwrap_or_default(),
+            },
         )
-        .await;
-    let (status, settings, error, saved) = match saved {
-        Ok(settings) => (StatusCode::OK, settings, None, true),
-        Err(err @ PlatformError::Invalid { .. }) => (
-            StatusCode::BAD_REQUEST,
-            platform
-                .mail_settings(&tenant_id)
-                .await
-                .map_err(|err| WebError::from(err).with_browser(&browser))?,
-            Some(err.to_string()),
-            false,
-        ),
-        Err(err) => return Err(WebError::from(err).with_browser(&browser)),
     };
-    browser.page(
-        status,
-        &MailSettingsPage {
-            layout: browser.layout(),
-            settings,
-            error,
-            saved,
-        },
-    )
+    outcome.await.map_err(|err| err.with_browser(&browser))
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::browser::{Browser, CsrfForm, MerchantUser, TokenOnly};
 use crate::error::WebError;
+use crate::forms::{FieldErrors, REFUSED};
 use crate::views::Layout;
 
 type PageResult = Result<HttpResponse, WebError>;
@@ -36,8 +37,10 @@ struct EndpointsPage {
     endpoints: Vec<OutboundEndpoint>,
     /// A just-created endpoint's secret: its only appearance.
     new_secret: Option<String>,
-    /// Why creating an endpoint failed.
-    error: Option<String>,
+    /// The "add endpoint" form: empty, or as typed when refused.
+    form: CreateEndpointForm,
+    /// Why the form was refused.
+    errors: FieldErrors,
 }
 
 /// `/dashboard/webhooks/{id}`.
@@ -53,7 +56,7 @@ struct DeliveriesPage {
 }
 
 /// The "add endpoint" form.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub(crate) struct CreateEndpointForm {
     /// Where to POST.
     /// Missing: empty, refused by the service after the login check.
@@ -67,12 +70,18 @@ pub(crate) struct CreateEndpointForm {
     event_types: String,
 }
 
-async fn render(
-    browser: &Browser,
-    status: StatusCode,
+/// What the page shows besides the endpoints.
+#[derive(Default)]
+struct Shown {
+    /// A just-created endpoint's secret.
     new_secret: Option<String>,
-    error: Option<String>,
-) -> PageResult {
+    /// The form's values.
+    form: CreateEndpointForm,
+    /// Why the form was refused.
+    errors: FieldErrors,
+}
+
+async fn render(browser: &Browser, status: StatusCode, shown: Shown) -> PageResult {
     let (_, tenant_id) = browser.require_merchant()?;
     let endpoints = browser.platform().outbound_endpoints(&tenant_id).await?;
     browser.page(
@@ -80,15 +89,16 @@ async fn render(
         &EndpointsPage {
             layout: browser.layout(),
             endpoints,
-            new_secret,
-            error,
+            new_secret: shown.new_secret,
+            form: shown.form,
+            errors: shown.errors,
         },
     )
 }
 
 /// `GET /dashboard/webhooks`.
 async fn endpoints_page(user: MerchantUser) -> PageResult {
-    render(&user.browser, StatusCode::OK, None, None)
+    render(&user.browser, StatusCode::OK, Shown::default())
         .await
         .map_err(|err| err.with_browser(&user.browser))
 }
@@ -97,8 +107,8 @@ async fn endpoints_page(user: MerchantUser) -> PageResult {
 async fn create_endpoint(CsrfForm { form, browser }: CsrfForm<CreateEndpointForm>) -> PageResult {
     let (signed_in, tenant_id) = browser.require_merchant()?;
     let input = EndpointInput {
-        url: form.url,
-        description: Some(form.description),
+        url: form.url.clone(),
+        description: Some(form.description.clone()),
         event_types: form
             .event_types
             .split([',', ' '])
@@ -116,19 +126,23 @@ async fn create_endpoint(CsrfForm { form, browser }: CsrfForm<CreateEndpointForm
         .await;
     let outcome = match created {
         Ok(created) => {
-            let secret = created.secret.expose().to_owned();
-            render(&browser, StatusCode::CREATED, Some(secret), None).await
+            let shown = Shown {
+                new_secret: Some(created.secret.expose().to_owned()),
+                ..Shown::default()
+            };
+            render(&browser, StatusCode::CREATED, shown).await
         }
-        Err(err @ PlatformError::Invalid { .. }) => {
-            render(
-                &browser,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(err.to_string()),
-            )
-            .await
-        }
-        Err(err) => Err(err.into()),
+        Err(err) => match FieldErrors::placed(err, |field| field) {
+            Ok(errors) => {
+                let shown = Shown {
+                    form,
+                    errors,
+                    ..Shown::default()
+                };
+                render(&browser, REFUSED, shown).await
+            }
+            Err(err) => Err(err.into()),
+        },
     };
     outcome
         .map(no_store)

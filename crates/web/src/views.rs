@@ -4,6 +4,8 @@ use askama::Template;
 use billing::connect::ConnectStatus;
 use platform::records::{ApiKey, AuditEvent, Tenant};
 
+use crate::forms::FieldErrors;
+
 /// What the shared layout needs on every page.
 #[derive(Debug, Clone, Default)]
 pub struct Layout {
@@ -74,8 +76,10 @@ pub struct DashboardPage {
     pub api_keys: Vec<ApiKey>,
     /// A key just created: its only appearance.
     pub new_key: Option<String>,
-    /// Why creating a key failed.
-    pub error: Option<String>,
+    /// The new key's name as typed, kept when refused.
+    pub key_name: String,
+    /// Why the new key's name was refused.
+    pub errors: FieldErrors,
     /// The overview charts (`overview_charts.html`).
     pub charts: Vec<crate::charts::Chart>,
     /// The way to a first sale, from the merchant's real state.
@@ -144,13 +148,13 @@ impl Checklist {
     }
 }
 
-/// `/dashboard/settings`, also re-shown with an error and the typed values.
+/// `/dashboard/settings`, also re-shown with the problem and the typed values.
 #[derive(Template)]
 #[template(path = "settings.html")]
 pub struct SettingsPage {
     /// Shared layout.
     pub layout: Layout,
-    /// Business name (stored, or as typed after a failed attempt).
+    /// Business name (stored, or as typed after a preview or a refusal).
     pub name: String,
     /// Brand colour, empty when none.
     pub brand_color: String,
@@ -158,8 +162,12 @@ pub struct SettingsPage {
     pub logo_url: String,
     /// Support email, empty when none.
     pub support_email: String,
-    /// Why the last attempt failed.
-    pub error: Option<String>,
+    /// Why the values were refused.
+    pub errors: FieldErrors,
+    /// Where the frame loads the sample email from.
+    pub preview_src: String,
+    /// Whether the sample email shows typed, unsaved values.
+    pub previewing: bool,
     /// Whether the values were just saved.
     pub saved: bool,
 }
@@ -188,6 +196,10 @@ pub struct AdminTenantsPage {
     pub query: String,
     /// The emulator-mode clock and its advance form; `None` on real Stripe.
     pub clock: Option<platform::admin::AdminClock>,
+    /// The advance form's duration: the default, or as typed when refused.
+    pub duration: String,
+    /// Why the advance was refused.
+    pub errors: FieldErrors,
 }
 
 /// Any error.

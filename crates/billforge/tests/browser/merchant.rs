@@ -239,3 +239,32 @@ async fn a_merchant_connects_stripe_from_the_checklist_and_builds_a_plan_in_the_
     chromium.screenshot("dunning-editor").await;
     chromium.close().await;
 }
+
+#[tokio::test]
+async fn a_merchant_previews_their_branding_on_a_sample_email_before_saving() {
+    let (_app, chromium) = signed_up_in_chromium("Brand Works", "brandworks").await;
+    chromium.visit("/dashboard/settings").await;
+    chromium.fill("Business name", "Brand Works Ltd").await;
+    chromium.fill("Brand colour", "#aa3300").await;
+    chromium.press("Preview").await;
+    assert!(
+        chromium
+            .text(Locator::Id("preview-heading"))
+            .await
+            .contains("preview, not saved")
+    );
+    assert_eq!(
+        chromium.field_value("Business name").await,
+        "Brand Works Ltd"
+    );
+    chromium.screenshot("branding-preview").await;
+
+    chromium.fill("Brand colour", "orange").await;
+    chromium.press("Save").await;
+    assert!(
+        chromium.alert().await.contains("use a colour like"),
+        "the refusal is shown beside the field"
+    );
+    chromium.screenshot("branding-error").await;
+    chromium.close().await;
+}

@@ -258,7 +258,7 @@ async fn merchants_edit_their_name_and_branding() {
             &[("name", "Brandy & Co"), ("brand_color", "blue")],
         )
         .await;
-    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = bad.text().await.unwrap();
     assert!(
         html.contains("use a colour like #3451b2") && html.contains("value=\"Brandy &#38; Co\"")

@@ -167,7 +167,15 @@ async fn an_admin_created_on_the_command_line_can_suspend_a_tenant() {
             &[("fee_percent", "12.345")],
         )
         .await;
-    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains(
+            "value=\"12.345\" aria-invalid=\"true\" aria-describedby=\"fee_percent-error\""
+        ),
+        "the tenant's page, with the typed fee: {page}"
+    );
+    assert!(page.contains("id=\"fee_percent-error\" role=\"alert\">"));
     assert_eq!(fee_of().await, 175);
 
     let audit = admin.page("/admin/audit").await;

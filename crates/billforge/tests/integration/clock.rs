@@ -186,7 +186,17 @@ async fn the_admin_console_advances_the_clock_for_admins_only() {
     let bad = admin
         .submit("/admin", "/admin/clock/advance", &[("duration", "a while")])
         .await;
-    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = bad.text().await.unwrap();
+    assert!(
+        page.contains(
+            "value=\"a while\" required pattern=\"[0-9a-z ]+\" title=\"A duration such as 12h, 30d, 1w or 1y\" size=\"8\" aria-invalid=\"true\" aria-describedby=\"clock-duration-error\""
+        ),
+        "the typed duration, marked invalid: {page}"
+    );
+    assert!(
+        page.contains("id=\"clock-duration-error\" role=\"alert\">`a while` is not a duration")
+    );
     let forged = admin
         .post_form("/admin/clock/advance", &[("duration", "1d")])
         .await;

@@ -479,7 +479,8 @@ async fn the_admin_console_shows_tenants_metrics_and_sets_the_fee_inline() {
         .await;
     let html = body_of(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(
-        html.contains("id=\"fee-error\"") && html.contains("value=\"12.345\""),
+        html.contains("id=\"fee_percent-error\" role=\"alert\">")
+            && html.contains("value=\"12.345\""),
         "{html}"
     );
     let fee_of = || async {

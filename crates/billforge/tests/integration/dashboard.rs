@@ -1,9 +1,11 @@
 //! The merchant dashboard's editors at the HTTP boundary (issue #8): the
 //! onboarding checklist and Stripe Connect button, the plans, prices and
-//! features editor, and the dunning policy editor. Each page renders for
-//! its merchant, hides other tenants' objects (every form's CSRF check:
-//! `isolation`), shows a refused value again with 422 and the message beside
-//! the field, and changes state that the JSON API (or SQL) then shows.
+//! features editor, the dunning policy editor, the branding settings with
+//! their sample email, mail settings, API keys and webhook endpoints. Each
+//! page renders for its merchant, hides other tenants' objects (every form's
+//! CSRF check: `isolation`), shows a refused value again with 422 and the
+//! message beside the field, and changes state that the JSON API (or SQL)
+//! then shows.
 
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, Statement};
@@ -601,4 +603,330 @@ async fn a_refused_dunning_policy_comes_back_with_422_beside_the_field() {
         serde_json::json!([3, 5, 7]),
         "unchanged"
     );
+}
+
+/// A refused form: 422, `message` beside the input `id` (marked invalid
+/// and described by it), and `typed` shown again in it.
+fn assert_refused(status: StatusCode, page: &str, id: &str, message: &str, typed: &str) {
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "#{id}: {page}");
+    assert!(
+        field_error(page, id).contains(message),
+        "#{id} says {message:?}: {page}"
+    );
+    assert!(
+        page.contains(&format!(
+            "aria-invalid=\"true\" aria-describedby=\"{id}-error\""
+        )),
+        "#{id} is marked invalid"
+    );
+    assert!(page.contains(typed), "#{id} keeps {typed:?}");
+}
+
+#[tokio::test]
+async fn refused_branding_comes_back_with_422_beside_the_field_and_saves_nothing() {
+    let app = spawn_app().await;
+    let (browser, key) = merchant_with_key(&app, "brander").await;
+    let long_name = "n".repeat(101);
+    let cases = [
+        (
+            "name",
+            long_name.as_str(),
+            "enter a business name of 1 to 100",
+        ),
+        ("brand_color", "blue", "use a colour like #3451b2"),
+        ("brand_color", "#12345", "use a colour like #3451b2"),
+        (
+            "logo_url",
+            "http://cdn.brander.example/logo.png",
+            "use an https:// address of an image",
+        ),
+        (
+            "logo_url",
+            "javascript:alert(1)",
+            "use an https:// address of an image",
+        ),
+        (
+            "support_email",
+            "not-an-email",
+            "enter a valid support email",
+        ),
+    ];
+    for action in ["save", "preview"] {
+        for (field, typed, message) in cases {
+            let mut fields = vec![("name", "Brander"), ("action", action)];
+            fields.retain(|(name, _)| *name != field);
+            fields.push((field, typed));
+            let (status, page) = send(
+                &browser,
+                "/dashboard/settings",
+                "/dashboard/settings",
+                &fields,
+            )
+            .await;
+            assert_refused(status, &page, field, message, &format!("value=\"{typed}\""));
+            assert!(!page.contains("Saved."), "{action} {field}");
+        }
+    }
+    let tenant = app.ok_json("/v1/tenant", &key).await;
+    assert_eq!(
+        (&tenant["name"], &tenant["brand_color"], &tenant["logo_url"]),
+        (&Value::from("brander"), &Value::Null, &Value::Null),
+        "nothing written"
+    );
+    assert_needs_csrf(&browser, "/dashboard/settings", &[("name", "Forged")]).await;
+}
+
+#[tokio::test]
+async fn refused_mail_settings_api_keys_and_webhook_endpoints_come_back_with_422() {
+    let app = spawn_app().await;
+    let browser = app.signed_up_merchant("refusals").await;
+    let tenant = tenant_id(&app, "refusals").await;
+    let mail = "/dashboard/settings/mail";
+    let seven_lines = "1\n2\n3\n4\n5\n6\n7";
+    let cases: Vec<(Fields, &str, &str, &str)> = vec![
+        (
+            vec![("bogus", "on"), ("footer_address", "1 Main St")],
+            "kinds",
+            "`bogus` is not a mail kind",
+            ">1 Main St</textarea>",
+        ),
+        (
+            vec![
+                ("merchant_dispute_opened", "on"),
+                ("account_url", "https://me.example"),
+            ],
+            "kinds",
+            "is sent to you and is always on",
+            "value=\"https://me.example\"",
+        ),
+        (
+            vec![("receipt", "on"), ("footer_address", seven_lines)],
+            "footer_address",
+            "at most 6 lines",
+            ">1\n2\n3\n4\n5\n6\n7</textarea>",
+        ),
+        (
+            vec![("account_url", "javascript:alert(1)")],
+            "account_url",
+            "is not a link an email may contain",
+            "value=\"javascript:alert(1)\"",
+        ),
+    ];
+    for (fields, id, message, typed) in cases {
+        let (status, page) = send(&browser, mail, mail, &fields).await;
+        assert_refused(status, &page, id, message, typed);
+        if fields.contains(&("receipt", "on")) {
+            assert!(page.contains("name=\"receipt\" value=\"on\" checked"));
+            assert!(
+                page.contains("name=\"payment_failed\" value=\"on\">"),
+                "the typed choice is kept: {page}"
+            );
+        }
+    }
+    let settings = app.platform.mail_settings(&tenant).await.unwrap();
+    assert!(settings.kinds.iter().all(|setting| setting.enabled));
+    assert_eq!(
+        (
+            settings.footer_address.as_str(),
+            settings.account_url.as_str()
+        ),
+        ("", ""),
+        "nothing written"
+    );
+
+    let long_key_name = "k".repeat(101);
+    for (typed, message) in [
+        ("   ", "give the key a name of 1 to 100 characters"),
+        (
+            long_key_name.as_str(),
+            "give the key a name of 1 to 100 characters",
+        ),
+    ] {
+        let (status, page) = send(
+            &browser,
+            "/dashboard",
+            "/dashboard/api_keys",
+            &[("name", typed)],
+        )
+        .await;
+        assert_refused(
+            status,
+            &page,
+            "key_name",
+            message,
+            &format!("value=\"{typed}\""),
+        );
+        assert!(!page.contains("id=\"new-key\""));
+    }
+    assert!(app.platform.api_keys(&tenant).await.unwrap().is_empty());
+
+    let hooks = "/dashboard/webhooks";
+    let long_description = "d".repeat(201);
+    let endpoint = |url, description, event_types| {
+        vec![
+            ("url", url),
+            ("description", description),
+            ("event_types", event_types),
+        ]
+    };
+    let cases: Vec<(Fields, &str, &str, String)> = vec![
+        (
+            endpoint("ftp://hooks.example/in", "main", ""),
+            "webhook_url",
+            "give an absolute http:// or https:// URL",
+            "value=\"ftp://hooks.example/in\"".to_owned(),
+        ),
+        (
+            endpoint("https://hooks.example/in", &long_description, ""),
+            "webhook_description",
+            "keep the description under 200 characters",
+            format!("value=\"{long_description}\""),
+        ),
+        (
+            endpoint(
+                "https://hooks.example/in",
+                "main",
+                "invoice.paid, invoice.nope",
+            ),
+            "webhook_types",
+            "unknown event type `invoice.nope`",
+            "value=\"invoice.paid, invoice.nope\"".to_owned(),
+        ),
+    ];
+    for (fields, id, message, typed) in cases {
+        let (status, page) = send(&browser, hooks, hooks, &fields).await;
+        assert_refused(status, &page, id, message, &typed);
+        assert!(!page.contains("new-webhook-secret"));
+        assert!(
+            page.contains("value=\"https://hooks.example/in\"")
+                || page.contains("value=\"ftp://hooks.example/in\""),
+            "the other values are kept too"
+        );
+    }
+    assert!(
+        app.platform
+            .outbound_endpoints(&tenant)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing written"
+    );
+
+    assert_needs_csrf(&browser, mail, &[("receipt", "on")]).await;
+    assert_needs_csrf(&browser, "/dashboard/api_keys", &[("name", "forged")]).await;
+    assert_needs_csrf(&browser, hooks, &[("url", "https://hooks.example/in")]).await;
+}
+
+/// The sample email the settings page's frame shows, fetched as the
+/// browser would: `page`'s iframe address, attribute-unescaped.
+async fn framed_preview(browser: &Browser, page: &str) -> reqwest::Response {
+    let marker = "id=\"branding-preview\" title=\"Sample receipt in your branding\" sandbox src=\"";
+    let start = page.find(marker).expect("the preview frame") + marker.len();
+    let src = page[start..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&");
+    assert!(src.starts_with("/dashboard/settings/preview?"), "{src}");
+    browser.get(&src).await
+}
+
+#[tokio::test]
+async fn the_settings_page_previews_typed_branding_on_a_sample_receipt_without_saving() {
+    let app = spawn_app().await;
+    let (browser, key) = merchant_with_key(&app, "previewer").await;
+
+    // The stored branding first: the name, the default accent colour.
+    let page = browser.page("/dashboard/settings").await;
+    assert!(!page.contains("(preview, not saved)"));
+    let stored = framed_preview(&browser, &page).await;
+    assert_eq!(stored.status(), StatusCode::OK);
+    let policy = stored.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.starts_with("sandbox;") && policy.contains("default-src 'none'"),
+        "no script runs in the sample: {policy}"
+    );
+    let html = stored.text().await.unwrap();
+    assert!(html.contains("Thank you for your payment. Here is your receipt."));
+    assert!(html.contains(">previewer</span>") && html.contains("background-color:#635bff"));
+
+    // Typed, not saved: the frame shows the typed name and colour, escaped.
+    let hostile = "Acme \"><script>alert(1)</script>";
+    let typed = [
+        ("name", hostile),
+        ("brand_color", "#AA3300"),
+        ("support_email", "help@acme.example"),
+        ("action", "preview"),
+    ];
+    let (status, page) = send(
+        &browser,
+        "/dashboard/settings",
+        "/dashboard/settings",
+        &typed,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("(preview, not saved)") && !page.contains("Saved."));
+    assert!(!page.contains("<script>alert(1)"), "escaped on the page");
+    assert!(page.contains("value=\"Acme &#34;&#62;&#60;script&#62;alert(1)&#60;/script&#62;\""));
+    let html = framed_preview(&browser, &page).await.text().await.unwrap();
+    assert!(html.contains("background-color:#aa3300"), "{html}");
+    assert!(
+        html.contains(">Acme &#34;&#62;&#60;script&#62;alert(1)&#60;/script&#62;</span>"),
+        "the typed name, escaped: {html}"
+    );
+    assert!(!html.contains("<script>"), "no markup from the name");
+    assert!(html.contains("mailto:help@acme.example"));
+    let tenant = app.ok_json("/v1/tenant", &key).await;
+    assert_eq!(
+        (&tenant["name"], &tenant["brand_color"]),
+        (&Value::from("previewer"), &Value::Null),
+        "a preview saves nothing"
+    );
+
+    // The dedicated route: typed values in the query, one bad one refused.
+    let refused = browser
+        .get("/dashboard/settings/preview?brand_color=blue")
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("use a colour like #3451b2")
+    );
+    let anonymous = app.browser().get("/dashboard/settings/preview").await;
+    assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&anonymous), "/login");
+
+    let sample = browser
+        .page(
+            "/dashboard/settings/preview?name=Brandy%20%26%20Co&brand_color=%23aa3300\
+             &logo_url=https%3A%2F%2Fbrandy.example.com%2Flogo.png\
+             &support_email=help%40brandy.example.com",
+        )
+        .await;
+    insta::assert_snapshot!("branding_preview_receipt_html", sample);
+
+    // Saving shows the saved branding in the frame.
+    let save = [
+        ("name", "Acme"),
+        ("brand_color", "#AA3300"),
+        ("action", "save"),
+    ];
+    let (status, page) = send(
+        &browser,
+        "/dashboard/settings",
+        "/dashboard/settings",
+        &save,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Saved.") && !page.contains("(preview, not saved)"));
+    let html = browser.page("/dashboard/settings/preview").await;
+    assert!(html.contains(">Acme</span>") && html.contains("background-color:#aa3300"));
 }

@@ -601,7 +601,11 @@ async fn switched_off_kinds_and_customers_without_email_get_nothing() {
                 &[bad],
             )
             .await;
-        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{bad:?}");
+        assert_eq!(
+            refused.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad:?}"
+        );
     }
     assert!(
         app.platform
