@@ -305,12 +305,12 @@ impl MirrorTx<'_> {
             .await?)
     }
 
-    /// Inserts a customer Billforge created.
-    pub async fn insert_customer(
+    /// A new customer row of this tenant.
+    fn new_customer(
         &self,
         new: NewCustomer,
         now: DateTime<Utc>,
-    ) -> StoreResult<CustomerRow> {
+    ) -> StoreResult<customer::ActiveModel> {
         let metadata = new
             .metadata
             .map(|value| encode(&value))
@@ -329,13 +329,22 @@ impl MirrorTx<'_> {
             mirror_state: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
-        }
-        .insert(self.conn)
-        .await?)
+        })
+    }
+
+    /// Inserts a customer Billforge created.
+    pub async fn insert_customer(
+        &self,
+        new: NewCustomer,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CustomerRow> {
+        Ok(self.new_customer(new, now)?.insert(self.conn).await?)
     }
 
     /// The customer with Stripe id `stripe_customer_id`, created bare (no
-    /// observed state yet) when it is not mirrored.
+    /// observed state yet) when it is not mirrored. Two writers creating it
+    /// at once (webhooks of one new customer on two workers) both get the
+    /// row the first inserted: the other's insert does nothing.
     pub async fn ensure_customer(
         &self,
         stripe_customer_id: &str,
@@ -344,17 +353,27 @@ impl MirrorTx<'_> {
         if let Some(found) = self.customer_by_stripe_id(stripe_customer_id).await? {
             return Ok(found);
         }
-        self.insert_customer(
-            NewCustomer {
-                stripe_customer_id: Some(stripe_customer_id.to_owned()),
-                external_id: None,
-                email: None,
-                name: None,
-                metadata: None,
-            },
-            now,
-        )
-        .await
+        let bare = NewCustomer {
+            stripe_customer_id: Some(stripe_customer_id.to_owned()),
+            external_id: None,
+            email: None,
+            name: None,
+            metadata: None,
+        };
+        customer::Entity::insert(self.new_customer(bare, now)?)
+            .on_conflict(
+                OnConflict::columns([
+                    customer::Column::TenantId,
+                    customer::Column::StripeCustomerId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(self.conn)
+            .await?;
+        self.customer_by_stripe_id(stripe_customer_id)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("customer".into()).into())
     }
 
     /// Links the Billforge customer `id` to a Stripe customer (Checkout
