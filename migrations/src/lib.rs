@@ -18,6 +18,8 @@ mod m20261127_000009_mail_outbox;
 mod m20261127_000010_api;
 mod m20261127_000011_outbound;
 mod m20261127_000012_one_time_prices;
+mod m20261127_000013_subscription_changes;
+mod m20261127_000014_job_lease_tokens;
 
 /// Applies the migrations in order; `billforge migrate` and `serve` call it.
 pub struct Migrator;
@@ -38,6 +40,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000010_api::Migration),
             Box::new(m20261127_000011_outbound::Migration),
             Box::new(m20261127_000012_one_time_prices::Migration),
+            Box::new(m20261127_000013_subscription_changes::Migration),
+            Box::new(m20261127_000014_job_lease_tokens::Migration),
         ]
     }
 }

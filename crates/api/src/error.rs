@@ -15,6 +15,7 @@
 //! | 404 | `not_found` | no such object *for this tenant* (other tenants' objects included) |
 //! | 404 | `route_not_found` | no such endpoint under `/v1` |
 //! | 409 | `email_taken`, `slug_taken` | a unique value is already used |
+//! | 409 | `subscription_busy` | another change of the same subscription is in progress; retry after it |
 //! | 413 | `payload_too_large` | the body exceeds the JSON limit (64 KiB) |
 //! | 415 | `unsupported_media_type` | the body is not `application/json` |
 //! | 429 | `too_many_attempts` | throttled |

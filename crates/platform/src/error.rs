@@ -82,6 +82,12 @@ pub enum PlatformError {
     /// (never a secret) so the merchant can act on it.
     #[error("Stripe error: {0}")]
     Stripe(String),
+    /// Another change of the same subscription is being made; retrying
+    /// after it (a second or so) sees its outcome.
+    #[error(
+        "another change of this subscription is in progress; retry once it is done (nothing was changed by this request)"
+    )]
+    SubscriptionBusy,
 }
 
 impl PlatformError {
@@ -120,6 +126,7 @@ impl PlatformError {
             Self::ClockStalled(_) => "clock_stalled",
             Self::PriceNotRecurring(_) => "price_not_recurring",
             Self::Stripe(_) => "stripe_error",
+            Self::SubscriptionBusy => "subscription_busy",
         }
     }
 
@@ -140,6 +147,7 @@ impl PlatformError {
             Self::ClockNotAdjustable => 409,
             Self::ClockStalled(_) => 504,
             Self::Stripe(_) => 502,
+            Self::SubscriptionBusy => 409,
         }
     }
 

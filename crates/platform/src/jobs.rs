@@ -14,8 +14,14 @@ use store::{Job, NewJob};
 
 use crate::{Platform, PlatformError, PlatformResult};
 
-/// How long a worker owns a claimed job before another may take it over.
-const LEASE: TimeDelta = TimeDelta::minutes(5);
+/// How long a worker owns a claimed job before another may take it over,
+/// unless it extends the lease: a live worker does every [`HEARTBEAT`], so
+/// a job runs as long as it needs while a killed worker's jobs are taken
+/// over within this.
+pub const LEASE: TimeDelta = TimeDelta::seconds(30);
+/// How often a running worker extends the leases of the jobs it holds: a
+/// third of the lease, so two heartbeats may be late before one lapses.
+const HEARTBEAT: TimeDelta = TimeDelta::seconds(LEASE.num_seconds() / 3);
 /// How many due jobs a worker claims at once (see [`Platform::run_due_jobs`]).
 pub const CLAIM_BATCH: u64 = 16;
 /// Attempts before a failing job is given up.
@@ -116,11 +122,40 @@ impl Platform {
 
     /// Claims up to `limit` due jobs and runs them in order; how many ran.
     /// The batch costs one claim and one completion statement (each a
-    /// durable commit) instead of one of each per job. Jobs not yet started
-    /// when half the lease is spent go back to the queue, so a lease never
-    /// lapses under a job that is still running.
+    /// durable commit) instead of one of each per job, plus one heartbeat
+    /// statement every [`HEARTBEAT`] while it runs, extending the batch's
+    /// leases. Jobs not yet started when half the lease is spent go back to
+    /// the queue for other workers rather than wait behind a slow one.
     pub async fn run_due_jobs(&self, handlers: &JobHandlers, limit: u64) -> PlatformResult<usize> {
         let claimed = self.store().claim_jobs(self.now(), LEASE, limit).await?;
+        let Some(token) = claimed.first().and_then(|job| job.lease_token.clone()) else {
+            return Ok(0);
+        };
+        let batch = self.run_claimed_batch(handlers, &claimed, &token);
+        tokio::pin!(batch);
+        let every = HEARTBEAT.to_std().unwrap_or_default();
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                ran = &mut batch => return ran,
+                _ = heartbeat.tick() => {
+                    if let Err(err) = self.store().extend_leases(&token, self.now() + LEASE).await {
+                        tracing::warn!(error = %err, "could not extend the leases of running jobs");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the jobs of the claim `token` in order and completes the
+    /// successes; how many ran.
+    async fn run_claimed_batch(
+        &self,
+        handlers: &JobHandlers,
+        claimed: &[Job],
+        token: &str,
+    ) -> PlatformResult<usize> {
         let started = std::time::Instant::now();
         let lease_budget = (LEASE / 2).to_std().unwrap_or_default();
         let mut succeeded = Vec::with_capacity(claimed.len());
@@ -129,7 +164,9 @@ impl Platform {
             if index > 0 && started.elapsed() > lease_budget {
                 let unstarted: Vec<String> =
                     claimed[index..].iter().map(|job| job.id.clone()).collect();
-                self.store().release_jobs(&unstarted, self.now()).await?;
+                self.store()
+                    .release_jobs(token, &unstarted, self.now())
+                    .await?;
                 break;
             }
             if self.run_claimed_job(handlers, job).await? {
@@ -137,7 +174,16 @@ impl Platform {
             }
             ran += 1;
         }
-        self.store().complete_jobs(&succeeded, self.now()).await?;
+        let completed = self
+            .store()
+            .complete_jobs(token, &succeeded, self.now())
+            .await?;
+        if completed < succeeded.len() as u64 {
+            tracing::warn!(
+                lost = succeeded.len() as u64 - completed,
+                "jobs ran past a lapsed lease and were taken over; their new holder settles them"
+            );
+        }
         Ok(ran)
     }
 

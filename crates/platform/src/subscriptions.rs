@@ -29,6 +29,11 @@ use stripe::{
 use crate::catalog::{PlanDetails, PriceRecord, stored_price_type};
 use crate::{Platform, PlatformError, PlatformResult};
 
+/// How long a subscription change may hold its subscription: beyond the
+/// Stripe adapter's worst case (3 attempts of 80 s), so a claim never lapses
+/// under a change still running; a claim whose process died lapses then.
+const CHANGE_CLAIM: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
 /// The longest external id, email or name accepted.
 const MAX_FIELD_CHARS: usize = 255;
 
@@ -718,33 +723,36 @@ impl Platform {
         id: &SubscriptionId,
         change: SubscriptionChange,
     ) -> PlatformResult<SubscriptionRow> {
-        let (row, state) = self.subscription_state(tenant, id).await?;
-        if !state.status.grants_entitlements() {
-            return Err(PlatformError::invalid(
-                "subscription",
-                format!("a {} subscription cannot be changed", state.status.as_str()),
-            ));
-        }
-        let items = self.change_items(tenant, &state, &change).await?;
-        let params = UpdateSubscription {
-            items,
-            proration_behavior: Some(change.proration.behavior()),
-            ..UpdateSubscription::default()
-        };
-        let (account, _) = self.selling_account(tenant).await?;
-        let key = format!("subscription-change:{}:{}", row.id, ctx.request_id);
-        let updated = self
-            .stripe()
-            .subscriptions()
-            .update(
-                &row.stripe_subscription_id,
-                &params,
-                RequestOptions::new()
-                    .on_account(account)
-                    .idempotency_key(key),
-            )
-            .await?;
-        self.mirror_and_recompute(tenant, ctx, &updated).await
+        self.one_change_at_a_time(tenant, id, async {
+            let (row, state) = self.subscription_state(tenant, id).await?;
+            if !state.status.grants_entitlements() {
+                return Err(PlatformError::invalid(
+                    "subscription",
+                    format!("a {} subscription cannot be changed", state.status.as_str()),
+                ));
+            }
+            let items = self.change_items(tenant, &state, &change).await?;
+            let params = UpdateSubscription {
+                items,
+                proration_behavior: Some(change.proration.behavior()),
+                ..UpdateSubscription::default()
+            };
+            let (account, _) = self.selling_account(tenant).await?;
+            let key = format!("subscription-change:{}:{}", row.id, ctx.request_id);
+            let updated = self
+                .stripe()
+                .subscriptions()
+                .update(
+                    &row.stripe_subscription_id,
+                    &params,
+                    RequestOptions::new()
+                        .on_account(account)
+                        .idempotency_key(key),
+                )
+                .await?;
+            self.mirror_and_recompute(tenant, ctx, &updated).await
+        })
+        .await
     }
 
     /// Cancels a subscription: at the end of the paid period (access stays
@@ -756,38 +764,41 @@ impl Platform {
         id: &SubscriptionId,
         at_period_end: bool,
     ) -> PlatformResult<SubscriptionRow> {
-        let (row, state) = self.subscription_state(tenant, id).await?;
-        if matches!(
-            state.status,
-            SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired
-        ) {
-            return Err(PlatformError::invalid(
-                "subscription",
-                "the subscription has ended already",
-            ));
-        }
-        let (account, _) = self.selling_account(tenant).await?;
-        let key = format!("subscription-cancel:{}:{}", row.id, ctx.request_id);
-        let options = RequestOptions::new()
-            .on_account(account)
-            .idempotency_key(key);
-        let subscriptions = self.stripe().subscriptions();
-        let updated = if at_period_end {
-            subscriptions
-                .cancel_at_period_end(&row.stripe_subscription_id, true, options)
-                .await?
-        } else {
-            subscriptions
-                .cancel(
-                    &row.stripe_subscription_id,
-                    &CancelSubscription::default(),
-                    options,
-                )
-                .await?
-        };
-        // An ending subscription changes plan no more.
-        self.withdraw_subscription_change(tenant, ctx, id).await?;
-        self.mirror_and_recompute(tenant, ctx, &updated).await
+        self.one_change_at_a_time(tenant, id, async {
+            let (row, state) = self.subscription_state(tenant, id).await?;
+            if matches!(
+                state.status,
+                SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired
+            ) {
+                return Err(PlatformError::invalid(
+                    "subscription",
+                    "the subscription has ended already",
+                ));
+            }
+            let (account, _) = self.selling_account(tenant).await?;
+            let key = format!("subscription-cancel:{}:{}", row.id, ctx.request_id);
+            let options = RequestOptions::new()
+                .on_account(account)
+                .idempotency_key(key);
+            let subscriptions = self.stripe().subscriptions();
+            let updated = if at_period_end {
+                subscriptions
+                    .cancel_at_period_end(&row.stripe_subscription_id, true, options)
+                    .await?
+            } else {
+                subscriptions
+                    .cancel(
+                        &row.stripe_subscription_id,
+                        &CancelSubscription::default(),
+                        options,
+                    )
+                    .await?
+            };
+            // An ending subscription changes plan no more.
+            self.withdraw_subscription_change(tenant, ctx, id).await?;
+            self.mirror_and_recompute(tenant, ctx, &updated).await
+        })
+        .await
     }
 
     /// Withdraws a scheduled cancellation: the subscription renews again.
@@ -797,27 +808,61 @@ impl Platform {
         ctx: &AuditContext,
         id: &SubscriptionId,
     ) -> PlatformResult<SubscriptionRow> {
-        let (row, state) = self.subscription_state(tenant, id).await?;
-        if !state.is_ending() || !state.status.grants_entitlements() {
-            return Err(PlatformError::invalid(
-                "subscription",
-                "only a live subscription with a scheduled cancellation can be resumed",
-            ));
+        self.one_change_at_a_time(tenant, id, async {
+            let (row, state) = self.subscription_state(tenant, id).await?;
+            if !state.is_ending() || !state.status.grants_entitlements() {
+                return Err(PlatformError::invalid(
+                    "subscription",
+                    "only a live subscription with a scheduled cancellation can be resumed",
+                ));
+            }
+            let (account, _) = self.selling_account(tenant).await?;
+            let key = format!("subscription-resume:{}:{}", row.id, ctx.request_id);
+            let updated = self
+                .stripe()
+                .subscriptions()
+                .cancel_at_period_end(
+                    &row.stripe_subscription_id,
+                    false,
+                    RequestOptions::new()
+                        .on_account(account)
+                        .idempotency_key(key),
+                )
+                .await?;
+            self.mirror_and_recompute(tenant, ctx, &updated).await
+        })
+        .await
+    }
+
+    /// Runs `change` (a price, quantity, cancellation or resumption change
+    /// of subscription `id`) while no other change of it runs, in any
+    /// process; `subscription_busy` when one does. Stripe applies
+    /// concurrent updates in an order its answers do not tell, so two
+    /// changes at once could leave the mirror on the one Stripe overwrote;
+    /// one at a time, each change reads the state the previous one
+    /// mirrored and Stripe's answers arrive in the order Stripe applied them.
+    async fn one_change_at_a_time<T>(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+        change: impl std::future::Future<Output = PlatformResult<T>>,
+    ) -> PlatformResult<T> {
+        let scope = self.store().scoped(tenant);
+        scope
+            .subscription(id)
+            .await?
+            .ok_or(PlatformError::NotFound("subscription"))?;
+        let now = self.now();
+        let claim = scope
+            .claim_subscription_change(id, now, now + CHANGE_CLAIM)
+            .await?
+            .ok_or(PlatformError::SubscriptionBusy)?;
+        let outcome = change.await;
+        if let Err(err) = scope.release_subscription_change(claim).await {
+            // The claim lapses by itself; the change itself is done.
+            tracing::warn!(subscription = %id, error = %err, "could not release a subscription change claim");
         }
-        let (account, _) = self.selling_account(tenant).await?;
-        let key = format!("subscription-resume:{}:{}", row.id, ctx.request_id);
-        let updated = self
-            .stripe()
-            .subscriptions()
-            .cancel_at_period_end(
-                &row.stripe_subscription_id,
-                false,
-                RequestOptions::new()
-                    .on_account(account)
-                    .idempotency_key(key),
-            )
-            .await?;
-        self.mirror_and_recompute(tenant, ctx, &updated).await
+        outcome
     }
 
     /// Writes Stripe's answer to the mirror and recomputes the customer's

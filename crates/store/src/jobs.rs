@@ -3,8 +3,11 @@
 //! picked with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent workers
 //! each lock different rows without waiting on or retrying against each
 //! other; on SQLite the one statement runs under the one write lock. Either
-//! way the job is leased; if its worker dies, the lease runs out and the job
-//! is claimed again.
+//! way the job is leased under the claim's token; a live worker extends its
+//! leases by that token ([`Store::extend_leases`]), and if it dies, the
+//! lease runs out and the job is claimed again. Completion, release and
+//! failure apply only under the token that holds the job, so a worker whose
+//! lease was taken over never settles the job a second time.
 //! Handlers must therefore be idempotent (at-least-once delivery).
 
 use billing::ids::{JobId, TenantId};
@@ -12,8 +15,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use crate::entities::job::{self, JobStatus};
@@ -67,6 +70,7 @@ pub(crate) async fn insert_jobs(
         max_attempts: Set(new_job.max_attempts),
         run_at: Set(new_job.run_at),
         locked_until: Set(None),
+        lease_token: Set(None),
         last_error: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
@@ -112,18 +116,24 @@ impl Store {
     /// kinds sorted the whole backlog on every claim). On PostgreSQL the due
     /// ids are locked with `FOR UPDATE SKIP LOCKED`, so concurrent workers
     /// take disjoint rows without waiting; on SQLite each statement runs
-    /// under the one write lock. Returned in run order.
+    /// under the one write lock. Returned in run order, all stamped with one
+    /// new `lease_token`: the claim's, which its worker's heartbeat,
+    /// completion and release name.
     pub async fn claim_jobs(
         &self,
         now: DateTime<Utc>,
         lease: TimeDelta,
         limit: u64,
     ) -> StoreResult<Vec<Job>> {
+        let lease = Lease {
+            token: ulid::Ulid::new().to_string(),
+            until: now + lease,
+        };
         let queued = Condition::all()
             .add(job::Column::Status.eq(JobStatus::Queued))
             .add(job::Column::RunAt.lte(now));
         let mut claimed = self
-            .claim_where(queued, job::Column::RunAt, now, lease, limit)
+            .claim_where(queued, job::Column::RunAt, now, &lease, limit)
             .await?;
         let missing = limit.saturating_sub(claimed.len() as u64);
         if missing > 0 {
@@ -131,7 +141,7 @@ impl Store {
                 .add(job::Column::Status.eq(JobStatus::Running))
                 .add(job::Column::LockedUntil.lt(now));
             claimed.extend(
-                self.claim_where(lapsed, job::Column::LockedUntil, now, lease, missing)
+                self.claim_where(lapsed, job::Column::LockedUntil, now, &lease, missing)
                     .await?,
             );
         }
@@ -145,7 +155,7 @@ impl Store {
         due: Condition,
         order: job::Column,
         now: DateTime<Utc>,
-        lease: TimeDelta,
+        lease: &Lease,
         limit: u64,
     ) -> StoreResult<Vec<Job>> {
         let backend = self.db.get_database_backend();
@@ -160,7 +170,8 @@ impl Store {
         }
         let mut claim = job::Entity::update_many()
             .col_expr(job::Column::Status, Expr::value(JobStatus::Running))
-            .col_expr(job::Column::LockedUntil, Expr::value(now + lease))
+            .col_expr(job::Column::LockedUntil, Expr::value(lease.until))
+            .col_expr(job::Column::LeaseToken, Expr::value(lease.token.clone()))
             .col_expr(
                 job::Column::Attempts,
                 Expr::col(job::Column::Attempts).add(1),
@@ -184,44 +195,71 @@ impl Store {
         Ok(self.claim_jobs(now, lease, 1).await?.pop())
     }
 
-    /// Marks claimed jobs done, in one statement.
-    pub async fn complete_jobs(&self, ids: &[String], now: DateTime<Utc>) -> StoreResult<()> {
+    /// Extends to `until` the lease of every job the claim `token` still
+    /// holds, in one statement (a worker's heartbeat); how many it holds.
+    pub async fn extend_leases(&self, token: &str, until: DateTime<Utc>) -> StoreResult<u64> {
+        Ok(job::Entity::update_many()
+            .col_expr(job::Column::LockedUntil, Expr::value(until))
+            .filter(job::Column::LeaseToken.eq(token))
+            .filter(job::Column::Status.eq(JobStatus::Running))
+            .exec(&self.db)
+            .await?
+            .rows_affected)
+    }
+
+    /// Marks the jobs `ids` of the claim `token` done, in one statement;
+    /// a job whose lease lapsed and was claimed again is left to its new
+    /// holder. How many were completed.
+    pub async fn complete_jobs(
+        &self,
+        token: &str,
+        ids: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
         if ids.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
-        job::Entity::update_many()
+        Ok(job::Entity::update_many()
             .col_expr(job::Column::Status, Expr::value(JobStatus::Succeeded))
             .col_expr(job::Column::LockedUntil, Expr::value(None::<DateTime<Utc>>))
             .col_expr(job::Column::UpdatedAt, Expr::value(now))
             .filter(job::Column::Id.is_in(ids.iter().cloned()))
+            .filter(held_by(token))
             .exec(&self.db)
-            .await?;
-        Ok(())
+            .await?
+            .rows_affected)
     }
 
-    /// Hands claimed jobs that were not started back to the queue, as if
-    /// never claimed (their attempt is not counted).
-    pub async fn release_jobs(&self, ids: &[String], now: DateTime<Utc>) -> StoreResult<()> {
+    /// Hands the jobs `ids` of the claim `token` that were not started back
+    /// to the queue, as if never claimed (their attempt is not counted).
+    pub async fn release_jobs(
+        &self,
+        token: &str,
+        ids: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         if ids.is_empty() {
             return Ok(());
         }
         job::Entity::update_many()
             .col_expr(job::Column::Status, Expr::value(JobStatus::Queued))
             .col_expr(job::Column::LockedUntil, Expr::value(None::<DateTime<Utc>>))
+            .col_expr(job::Column::LeaseToken, Expr::value(None::<String>))
             .col_expr(
                 job::Column::Attempts,
                 Expr::col(job::Column::Attempts).sub(1),
             )
             .col_expr(job::Column::UpdatedAt, Expr::value(now))
             .filter(job::Column::Id.is_in(ids.iter().cloned()))
-            .filter(job::Column::Status.eq(JobStatus::Running))
+            .filter(held_by(token))
             .exec(&self.db)
             .await?;
         Ok(())
     }
 
-    /// Records a failure: back to the queue at `retry_at`, or failed for good
-    /// when `retry_at` is `None`.
+    /// Records a failure of a claimed job: back to the queue at `retry_at`,
+    /// or failed for good when `retry_at` is `None`; nothing when its lease
+    /// lapsed and another worker holds it now.
     pub async fn fail_job(
         &self,
         claimed: &Job,
@@ -229,18 +267,22 @@ impl Store {
         retry_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let mut row: job::ActiveModel = claimed.clone().into();
-        match retry_at {
-            Some(at) => {
-                row.status = Set(JobStatus::Queued);
-                row.run_at = Set(at);
-            }
-            None => row.status = Set(JobStatus::Failed),
-        }
-        row.locked_until = Set(None);
-        row.last_error = Set(Some(error.to_owned()));
-        row.updated_at = Set(now);
-        row.update(&self.db).await?;
+        let mut failed = job::Entity::update_many()
+            .col_expr(job::Column::LockedUntil, Expr::value(None::<DateTime<Utc>>))
+            .col_expr(job::Column::LeaseToken, Expr::value(None::<String>))
+            .col_expr(job::Column::LastError, Expr::value(error.to_owned()))
+            .col_expr(job::Column::UpdatedAt, Expr::value(now));
+        failed = match retry_at {
+            Some(at) => failed
+                .col_expr(job::Column::Status, Expr::value(JobStatus::Queued))
+                .col_expr(job::Column::RunAt, Expr::value(at)),
+            None => failed.col_expr(job::Column::Status, Expr::value(JobStatus::Failed)),
+        };
+        failed
+            .filter(job::Column::Id.eq(&claimed.id))
+            .filter(held_by(claimed.lease_token.as_deref().unwrap_or_default()))
+            .exec(&self.db)
+            .await?;
         Ok(())
     }
 
@@ -321,6 +363,19 @@ impl Store {
         txn.commit().await?;
         Ok(withdrawn)
     }
+}
+
+/// A claim's lease: its token and when it ends unless extended.
+struct Lease {
+    token: String,
+    until: DateTime<Utc>,
+}
+
+/// Running jobs leased under the claim `token`.
+fn held_by(token: &str) -> Condition {
+    Condition::all()
+        .add(job::Column::LeaseToken.eq(token))
+        .add(job::Column::Status.eq(JobStatus::Running))
 }
 
 /// The tenant's queued jobs keyed `key_prefix…`.

@@ -19,9 +19,10 @@ use billing::money::{Currency, Money};
 use billing::payment::{DisputeState, PaymentState, RefundState};
 use billing::subscription::SubscriptionState;
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TryIntoModel,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -29,7 +30,8 @@ use serde::de::DeserializeOwned;
 use crate::domain_events::{NewDomainEvent, insert_domain_event};
 use crate::entities::catalog::{plan, price};
 use crate::entities::mirror::{
-    customer, dispute, invoice, payment, refund, subscription, subscription_item,
+    customer, dispute, invoice, payment, refund, subscription, subscription_change,
+    subscription_item,
 };
 use crate::{AuditContext, Store, StoreError, StoreResult, TenantScope};
 
@@ -44,6 +46,7 @@ pub use crate::entities::mirror::subscription_item::Model as SubscriptionItemRow
 crate::scope::tenant_owned!(
     customer,
     subscription,
+    subscription_change,
     subscription_item,
     invoice,
     payment,
@@ -302,12 +305,12 @@ impl MirrorTx<'_> {
             .await?)
     }
 
-    /// Inserts a customer Billforge created.
-    pub async fn insert_customer(
+    /// A new customer row of this tenant.
+    fn new_customer(
         &self,
         new: NewCustomer,
         now: DateTime<Utc>,
-    ) -> StoreResult<CustomerRow> {
+    ) -> StoreResult<customer::ActiveModel> {
         let metadata = new
             .metadata
             .map(|value| encode(&value))
@@ -326,13 +329,22 @@ impl MirrorTx<'_> {
             mirror_state: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
-        }
-        .insert(self.conn)
-        .await?)
+        })
+    }
+
+    /// Inserts a customer Billforge created.
+    pub async fn insert_customer(
+        &self,
+        new: NewCustomer,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CustomerRow> {
+        Ok(self.new_customer(new, now)?.insert(self.conn).await?)
     }
 
     /// The customer with Stripe id `stripe_customer_id`, created bare (no
-    /// observed state yet) when it is not mirrored.
+    /// observed state yet) when it is not mirrored. Two writers creating it
+    /// at once (webhooks of one new customer on two workers) both get the
+    /// row the first inserted: the other's insert does nothing.
     pub async fn ensure_customer(
         &self,
         stripe_customer_id: &str,
@@ -341,17 +353,27 @@ impl MirrorTx<'_> {
         if let Some(found) = self.customer_by_stripe_id(stripe_customer_id).await? {
             return Ok(found);
         }
-        self.insert_customer(
-            NewCustomer {
-                stripe_customer_id: Some(stripe_customer_id.to_owned()),
-                external_id: None,
-                email: None,
-                name: None,
-                metadata: None,
-            },
-            now,
-        )
-        .await
+        let bare = NewCustomer {
+            stripe_customer_id: Some(stripe_customer_id.to_owned()),
+            external_id: None,
+            email: None,
+            name: None,
+            metadata: None,
+        };
+        customer::Entity::insert(self.new_customer(bare, now)?)
+            .on_conflict(
+                OnConflict::columns([
+                    customer::Column::TenantId,
+                    customer::Column::StripeCustomerId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(self.conn)
+            .await?;
+        self.customer_by_stripe_id(stripe_customer_id)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("customer".into()).into())
     }
 
     /// Links the Billforge customer `id` to a Stripe customer (Checkout
@@ -521,13 +543,52 @@ impl MirrorTx<'_> {
 
     /// Mirrors a subscription's Stripe state and its items. The customer
     /// row is created bare if it is not mirrored yet.
+    ///
+    /// Concurrent writers of one subscription (an API response and a
+    /// webhook, two workers) take turns: the stored row is read locked
+    /// (`FOR UPDATE` on PostgreSQL; SQLite's write lock, taken by
+    /// [`Store::begin`], serializes whole transactions), so each decides
+    /// against the newest committed state and the items are rewritten by
+    /// one at a time. Two creating the row at once: the loser's insert does
+    /// nothing, and it decides again against the winner's row.
     pub async fn upsert_subscription(
         &self,
         observation: SubscriptionObservation,
         now: DateTime<Utc>,
     ) -> StoreResult<MirrorWrite<SubscriptionRow>> {
+        if let Some(written) = self.write_subscription(observation.clone(), now).await? {
+            return Ok(written);
+        }
+        self.write_subscription(observation, now)
+            .await?
+            .ok_or(StoreError::Duplicate)
+    }
+
+    /// The subscription with Stripe id `stripe_subscription_id`, locked
+    /// until the transaction ends on PostgreSQL.
+    async fn subscription_for_update(
+        &self,
+        stripe_subscription_id: &str,
+    ) -> StoreResult<Option<SubscriptionRow>> {
+        use sea_orm::ConnectionTrait;
+        let mut query = self
+            .find::<subscription::Entity>()
+            .filter(subscription::Column::StripeSubscriptionId.eq(stripe_subscription_id));
+        if self.conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            query = query.lock_exclusive();
+        }
+        Ok(query.one(self.conn).await?)
+    }
+
+    /// [`MirrorTx::upsert_subscription`] once; `None` when another
+    /// transaction created the row since it was read.
+    async fn write_subscription(
+        &self,
+        observation: SubscriptionObservation,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<MirrorWrite<SubscriptionRow>>> {
         let found = self
-            .subscription_by_stripe_id(&observation.state.stripe_id)
+            .subscription_for_update(&observation.state.stripe_id)
             .await?;
         let stored = found
             .as_ref()
@@ -540,13 +601,13 @@ impl MirrorTx<'_> {
         let (record, needs_refetch, ignored) = outcome(applied);
         let Some(record) = record else {
             let row = found.ok_or_else(|| DbErr::RecordNotFound("subscription".into()))?;
-            return Ok(MirrorWrite {
+            return Ok(Some(MirrorWrite {
                 row,
                 created: false,
                 written: false,
                 needs_refetch,
                 ignored,
-            });
+            }));
         };
         let customer = self
             .ensure_customer(&record.state.stripe_customer_id, now)
@@ -590,7 +651,21 @@ impl MirrorTx<'_> {
             updated_at: Set(now),
         };
         let row = if created {
-            model.insert(self.conn).await?
+            let inserted = subscription::Entity::insert(model.clone())
+                .on_conflict(
+                    OnConflict::columns([
+                        subscription::Column::TenantId,
+                        subscription::Column::StripeSubscriptionId,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(self.conn)
+                .await?;
+            if inserted == 0 {
+                return Ok(None);
+            }
+            model.try_into_model()?
         } else {
             model.update(self.conn).await?
         };
@@ -615,13 +690,13 @@ impl MirrorTx<'_> {
             .insert(self.conn)
             .await?;
         }
-        Ok(MirrorWrite {
+        Ok(Some(MirrorWrite {
             row,
             created,
             written: true,
             needs_refetch,
             ignored: None,
-        })
+        }))
     }
 
     /// The invoice with Stripe id `stripe_invoice_id`.
@@ -1079,6 +1154,78 @@ impl MirrorTx<'_> {
 /// A Stripe quantity as a column value.
 fn clamp(quantity: u64) -> i64 {
     i64::try_from(quantity).unwrap_or(i64::MAX)
+}
+
+/// The right to change one subscription, held until released or until it
+/// lapses (see [`TenantScope::claim_subscription_change`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeClaim {
+    /// The subscription.
+    subscription_id: String,
+    /// The holder's token: a release by anyone else does nothing.
+    token: String,
+}
+
+impl TenantScope<'_> {
+    /// Claims the right to change subscription `id` (one of this tenant's:
+    /// the caller found it first) until `until`; `None` while another
+    /// change holds a live claim. A claim whose holder died lapses at its
+    /// `until` and is taken over then. Two statements without a
+    /// transaction, so no lock is held while the holder calls Stripe: the
+    /// insert wins when nobody holds a claim (the primary key lets one of
+    /// two racers in), the conditional update takes over a lapsed one.
+    pub async fn claim_subscription_change(
+        &self,
+        id: &SubscriptionId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Option<ChangeClaim>> {
+        use sea_orm::sea_query::Expr;
+        let claim = ChangeClaim {
+            subscription_id: id.to_string(),
+            token: ulid::Ulid::new().to_string(),
+        };
+        let inserted = subscription_change::Entity::insert(subscription_change::ActiveModel {
+            subscription_id: Set(claim.subscription_id.clone()),
+            tenant_id: Set(self.tenant_id.to_string()),
+            token: Set(claim.token.clone()),
+            locked_until: Set(until),
+        })
+        .on_conflict(
+            OnConflict::column(subscription_change::Column::SubscriptionId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(self.db)
+        .await?;
+        if inserted == 1 {
+            return Ok(Some(claim));
+        }
+        let taken_over = subscription_change::Entity::update_many()
+            .col_expr(
+                subscription_change::Column::Token,
+                Expr::value(claim.token.clone()),
+            )
+            .col_expr(subscription_change::Column::LockedUntil, Expr::value(until))
+            .filter(subscription_change::Column::TenantId.eq(self.tenant_id.as_str()))
+            .filter(subscription_change::Column::SubscriptionId.eq(&claim.subscription_id))
+            .filter(subscription_change::Column::LockedUntil.lt(now))
+            .exec(self.db)
+            .await?
+            .rows_affected;
+        Ok((taken_over == 1).then_some(claim))
+    }
+
+    /// Releases a claim; nothing when it lapsed and another holder took it.
+    pub async fn release_subscription_change(&self, claim: ChangeClaim) -> StoreResult<()> {
+        subscription_change::Entity::delete_many()
+            .filter(subscription_change::Column::TenantId.eq(self.tenant_id.as_str()))
+            .filter(subscription_change::Column::SubscriptionId.eq(claim.subscription_id))
+            .filter(subscription_change::Column::Token.eq(claim.token))
+            .exec(self.db)
+            .await?;
+        Ok(())
+    }
 }
 
 impl TenantScope<'_> {

@@ -429,17 +429,23 @@ async fn cached_checks_see_this_process_at_once_and_another_within_a_second() {
     );
 }
 
-/// Known to fail now and then (issue #10, found by this test): on
-/// PostgreSQL, one run in a few, either one of the two calls answers
-/// `500 internal_error` (logged `Store(Duplicate)`: both requests write the
-/// mirror from Stripe's answer and one hits a unique constraint), or the
-/// mirror keeps the price Stripe no longer has. Run it with `-- --ignored`
-/// (in a loop) when working on the fix; drop the `ignore` once it holds.
-#[tokio::test]
-#[ignore = "known race: concurrent plan changes can leave the mirror unlike Stripe (issue #10)"]
-async fn two_plan_changes_at_once_end_with_the_mirror_equal_to_stripe() {
+/// A request on the subscription under race: the path after
+/// `/v1/subscriptions/{id}` (empty for a change) and the JSON body.
+type RacingRequest = (&'static str, Value);
+
+/// Subscribes a customer of a new tenant `slug` to the pricing catalog's
+/// plan `plan` (`quantity` seats), then sends the two requests `race`
+/// makes from the catalog's plans at the same moment. Each call has a clear
+/// outcome (a success or a 4xx such as `409 subscription_busy`, never a
+/// 5xx), at least one succeeds, and Billforge's mirror ends where Stripe's
+/// subscription is: price, seats, status and scheduled cancellation.
+async fn race_on_one_subscription(
+    slug: &str,
+    (plan, quantity): (usize, u64),
+    race: impl FnOnce(&[Value]) -> [RacingRequest; 2],
+) {
     let app = crate::harness::spawn_app().await;
-    let key = selling_key(&app, "racer").await;
+    let key = selling_key(&app, slug).await;
     let plans = crate::harness::pricing_catalog(&app, &key).await;
     created(
         &app,
@@ -452,7 +458,7 @@ async fn two_plan_changes_at_once_end_with_the_mirror_equal_to_stripe() {
         &app,
         "/v1/checkout_sessions",
         &key,
-        json!({"plan": plans[0]["id"], "customer": "user-1",
+        json!({"plan": plans[plan]["id"], "quantity": quantity, "customer": "user-1",
                "success_url": format!("{}/thanks", app.address), "cancel_url": format!("{}/pricing", app.address)}),
     )
     .await;
@@ -465,21 +471,33 @@ async fn two_plan_changes_at_once_end_with_the_mirror_equal_to_stripe() {
     let subscription = app.ok_json(list_path, &key).await["data"][0].clone();
     let path = format!("/v1/subscriptions/{}", subscription["id"].as_str().unwrap());
 
-    // Pro and Team asked for at the same moment.
-    let (pro, team) = (&plans[1]["prices"][0]["id"], &plans[2]["prices"][0]["id"]);
-    let (to_pro, to_team) = tokio::join!(
-        send(&app, Method::POST, &path, &key, json!({"price": pro})),
-        send(&app, Method::POST, &path, &key, json!({"price": team})),
+    let [(first_suffix, first_body), (second_suffix, second_body)] = race(&plans);
+    let (first_path, second_path) = (
+        format!("{path}{first_suffix}"),
+        format!("{path}{second_suffix}"),
     );
-    for (status, answer) in [&to_pro, &to_team] {
+    let answers = tokio::join!(
+        send(&app, Method::POST, &first_path, &key, first_body),
+        send(&app, Method::POST, &second_path, &key, second_body),
+    );
+    let answers = [answers.0, answers.1];
+    eprintln!(
+        "{slug}: answered {} and {}",
+        answers[0].0.as_u16(),
+        answers[1].0.as_u16()
+    );
+    for (status, answer) in &answers {
         assert!(
             status.is_success() || status.is_client_error(),
             "each call has a clear outcome: {status} {answer}"
         );
+        if *status == StatusCode::CONFLICT {
+            assert_eq!(answer["error"]["code"], "subscription_busy", "{answer}");
+        }
     }
     assert!(
-        to_pro.0.is_success() || to_team.0.is_success(),
-        "{to_pro:?} {to_team:?}"
+        answers.iter().any(|(status, _)| status.is_success()),
+        "{answers:?}"
     );
 
     // Whatever the order, Billforge's mirror ends where Stripe is.
@@ -493,7 +511,7 @@ async fn two_plan_changes_at_once_end_with_the_mirror_equal_to_stripe() {
         .header(
             "Stripe-Account",
             app.platform
-                .connected_account(&crate::harness::tenant_id(&app, "racer").await)
+                .connected_account(&crate::harness::tenant_id(&app, slug).await)
                 .await
                 .unwrap(),
         )
@@ -505,12 +523,22 @@ async fn two_plan_changes_at_once_end_with_the_mirror_equal_to_stripe() {
         .unwrap();
     let items = stripe_subscription["items"]["data"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{stripe_subscription}");
-    let on_stripe = items[0]["price"]["metadata"]["price_id"].clone();
-    assert!(on_stripe == *pro || on_stripe == *team, "{on_stripe}");
+    let on_stripe = json!({
+        "price": items[0]["price"]["metadata"]["price_id"],
+        "quantity": items[0]["quantity"],
+        "status": stripe_subscription["status"],
+        "cancel_at_period_end": stripe_subscription["cancel_at_period_end"],
+    });
     let mut mirrored = Value::Null;
     for _ in 0..50 {
         run_jobs(&app).await;
-        mirrored = app.ok_json(&path, &key).await["price"].clone();
+        let row = app.ok_json(&path, &key).await;
+        mirrored = json!({
+            "price": row["price"],
+            "quantity": row["quantity"],
+            "status": row["status"],
+            "cancel_at_period_end": row["cancel_at_period_end"],
+        });
         if mirrored == on_stripe {
             break;
         }
@@ -518,6 +546,43 @@ async fn two_plan_changes_at_once_end_with_the_mirror_equal_to_stripe() {
     }
     assert_eq!(
         mirrored, on_stripe,
-        "the mirror's price equals Stripe's (Pro {pro}, Team {team}; answers {to_pro:?} {to_team:?})"
+        "the mirror equals Stripe (answers {answers:?})"
     );
+}
+
+#[tokio::test]
+async fn two_plan_changes_at_once_end_with_the_mirror_equal_to_stripe() {
+    race_on_one_subscription("racer", (0, 1), |plans| {
+        [
+            ("", json!({"price": plans[1]["prices"][0]["id"]})),
+            ("", json!({"price": plans[2]["prices"][0]["id"]})),
+        ]
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_seat_change_and_a_plan_change_at_once_end_with_the_mirror_equal_to_stripe() {
+    // Team is per seat; Pro is flat, so sold one at a time.
+    race_on_one_subscription("seats", (2, 2), |plans| {
+        [
+            ("", json!({"quantity": 5})),
+            (
+                "",
+                json!({"price": plans[1]["prices"][0]["id"], "quantity": 1}),
+            ),
+        ]
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cancellation_and_a_plan_change_at_once_end_with_the_mirror_equal_to_stripe() {
+    race_on_one_subscription("quitter", (0, 1), |plans| {
+        [
+            ("/cancel", json!({"at_period_end": false})),
+            ("", json!({"price": plans[1]["prices"][0]["id"]})),
+        ]
+    })
+    .await;
 }

@@ -1,15 +1,16 @@
 //! The job queue on the real database: dedupe, retries with back-off,
-//! permanent failures, lease take-over after a crashed worker, and two
-//! workers racing on one queue.
+//! permanent failures, lease take-over after a crashed worker, leases kept
+//! by a live worker's heartbeat and lost by a stalled one, and two workers
+//! racing on one queue.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::TimeDelta;
-use platform::jobs::{JobError, JobHandlers};
+use platform::jobs::{JobError, JobHandlers, LEASE};
 use platform::records::JobStatus;
 
-use crate::harness::{TestApp, spawn_app};
+use crate::harness::{TestApp, spawn_app, wait_until};
 
 async fn status_of(app: &TestApp, id: &str) -> (JobStatus, i32, Option<String>) {
     let job = app
@@ -74,6 +75,107 @@ async fn jobs_are_deduplicated_retried_and_completed() {
     assert!(
         !app.platform.run_next_job(&handlers).await.unwrap(),
         "queue drained"
+    );
+}
+
+/// A handler whose first attempt waits for `gate`, then succeeds; any
+/// later attempt fails with `Retry`.
+fn first_attempt_waits_for(gate: Arc<tokio::sync::Notify>) -> platform::jobs::JobHandler {
+    Arc::new(move |_, job| {
+        let gate = gate.clone();
+        Box::pin(async move {
+            if job.attempts > 1 {
+                return Err(JobError::Retry("the second holder fails".into()));
+            }
+            gate.notified().await;
+            Ok(())
+        })
+    })
+}
+
+/// A job's lease end.
+async fn locked_until(app: &TestApp, id: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let job = app.platform.store().job(&id.parse().unwrap()).await;
+    job.unwrap().unwrap().locked_until
+}
+
+/// Enqueues a `test.held` job and starts a worker on it in the background
+/// (its first attempt waits for the returned gate); returns once the job is
+/// running.
+async fn a_worker_holding_a_job(
+    app: &TestApp,
+) -> (
+    String,
+    Arc<tokio::sync::Notify>,
+    JobHandlers,
+    tokio::task::JoinHandle<usize>,
+) {
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let mut handlers = JobHandlers::default();
+    handlers.register("test.held", first_attempt_waits_for(gate.clone()));
+    let job = app
+        .platform
+        .enqueue_job("test.held", &(), None, None)
+        .await
+        .unwrap();
+    let worker = tokio::spawn({
+        let (platform, handlers) = (app.platform.clone(), handlers.clone());
+        async move { platform.run_due_jobs(&handlers, 16).await.unwrap() }
+    });
+    wait_until("the worker holds the job", || async {
+        status_of(app, &job.id).await.0 == JobStatus::Running
+    })
+    .await;
+    (job.id, gate, handlers, worker)
+}
+
+#[tokio::test]
+async fn a_live_workers_heartbeat_keeps_its_job_past_the_lease() {
+    let app = spawn_app().await;
+    let (id, gate, handlers, worker) = a_worker_holding_a_job(&app).await;
+    let claimed_until = locked_until(&app, &id).await.unwrap();
+
+    // The worker's next heartbeat (a third of the lease in) dates the lease
+    // from the clock's time then.
+    app.clock.advance(LEASE - TimeDelta::seconds(5)).unwrap();
+    wait_until("the heartbeat extends the lease", || async {
+        locked_until(&app, &id).await > Some(claimed_until)
+    })
+    .await;
+    // Past the lease as claimed: another worker still finds nothing to take.
+    app.clock.advance(TimeDelta::seconds(10)).unwrap();
+    assert!(app.platform.now() > claimed_until);
+    app.platform.run_due_jobs(&handlers, 16).await.unwrap();
+    assert_eq!(status_of(&app, &id).await, (JobStatus::Running, 1, None));
+
+    gate.notify_one();
+    assert_eq!(worker.await.unwrap(), 1);
+    assert_eq!(status_of(&app, &id).await, (JobStatus::Succeeded, 1, None));
+}
+
+#[tokio::test]
+async fn a_worker_whose_lease_was_taken_over_does_not_settle_the_job() {
+    let app = spawn_app().await;
+    let (id, gate, handlers, worker) = a_worker_holding_a_job(&app).await;
+
+    // The holder stalls past its lease (before any heartbeat): another
+    // worker takes the job over, and its attempt fails for a retry.
+    app.clock.advance(LEASE + TimeDelta::seconds(1)).unwrap();
+    assert_eq!(app.platform.run_due_jobs(&handlers, 16).await.unwrap(), 1);
+    let retrying = (
+        JobStatus::Queued,
+        2,
+        Some("the second holder fails".to_owned()),
+    );
+    assert_eq!(status_of(&app, &id).await, retrying);
+
+    // The first holder finishes: its success no longer settles the job.
+    gate.notify_one();
+    assert_eq!(worker.await.unwrap(), 1);
+    assert_eq!(
+        status_of(&app, &id).await,
+        retrying,
+        "the job waits for its retry, not completed by the holder that lost it"
     );
 }
 
@@ -169,15 +271,16 @@ async fn a_batch_is_claimed_most_overdue_first_and_released_jobs_return_unspent(
         "a claimed job is never handed out twice"
     );
 
+    let token = |jobs: &[store::Job]| jobs[0].lease_token.clone().unwrap();
     store
-        .release_jobs(&ids(&rest), app.platform.now())
+        .release_jobs(&token(&rest), &ids(&rest), app.platform.now())
         .await
         .unwrap();
     for id in &enqueued[3..] {
         assert_eq!(status_of(&app, id).await, (JobStatus::Queued, 0, None));
     }
     store
-        .complete_jobs(&ids(&first), app.platform.now())
+        .complete_jobs(&token(&first), &ids(&first), app.platform.now())
         .await
         .unwrap();
     assert_eq!(

@@ -1,7 +1,8 @@
 //! The billing mirror fed by the emulator's real, signed Connect webhooks:
 //! subscriptions paid, renewed, refunded and failing; redelivered and
 //! shuffled events converging to the in-order rows; events of unknown
-//! accounts kept; unreadable objects stored, not refused.
+//! accounts kept; unreadable objects stored, not refused; concurrent writes
+//! of one subscription taking turns.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -683,4 +684,40 @@ async fn an_unreadable_object_is_stored_then_dead_with_the_parse_error_or_ignore
         .await
         .unwrap();
     assert_eq!(ignored.status, InboxStatus::Ignored);
+}
+
+/// Writers of one subscription at the same moment (API answers, webhooks,
+/// two workers) take turns on its row: on PostgreSQL these are concurrent
+/// transactions, which used to fail on the row's or the items' unique keys
+/// (`Store(Duplicate)`, issue #10). Every write succeeds, the first creates
+/// the row, and one row with its one item remains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_of_one_subscription_all_succeed_and_leave_one_row() {
+    let app = spawn_app().await;
+    let (tenant, account, _) = connected_tenant(&app, "together").await;
+    let price = price(&app, &account, 1_500).await;
+    let customer = customer(&app, &account, "ada@example.com", "pm_card_visa").await;
+    let subscription = subscribe(&app, &account, &customer, &price).await;
+
+    let mut writers = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (platform, tenant, subscription) =
+            (app.platform.clone(), tenant.clone(), subscription.clone());
+        writers.spawn(async move { platform.mirror_subscription(&tenant, &subscription).await });
+    }
+    let mut rows = BTreeSet::new();
+    while let Some(written) = writers.join_next().await {
+        rows.insert(written.unwrap().expect("every write succeeds").id);
+    }
+    assert_eq!(rows.len(), 1, "one row: {rows:?}");
+    let id = rows.first().unwrap().parse().unwrap();
+    let items = app
+        .platform
+        .store()
+        .scoped(&tenant)
+        .subscription_items(&id)
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0].stripe_price_id, price);
 }

@@ -24,7 +24,7 @@ async fn run_jobs(app: &TestApp) {
 }
 
 /// A signed-up merchant's tenant id and API key.
-async fn merchant(app: &TestApp, slug: &str) -> (TenantId, String) {
+pub(crate) async fn merchant(app: &TestApp, slug: &str) -> (TenantId, String) {
     let browser = app.signed_up_merchant(slug).await;
     let key = browser.create_api_key("outbound tests").await;
     let tenant = app
@@ -38,7 +38,7 @@ async fn merchant(app: &TestApp, slug: &str) -> (TenantId, String) {
 }
 
 /// A receiver answering 200 to everything not mocked before it.
-async fn receiver() -> MockServer {
+pub(crate) async fn receiver() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
@@ -49,7 +49,12 @@ async fn receiver() -> MockServer {
 }
 
 /// Creates an endpoint to `url` through the API; returns its id and secret.
-async fn endpoint(app: &TestApp, key: &str, url: &str, types: &[&str]) -> (String, String) {
+pub(crate) async fn endpoint(
+    app: &TestApp,
+    key: &str,
+    url: &str,
+    types: &[&str],
+) -> (String, String) {
     let response = app
         .api(Method::POST, "/v1/webhook_endpoints", key)
         .json(&json!({"url": url, "event_types": types, "description": "tests"}))
@@ -64,7 +69,7 @@ async fn endpoint(app: &TestApp, key: &str, url: &str, types: &[&str]) -> (Strin
     )
 }
 
-fn customer(stripe_id: &str) -> CustomerFacts {
+pub(crate) fn customer(stripe_id: &str) -> CustomerFacts {
     CustomerFacts {
         customer_id: CustomerId::generate(),
         stripe_customer_id: stripe_id.to_owned(),
@@ -73,7 +78,7 @@ fn customer(stripe_id: &str) -> CustomerFacts {
     }
 }
 
-fn invoice_paid(customer: &CustomerFacts, invoice: &str) -> DomainEvent {
+pub(crate) fn invoice_paid(customer: &CustomerFacts, invoice: &str) -> DomainEvent {
     DomainEvent::InvoicePaid(invoice_facts(customer, invoice))
 }
 
@@ -96,7 +101,12 @@ fn invoice_facts(customer: &CustomerFacts, invoice: &str) -> InvoiceFacts {
 }
 
 /// Records `event` for `tenant`, `offset_secs` after now; returns its id.
-async fn record(app: &TestApp, tenant: &TenantId, event: DomainEvent, offset_secs: i64) -> String {
+pub(crate) async fn record(
+    app: &TestApp,
+    tenant: &TenantId,
+    event: DomainEvent,
+    offset_secs: i64,
+) -> String {
     let now = app.platform.now();
     app.platform
         .store()
@@ -135,7 +145,7 @@ fn assert_signed_by(request: &wiremock::Request, secret: &str) {
 }
 
 /// The deliveries of `endpoint`, newest first, through the API.
-async fn deliveries(app: &TestApp, key: &str, endpoint: &str) -> Vec<Value> {
+pub(crate) async fn deliveries(app: &TestApp, key: &str, endpoint: &str) -> Vec<Value> {
     let body = app
         .ok_json(&format!("/v1/webhook_deliveries?endpoint={endpoint}"), key)
         .await;

@@ -51,6 +51,9 @@ pub struct Model {
     pub run_at: DateTimeUtc,
     /// End of the current worker's lease while running.
     pub locked_until: Option<DateTimeUtc>,
+    /// The claim that holds the lease while running: its worker's
+    /// heartbeat, completion and failure apply only while it matches.
+    pub lease_token: Option<String>,
     /// The last failure's message, for operators.
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,

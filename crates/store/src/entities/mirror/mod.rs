@@ -9,4 +9,5 @@ pub mod invoice;
 pub mod payment;
 pub mod refund;
 pub mod subscription;
+pub mod subscription_change;
 pub mod subscription_item;
