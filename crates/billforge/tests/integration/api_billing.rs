@@ -263,6 +263,19 @@ async fn customers_checkout_subscriptions_and_entitlements_over_the_api() {
         0
     );
 
+    // A misspelt field is refused, not read as the default (period end).
+    let (status, refused) = send(
+        &app,
+        Method::POST,
+        &format!("/v1/subscriptions/{id}/cancel"),
+        &key,
+        json!({"at_period_ends": false}),
+    )
+    .await;
+    assert_api_error((status, refused), StatusCode::BAD_REQUEST, "invalid_json");
+    let unchanged = app.ok_json(&format!("/v1/subscriptions/{id}"), &key).await;
+    assert_eq!(unchanged["cancel_at_period_end"], false, "{unchanged}");
+
     // Cancelled now: access ends at once.
     let (_, canceled) = send(
         &app,

@@ -649,6 +649,22 @@ async fn the_dunning_policy_is_read_set_and_previewed() {
     )
     .await;
     assert_api_error((status, error), StatusCode::BAD_REQUEST, "invalid_request");
+    // The body may be left out (the stored policy, failing now), but one
+    // that is sent must parse: a misspelt field is not a silent default.
+    let (status, preview) = app
+        .call(Method::POST, "/v1/dunning_policy/preview", &key)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(preview["object"], "dunning_preview", "{preview}");
+    let (status, error) = send(
+        &app,
+        Method::POST,
+        "/v1/dunning_policy/preview",
+        &key,
+        json!({"failed": failed_at}),
+    )
+    .await;
+    assert_api_error((status, error), StatusCode::BAD_REQUEST, "invalid_json");
 }
 
 #[tokio::test]
