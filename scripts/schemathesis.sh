@@ -7,7 +7,7 @@
 # merchant with an API key (scripts/schemathesis/merchant.py), fuzzes, and
 # stops the server. Fails on any finding, and when it cannot run.
 #
-# SCHEMATHESIS_MAX_EXAMPLES (default 25) bounds the cases per operation and
+# SCHEMATHESIS_MAX_EXAMPLES (default 100) bounds the cases per operation and
 # phase; SCHEMATHESIS_SEED (default 1) makes a run reproducible. Extra
 # arguments go to `schemathesis run` (e.g. --include-path-regex '^/v1/plans').
 set -euo pipefail
@@ -16,7 +16,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 target="${CARGO_TARGET_DIR:-$root/target}"
 
-cargo build -p billforge --bin billforge
+# The binary as the test suite builds it (same features, so in CI, after
+# the tests, nothing is compiled again; `cargo build -p billforge` would
+# rebuild most dependencies with other features).
+cargo test --workspace --no-run
 
 venv="$target/schemathesis-venv"
 if [ ! -x "$venv/bin/python" ]; then
@@ -50,6 +53,7 @@ server=$!
 stop_server() {
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
+    rm -rf "$work"
 }
 trap stop_server EXIT
 
@@ -72,19 +76,21 @@ curl -fsS "$url/readyz" >/dev/null || {
 
 key="$("$venv/bin/python" scripts/schemathesis/merchant.py "$url")"
 
-# Every check but `positive_data_acceptance`, which expects any request the
+# Every check but two. `positive_data_acceptance` expects any request the
 # schema allows to succeed: the spec cannot express the rules the API
 # checks beyond types (exactly one of `invoice` and `payment_intent`, an
 # absolute URL, a cursor that names an object, amount ranges, the shape of
-# `kind`/`model` objects), so it would flag their correct 400s. Requests
+# `kind`/`model` objects), so it would flag their correct 400s; requests
 # that break the schema must still be refused (`negative_data_rejection`).
+# `use_after_free` expects a 404 after a DELETE, but revoking an API key
+# keeps it readable, with `revoked_at`, as the audit trail needs.
 report="$target/schemathesis-report"
 status=0
 "$venv/bin/schemathesis" run "$url/openapi.json" \
     --header "Authorization: Bearer $key" \
     --checks all \
-    --exclude-checks positive_data_acceptance \
-    --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" \
+    --exclude-checks positive_data_acceptance,use_after_free \
+    --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-100}" \
     --seed "${SCHEMATHESIS_SEED:-1}" \
     --generation-database none \
     --workers 2 \

@@ -311,6 +311,18 @@ async fn billing_routes_validate_input_and_page_customers() {
             assert_eq!(body["error"]["param"], param, "{body}");
         }
     }
+    // The merchant's own ids may hold any character, at any allowed length
+    // (Stripe's idempotency key, a header of at most 255, is made from it).
+    for external_id in ["crm\u{1e}42 \u{e9}", &"x".repeat(250)] {
+        let customer = created(
+            &app,
+            "/v1/customers",
+            &key,
+            json!({"external_id": external_id}),
+        )
+        .await;
+        assert_eq!(customer["external_id"], external_id, "{customer}");
+    }
     assert_api_error(
         app.call(
             Method::GET,

@@ -738,6 +738,22 @@ async fn one_time_payments_and_setup_intents_for_the_merchants_card_form() {
         "invalid_request",
     );
     assert_eq!(declined["error"]["param"], "payment_method", "{declined}");
+    // A payment method Stripe does not know is the caller's mistake: a 400
+    // naming it, not a 502.
+    let (status, unknown) = send(
+        &app,
+        Method::POST,
+        "/v1/payment_intents",
+        &key,
+        charge("pm_nobody_has_this"),
+    )
+    .await;
+    assert_eq!(unknown["error"]["param"], "payment_method", "{unknown}");
+    assert_api_error(
+        (status, unknown),
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
 
     // A one-time payment is refundable like an invoice's.
     let refund = created(
