@@ -7,8 +7,8 @@
 # merchant with an API key (scripts/schemathesis/merchant.py), fuzzes, and
 # stops the server. Fails on any finding, and when it cannot run.
 #
-# SCHEMATHESIS_MAX_EXAMPLES (default 100) bounds the cases per operation and
-# phase; SCHEMATHESIS_SEED (default 1) makes a run reproducible. Extra
+# SCHEMATHESIS_MAX_EXAMPLES (default 100) bounds the generated cases per
+# operation; SCHEMATHESIS_SEED (default 1) makes a run reproducible. Extra
 # arguments go to `schemathesis run` (e.g. --include-path-regex '^/v1/plans').
 set -euo pipefail
 
