@@ -276,7 +276,7 @@ pub(crate) struct EntitlementView {
     /// Why: `{"kind":"plan","plan_id":"plan_…"}`, `{"kind":"override"}` or
     /// `{"kind":"dunning","plan_id":…}` (reduced during dunning); null when
     /// nothing grants it.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     source: serde_json::Value,
 }
 
