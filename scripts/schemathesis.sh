@@ -15,6 +15,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 target="${CARGO_TARGET_DIR:-$root/target}"
+mkdir -p "$target"
+target="$(cd "$target" && pwd)" # absolute: Schemathesis runs from there
 
 # The binary as the test suite builds it (same features, so in CI, after
 # the tests, nothing is compiled again; `cargo build -p billforge` would
@@ -86,7 +88,9 @@ key="$("$venv/bin/python" scripts/schemathesis/merchant.py "$url")"
 # keeps it readable, with `revoked_at`, as the audit trail needs.
 report="$target/schemathesis-report"
 status=0
-"$venv/bin/schemathesis" run "$url/openapi.json" \
+# From the target directory, where Schemathesis keeps its cache of found
+# failures (`.schemathesis/`, replayed by `st replay` run there).
+(cd "$target" && "$venv/bin/schemathesis" run "$url/openapi.json" \
     --header "Authorization: Bearer $key" \
     --checks all \
     --exclude-checks positive_data_acceptance,use_after_free \
@@ -97,7 +101,7 @@ status=0
     --request-timeout 10 \
     --no-color \
     --report junit --report-dir "$report" \
-    "$@" || status=$?
+    "$@") || status=$?
 
 if [[ $status -ne 0 ]]; then
     echo "schemathesis: findings above (JUnit report in $report); server warnings and errors:" >&2
