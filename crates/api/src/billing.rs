@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::docs::ErrorResponse;
+use crate::extract::{Json, OptionalJson};
 use crate::guard::IDEMPOTENCY_HEADER;
 use crate::list::{List, ListParams};
 use crate::{ApiResult, Caller};
@@ -275,7 +276,7 @@ pub(crate) struct EntitlementView {
     /// Why: `{"kind":"plan","plan_id":"plan_…"}`, `{"kind":"override"}` or
     /// `{"kind":"dunning","plan_id":…}` (reduced during dunning); null when
     /// nothing grants it.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     source: serde_json::Value,
 }
 
@@ -391,7 +392,7 @@ pub(crate) async fn list_customers(
 pub(crate) async fn create_customer(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
-    body: web::Json<CreateCustomer>,
+    body: Json<CreateCustomer>,
 ) -> ApiResult {
     let body = body.into_inner();
     let created = platform
@@ -469,7 +470,7 @@ pub(crate) async fn update_customer(
     Caller(caller): Caller,
     req: HttpRequest,
     id: web::Path<String>,
-    body: web::Json<UpdateCustomer>,
+    body: Json<UpdateCustomer>,
 ) -> ApiResult {
     let body = body.into_inner();
     let row = platform.find_customer(&caller.tenant_id, &id).await?;
@@ -522,7 +523,7 @@ pub(crate) async fn set_override(
     Caller(caller): Caller,
     req: HttpRequest,
     id: web::Path<String>,
-    body: web::Json<SetOverride>,
+    body: Json<SetOverride>,
 ) -> ApiResult {
     let body = body.into_inner();
     let row = platform.find_customer(&caller.tenant_id, &id).await?;
@@ -644,7 +645,7 @@ pub(crate) async fn change_subscription(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     id: web::Path<String>,
-    body: web::Json<ChangeSubscription>,
+    body: Json<ChangeSubscription>,
 ) -> ApiResult {
     let row = platform
         .change_subscription(
@@ -665,7 +666,7 @@ pub(crate) async fn preview_change(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     id: web::Path<String>,
-    body: web::Json<ChangeSubscription>,
+    body: Json<ChangeSubscription>,
 ) -> ApiResult {
     let amount = platform
         .preview_subscription_change(&caller.tenant_id, &subscription_id(&id)?, &body.change()?)
@@ -679,13 +680,13 @@ pub(crate) async fn preview_change(
 
 /// Cancels at the period's end (default) or now.
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/cancel", tag = "subscriptions",
-    params(("id" = String, Path, description = "`sub_…`")), request_body = CancelSubscription,
+    params(("id" = String, Path, description = "`sub_…`")), request_body = Option<CancelSubscription>,
     responses((status = 200, body = SubscriptionView), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn cancel_subscription(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     id: web::Path<String>,
-    body: Option<web::Json<CancelSubscription>>,
+    OptionalJson(body): OptionalJson<CancelSubscription>,
 ) -> ApiResult {
     let at_period_end = body.and_then(|b| b.at_period_end).unwrap_or(true);
     let row = platform
@@ -726,7 +727,7 @@ pub(crate) async fn create_checkout_session(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     req: HttpRequest,
-    body: web::Json<CreateCheckout>,
+    body: Json<CreateCheckout>,
 ) -> ApiResult {
     let body = body.into_inner();
     let customer =

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::docs::ErrorResponse;
+use crate::extract::Json;
 use crate::list::{List, ListParams};
 use crate::{ApiResult, Caller};
 
@@ -331,7 +332,7 @@ pub(crate) async fn list_features(
 pub(crate) async fn create_feature(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
-    body: web::Json<CreateFeature>,
+    body: Json<CreateFeature>,
 ) -> ApiResult {
     let body = body.into_inner();
     let ctx = platform.audit_context(caller.actor.clone(), &RequestId::current_or_new());
@@ -424,7 +425,7 @@ pub(crate) async fn list_plans(
 pub(crate) async fn create_plan(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
-    body: web::Json<CreatePlan>,
+    body: Json<CreatePlan>,
 ) -> ApiResult {
     let body = body.into_inner();
     let ctx = platform.audit_context(caller.actor.clone(), &RequestId::current_or_new());
@@ -496,7 +497,7 @@ pub(crate) async fn add_price(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     id: web::Path<String>,
-    body: web::Json<PriceBody>,
+    body: Json<PriceBody>,
 ) -> ApiResult {
     let ctx = platform.audit_context(caller.actor.clone(), &RequestId::current_or_new());
     let details = platform
@@ -520,7 +521,7 @@ pub(crate) async fn replace_price(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     path: web::Path<(String, String)>,
-    body: web::Json<PriceBody>,
+    body: Json<PriceBody>,
 ) -> ApiResult {
     let (plan, price) = path.into_inner();
     let price = PriceId::parse(&price).map_err(|_| PlatformError::NotFound("price"))?;
@@ -547,7 +548,7 @@ pub(crate) async fn grant_feature(
     Caller(caller): Caller,
     req: HttpRequest,
     id: web::Path<String>,
-    body: web::Json<CreateGrant>,
+    body: Json<CreateGrant>,
 ) -> ApiResult {
     let body = body.into_inner();
     let ctx = platform.audit_context(caller.actor.clone(), &RequestId::current_or_new());

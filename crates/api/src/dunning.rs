@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::billing::ctx;
 use crate::docs::ErrorResponse;
+use crate::extract::{Json, OptionalJson};
 use crate::{ApiResult, Caller};
 
 /// The tenant's dunning policy: `object` beside the policy's own fields,
@@ -55,7 +56,7 @@ pub(crate) struct SetDunningPolicy(DunningPolicySpec);
 pub(crate) struct PreviewDunning {
     /// A policy to try (same fields as `POST /v1/dunning_policy`); the
     /// current one when omitted.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     policy: Option<DunningPolicySpec>,
     /// When the first payment failure happens; now when omitted.
     failed_at: Option<DateTime<Utc>>,
@@ -91,7 +92,7 @@ pub(crate) async fn get_dunning_policy(
 pub(crate) async fn set_dunning_policy(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
-    body: web::Json<SetDunningPolicy>,
+    body: Json<SetDunningPolicy>,
 ) -> ApiResult {
     let policy = platform
         .set_dunning_policy(
@@ -106,14 +107,14 @@ pub(crate) async fn set_dunning_policy(
 /// The timeline a policy (yours, or one to try) would follow after a
 /// payment failure; nothing is changed.
 #[utoipa::path(post, path = "/v1/dunning_policy/preview", tag = "dunning",
-    request_body = PreviewDunning,
+    request_body = Option<PreviewDunning>,
     responses((status = 200, body = DunningPreview), (status = "default", body = ErrorResponse)))]
 pub(crate) async fn preview_dunning_policy(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
-    body: Option<web::Json<PreviewDunning>>,
+    OptionalJson(body): OptionalJson<PreviewDunning>,
 ) -> ApiResult {
-    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    let body = body.unwrap_or_default();
     let timeline = platform
         .preview_dunning(
             &caller.tenant_id,

@@ -14,6 +14,7 @@
 //! | 403 | `forbidden` | authenticated, but not allowed |
 //! | 404 | `not_found` | no such object *for this tenant* (other tenants' objects included) |
 //! | 404 | `route_not_found` | no such endpoint under `/v1` |
+//! | 405 | `method_not_allowed` | the path exists, not with this method (`Allow` lists its methods) |
 //! | 409 | `email_taken`, `slug_taken` | a unique value is already used |
 //! | 409 | `subscription_busy` | another change of the same subscription is in progress; retry after it |
 //! | 413 | `payload_too_large` | the body exceeds the JSON limit (64 KiB) |

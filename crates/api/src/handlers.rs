@@ -1,7 +1,11 @@
 //! `/v1` handlers: thin translations between JSON and platform services.
 
+use std::sync::OnceLock;
+
+use actix_web::dev::ResourceDef;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 use platform::records::{ActorKind, ApiKey, ApiKeyMode, AuditEvent, Tenant, TenantStatus};
 use platform::{Platform, RequestId};
@@ -9,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::docs::ErrorResponse;
+use crate::extract::Json;
 use crate::list::{List, ListParams};
 use crate::{ApiError, ApiResult, Caller};
 
@@ -166,7 +171,7 @@ pub(crate) async fn list_api_keys(
 pub(crate) async fn create_api_key(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
-    body: web::Json<CreateApiKey>,
+    body: Json<CreateApiKey>,
 ) -> ApiResult {
     let created = platform
         .create_api_key(
@@ -237,11 +242,47 @@ pub(crate) async fn get_audit_event(
     Ok(HttpResponse::Ok().json(AuditEventView::from(event)))
 }
 
-/// Any other `/v1` path.
+/// Any other `/v1` request: 405 `method_not_allowed` (with `Allow`) when
+/// the path exists under other methods, else 404 `route_not_found`, so a
+/// client can tell a wrong verb from a wrong URL.
 pub(crate) async fn no_such_route(req: HttpRequest) -> ApiResult {
-    Err(ApiError::new(
-        StatusCode::NOT_FOUND,
-        "route_not_found",
-        format!("there is no endpoint {} {}", req.method(), req.path()),
-    ))
+    let allowed = methods_allowed_at(req.path());
+    if allowed.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            format!("there is no endpoint {} {}", req.method(), req.path()),
+        ));
+    }
+    let allow = allowed.join(", ");
+    let mut response = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} {} is not an endpoint; this path accepts {allow}",
+            req.method(),
+            req.path()
+        ),
+    )
+    .error_response();
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    Ok(response)
+}
+
+/// The methods [`crate::ROUTES`] registers for `path`, e.g. `["GET", "POST"]`.
+fn methods_allowed_at(path: &str) -> Vec<&'static str> {
+    static PATTERNS: OnceLock<Vec<(String, ResourceDef)>> = OnceLock::new();
+    PATTERNS
+        .get_or_init(|| {
+            crate::ROUTES
+                .iter()
+                .map(|(method, pattern)| (method.to_ascii_uppercase(), ResourceDef::new(*pattern)))
+                .collect()
+        })
+        .iter()
+        .filter(|(_, pattern)| pattern.is_match(path))
+        .map(|(method, _)| method.as_str())
+        .collect()
 }

@@ -1,18 +1,18 @@
 //! `/v1/webhook_endpoints` and `/v1/webhook_deliveries`: the merchant's
 //! outbound webhooks (issue #9). Thin translations to `platform::outbound`.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform::outbound::{
     DeliveryStatus, EndpointInput, EndpointPatch, EndpointStatus, MAX_PAGE, OutboundAttempt,
     OutboundDelivery, OutboundEndpoint,
 };
-use platform::{Platform, RequestId};
+use platform::{Platform, PlatformError, RequestId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::docs::ErrorResponse;
+use crate::extract::Json;
 use crate::{ApiError, Caller};
 
 type ApiResult = Result<HttpResponse, ApiError>;
@@ -200,7 +200,9 @@ pub(crate) struct DeliveryQuery {
     endpoint: Option<String>,
     /// A delivery id: return older ones.
     starting_after: Option<String>,
-    /// Page size, 1 to 100 (text, so a bad value gets our JSON error).
+    /// Page size, 1 to 100 (default 20). Read as text, so a bad value
+    /// gets the API's JSON error rather than the query extractor's.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
@@ -231,7 +233,7 @@ pub(crate) async fn list_endpoints(
 pub(crate) async fn create_endpoint(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
-    body: web::Json<CreateEndpoint>,
+    body: Json<CreateEndpoint>,
 ) -> ApiResult {
     let body = body.into_inner();
     let input = EndpointInput {
@@ -272,7 +274,7 @@ pub(crate) async fn update_endpoint(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     id: web::Path<String>,
-    body: web::Json<UpdateEndpoint>,
+    body: Json<UpdateEndpoint>,
 ) -> ApiResult {
     let body = body.into_inner();
     let patch = EndpointPatch {
@@ -392,9 +394,8 @@ pub(crate) async fn list_deliveries(
     let limit = match query.limit.as_deref() {
         None => DEFAULT_PAGE,
         Some(raw) => raw.parse().map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
+            PlatformError::invalid(
+                "limit",
                 format!("limit must be a whole number between 1 and {MAX_PAGE}"),
             )
         })?,

@@ -19,6 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::billing::{ctx, customer_id, optional_customer, page, request_key, subscription_id};
 use crate::docs::ErrorResponse;
+use crate::extract::Json;
 use crate::list::{List, ListParams};
 use crate::{ApiResult, Caller};
 
@@ -240,7 +241,7 @@ pub(crate) async fn create_refund(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     req: HttpRequest,
-    body: web::Json<CreateRefund>,
+    body: Json<CreateRefund>,
 ) -> ApiResult {
     let row = platform
         .create_refund(
@@ -484,7 +485,7 @@ pub(crate) async fn create_payment_intent(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     req: HttpRequest,
-    body: web::Json<CreatePaymentIntent>,
+    body: Json<CreatePaymentIntent>,
 ) -> ApiResult {
     let body = body.into_inner();
     let row = platform
@@ -527,7 +528,7 @@ pub(crate) async fn create_setup_intent(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     req: HttpRequest,
-    body: web::Json<CreateSetupIntent>,
+    body: Json<CreateSetupIntent>,
 ) -> ApiResult {
     let row = platform
         .find_customer(&caller.tenant_id, &body.customer)
@@ -567,7 +568,7 @@ pub(crate) async fn create_portal_session(
     platform: web::Data<Platform>,
     Caller(caller): Caller,
     req: HttpRequest,
-    body: web::Json<CreatePortalSession>,
+    body: Json<CreatePortalSession>,
 ) -> ApiResult {
     let body = body.into_inner();
     let row = platform
@@ -686,7 +687,7 @@ pub(crate) async fn submit_dispute_evidence(
     Caller(caller): Caller,
     req: HttpRequest,
     id: web::Path<String>,
-    body: web::Json<SubmitEvidence>,
+    body: Json<SubmitEvidence>,
 ) -> ApiResult {
     let body = body.into_inner();
     let row = platform

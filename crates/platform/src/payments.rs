@@ -635,9 +635,19 @@ impl IntentInfo {
 }
 
 /// A declined card is the customer's problem to fix, not a Stripe outage:
-/// a 400 naming the payment method, with Stripe's safe-to-show message.
+/// a 400 naming the payment method, with Stripe's safe-to-show message. So
+/// is a payment method Stripe does not know (the caller's id, not ours).
 fn declined(err: stripe::Error) -> PlatformError {
     match err.as_api() {
+        Some(api)
+            if api.code.as_deref() == Some("resource_missing")
+                && api.param.as_deref() == Some("payment_method") =>
+        {
+            PlatformError::invalid(
+                "payment_method",
+                "no such payment method on this customer's account",
+            )
+        }
         Some(api) if api.kind == ApiErrorKind::Card => PlatformError::invalid(
             "payment_method",
             format!(

@@ -383,8 +383,13 @@ impl Platform {
         if let Some(external_id) = &external_id {
             metadata.insert("external_id".to_owned(), external_id.clone());
         }
+        // Hashed: an external id may hold any character and be longer than
+        // an idempotency key (a header of at most 255 characters) may be.
         let key = match &external_id {
-            Some(external_id) => format!("customer-create:{tenant}:{external_id}"),
+            Some(external_id) => format!(
+                "customer-create:{tenant}:{}",
+                &crate::tokens::sha256_hex(external_id)[..32]
+            ),
             None => format!("customer-create:{tenant}:{}", ctx.request_id),
         };
         let created = self

@@ -199,10 +199,18 @@ async fn bad_bodies_get_clear_json_errors_and_write_nothing() {
     let key = merchant_with_key(&app, "strict").await;
     let before = key_count(&app).await;
 
-    let cases: [(&str, Vec<u8>, StatusCode, &str); 4] = [
+    let cases: [(&str, Vec<u8>, StatusCode, &str); 5] = [
         (
             "application/json",
             b"{\"name\": ".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        // Serde reads a struct from an array too, field by field: the API
+        // takes objects only.
+        (
+            "application/json",
+            b"[\"x\"]".to_vec(),
             StatusCode::BAD_REQUEST,
             "invalid_json",
         ),

@@ -263,6 +263,19 @@ async fn customers_checkout_subscriptions_and_entitlements_over_the_api() {
         0
     );
 
+    // A misspelt field is refused, not read as the default (period end).
+    let (status, refused) = send(
+        &app,
+        Method::POST,
+        &format!("/v1/subscriptions/{id}/cancel"),
+        &key,
+        json!({"at_period_ends": false}),
+    )
+    .await;
+    assert_api_error((status, refused), StatusCode::BAD_REQUEST, "invalid_json");
+    let unchanged = app.ok_json(&format!("/v1/subscriptions/{id}"), &key).await;
+    assert_eq!(unchanged["cancel_at_period_end"], false, "{unchanged}");
+
     // Cancelled now: access ends at once.
     let (_, canceled) = send(
         &app,
@@ -297,6 +310,18 @@ async fn billing_routes_validate_input_and_page_customers() {
         if !param.is_empty() {
             assert_eq!(body["error"]["param"], param, "{body}");
         }
+    }
+    // The merchant's own ids may hold any character, at any allowed length
+    // (Stripe's idempotency key, a header of at most 255, is made from it).
+    for external_id in ["crm\u{1e}42 \u{e9}", &"x".repeat(250)] {
+        let customer = created(
+            &app,
+            "/v1/customers",
+            &key,
+            json!({"external_id": external_id}),
+        )
+        .await;
+        assert_eq!(customer["external_id"], external_id, "{customer}");
     }
     assert_api_error(
         app.call(

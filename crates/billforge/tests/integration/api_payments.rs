@@ -649,6 +649,22 @@ async fn the_dunning_policy_is_read_set_and_previewed() {
     )
     .await;
     assert_api_error((status, error), StatusCode::BAD_REQUEST, "invalid_request");
+    // The body may be left out (the stored policy, failing now), but one
+    // that is sent must parse: a misspelt field is not a silent default.
+    let (status, preview) = app
+        .call(Method::POST, "/v1/dunning_policy/preview", &key)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(preview["object"], "dunning_preview", "{preview}");
+    let (status, error) = send(
+        &app,
+        Method::POST,
+        "/v1/dunning_policy/preview",
+        &key,
+        json!({"failed": failed_at}),
+    )
+    .await;
+    assert_api_error((status, error), StatusCode::BAD_REQUEST, "invalid_json");
 }
 
 #[tokio::test]
@@ -722,6 +738,22 @@ async fn one_time_payments_and_setup_intents_for_the_merchants_card_form() {
         "invalid_request",
     );
     assert_eq!(declined["error"]["param"], "payment_method", "{declined}");
+    // A payment method Stripe does not know is the caller's mistake: a 400
+    // naming it, not a 502.
+    let (status, unknown) = send(
+        &app,
+        Method::POST,
+        "/v1/payment_intents",
+        &key,
+        charge("pm_nobody_has_this"),
+    )
+    .await;
+    assert_eq!(unknown["error"]["param"], "payment_method", "{unknown}");
+    assert_api_error(
+        (status, unknown),
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
 
     // A one-time payment is refundable like an invoice's.
     let refund = created(

@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 
-use crate::harness::spawn_app;
+use crate::harness::{assert_api_error, spawn_app};
 
 #[tokio::test]
 async fn health_readiness_and_metrics() {
@@ -123,6 +123,41 @@ async fn unknown_paths_get_html_404s_on_the_site_and_json_404s_on_the_api() {
     assert_eq!(api.status(), StatusCode::NOT_FOUND);
     let body: serde_json::Value = api.json().await.unwrap();
     assert_eq!(body["error"]["code"], "route_not_found");
+}
+
+#[tokio::test]
+async fn a_wrong_method_on_an_api_path_is_405_with_the_allowed_ones() {
+    let app = spawn_app().await;
+    let key = app
+        .signed_up_merchant("verbs")
+        .await
+        .create_api_key("verbs")
+        .await;
+    for (method, path, allowed) in [
+        (reqwest::Method::PUT, "/v1/plans", "GET, POST"),
+        (reqwest::Method::DELETE, "/v1/plans/plan_anything", "GET"),
+        (reqwest::Method::PATCH, "/v1/customers/cus_1", "GET, POST"),
+        (reqwest::Method::GET, "/v1/api_keys/key_1/nowhere", ""),
+    ] {
+        let response = app.api(method.clone(), path, &key).send().await.unwrap();
+        let status = response.status();
+        let allow = response
+            .headers()
+            .get("allow")
+            .map(|value| value.to_str().unwrap().to_owned());
+        let body: serde_json::Value = response.json().await.unwrap();
+        if allowed.is_empty() {
+            assert_api_error((status, body), StatusCode::NOT_FOUND, "route_not_found");
+            assert_eq!(allow, None, "{method} {path}");
+        } else {
+            assert_api_error(
+                (status, body),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+            );
+            assert_eq!(allow.as_deref(), Some(allowed), "{method} {path}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -613,6 +613,11 @@ async fn bad_endpoint_input_is_a_400_that_stores_nothing() {
         .call(Method::GET, "/v1/webhook_deliveries?limit=0", &key)
         .await;
     assert_api_error((status, body), StatusCode::BAD_REQUEST, "invalid_request");
+    let (status, body) = app
+        .call(Method::GET, "/v1/webhook_deliveries?limit=many", &key)
+        .await;
+    assert_eq!(body["error"]["param"], "limit", "{body}");
+    assert_api_error((status, body), StatusCode::BAD_REQUEST, "invalid_request");
 
     // Update and delete work and are visible.
     let (id, _) = endpoint(&app, &key, "https://example.com/a", &[]).await;
