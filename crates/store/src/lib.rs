@@ -135,22 +135,12 @@ impl Store {
         // a commit is one append to the log instead of a rollback journal's
         // several writes; `synchronous = FULL` still syncs the log at every
         // commit, so an acknowledged webhook survives a power cut.
-        //
-        // SQLite's own checkpoints run inside whichever commit crosses the
-        // log's size threshold, so that commit (and every request of its
-        // group commit) waits while megabytes are copied back to the
-        // database file and synced. They are turned off here and a
-        // background task checkpoints instead (see `checkpoint_wal`).
         options.map_sqlx_sqlite_opts(|sqlite| {
             sqlite
                 .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
-                .pragma("wal_autocheckpoint", "0")
         });
         let db = Database::connect(options).await?;
-        if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
-            tokio::spawn(checkpoint_wal(db.clone()));
-        }
         Ok(Self { db })
     }
 
@@ -571,50 +561,6 @@ fn parse_tenant(raw: Option<&str>) -> StoreResult<Option<TenantId>> {
 /// at once with "database is locked" when another connection wrote in
 /// between, whereas a first write waits its turn (busy timeout). Every
 /// process sharing a SQLite file (`serve`, a CLI import) relies on this.
-/// How often the background task moves SQLite's write-ahead log back into
-/// the database file.
-const WAL_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// The log size (in 4 KiB pages, so 64 MiB) past which the background task
-/// makes the log start over even if writers must wait for it.
-const WAL_RESTART_PAGES: i64 = 16_384;
-
-/// Checkpoints a SQLite database's write-ahead log in the background, off
-/// the writers' path, until the pool is closed.
-///
-/// `PASSIVE` copies what no reader still needs and never takes the write
-/// lock, so commits go on meanwhile. The log only starts over from its
-/// beginning when a commit finds it fully copied, which a steady stream of
-/// commits can put off for ever; once it has grown past
-/// [`WAL_RESTART_PAGES`] a `RESTART` checkpoint (which holds writers back
-/// for the few frames the passive pass left) resets it.
-async fn checkpoint_wal(db: sea_orm::DatabaseConnection) {
-    use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
-    let passive = || Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(PASSIVE)");
-    let mut every = tokio::time::interval(WAL_CHECKPOINT_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        let checkpointed = match db.query_one_raw(passive()).await {
-            Ok(row) => row.and_then(|row| row.try_get_by_index::<i64>(1).ok()),
-            // A closed pool means the store was closed: the task is done.
-            Err(DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed)) => return,
-            Err(err) => {
-                tracing::warn!(error = %err, "checkpointing the SQLite write-ahead log failed");
-                None
-            }
-        };
-        if checkpointed.is_some_and(|log_pages| log_pages > WAL_RESTART_PAGES) {
-            if let Err(err) = db
-                .execute_unprepared("PRAGMA wal_checkpoint(RESTART)")
-                .await
-            {
-                tracing::warn!(error = %err, "restarting the SQLite write-ahead log failed");
-            }
-        }
-    }
-}
-
 pub(crate) async fn begin_write(
     db: &sea_orm::DatabaseConnection,
 ) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
