@@ -52,7 +52,8 @@ pub const STRIPE_FIRST: TimeDelta = TimeDelta::seconds(60);
 const MAX_STEP: TimeDelta = TimeDelta::days(1);
 
 /// How long a step waits for the emulator's deliveries or for jobs another
-/// worker runs before giving up with [`PlatformError::ClockStalled`].
+/// worker runs, without any of them finishing, before giving up with
+/// [`PlatformError::ClockStalled`].
 const SETTLE_TIMEOUT: StdDuration = StdDuration::from_secs(30);
 
 /// How often the waits look again.
@@ -273,7 +274,7 @@ impl Platform {
             || self.stripe().emulator().pending_webhooks(),
             |pending| {
                 format!(
-                    "{pending} webhook deliveries of the Stripe emulator have not reached Billforge after {}s: is `billforge serve` running and reachable at its PUBLIC_URL? The time reached so far stays; advance again once it is",
+                    "{pending} webhook deliveries of the Stripe emulator have not reached Billforge and none did in the last {}s: is `billforge serve` running and reachable at its PUBLIC_URL? The time reached so far stays; advance again once it is",
                     SETTLE_TIMEOUT.as_secs()
                 )
             },
@@ -288,7 +289,7 @@ impl Platform {
             || self.store().running_jobs(self.now()),
             |running| {
                 format!(
-                    "{running} jobs claimed by another worker did not finish within {}s; advance again once they have",
+                    "{running} jobs claimed by other workers are still running and none finished in the last {}s; advance again once they have",
                     SETTLE_TIMEOUT.as_secs()
                 )
             },
@@ -297,9 +298,12 @@ impl Platform {
     }
 }
 
-/// Polls `outstanding` until it counts nothing, or fails after
-/// [`SETTLE_TIMEOUT`] with [`PlatformError::ClockStalled`] and the message
-/// `stalled` makes of the last count.
+/// Polls `outstanding` until it counts nothing, or fails with
+/// [`PlatformError::ClockStalled`] and the message `stalled` makes of the
+/// last count once it has not gone down for [`SETTLE_TIMEOUT`]. The wait is
+/// on progress, not on the total: a billing day of 100,000 renewals is
+/// hundreds of thousands of deliveries, which take longer than the timeout
+/// while every poll sees fewer left.
 async fn wait_until_none<F, E>(
     outstanding: impl Fn() -> F,
     stalled: impl Fn(u64) -> String,
@@ -308,11 +312,16 @@ where
     F: std::future::Future<Output = Result<u64, E>>,
     PlatformError: From<E>,
 {
-    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    let mut deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    let mut lowest = u64::MAX;
     loop {
         let count = outstanding().await?;
         if count == 0 {
             return Ok(());
+        }
+        if count < lowest {
+            lowest = count;
+            deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(PlatformError::ClockStalled(stalled(count)));
