@@ -350,7 +350,9 @@ async fn run(args: &Args, binary: &Path, database_url: &str, dir: &Path) -> anyh
                 eprintln!(
                     "  {:>6.1} s: {} deliveries pending in the emulator, {} events stored ({} not applied), {} invoices paid, {} open",
                     started.elapsed().as_secs_f64(),
-                    pending_deliveries(&http, &stripe_base).await?,
+                    pending_deliveries(&http, &stripe_base)
+                        .await
+                        .map_or_else(|_| "?".to_owned(), |pending| pending.to_string()),
                     last.inbox - before.inbox,
                     last.inbox_pending,
                     last.invoices.get("paid").copied().unwrap_or_default()
@@ -485,7 +487,8 @@ async fn quiet(
     http: &reqwest::Client,
     stripe_base: &str,
 ) -> anyhow::Result<bool> {
-    if pending_deliveries(http, stripe_base).await? != 0 {
+    // An emulator busy renewing thousands may not answer this poll.
+    if pending_deliveries(http, stripe_base).await.ok() != Some(0) {
         return Ok(false);
     }
     platform.refresh_clock().await?;

@@ -256,15 +256,20 @@ impl Platform {
         let mut ran = 0;
         loop {
             self.wait_for_webhooks().await?;
-            let before = ran;
             while self.run_next_job(handlers).await? {
                 ran += 1;
             }
             self.wait_for_other_workers().await?;
-            if ran == before && self.stripe().emulator().pending_webhooks().await? == 0 {
+            if !self.job_due().await? && self.stripe().emulator().pending_webhooks().await? == 0 {
                 return Ok(ran);
             }
         }
+    }
+
+    /// Whether a queued job is due now.
+    async fn job_due(&self) -> PlatformResult<bool> {
+        let next = self.store().next_queued_job_at().await?;
+        Ok(next.is_some_and(|at| at <= self.now()))
     }
 
     /// Waits until the emulator has delivered (or given up on) every
@@ -282,19 +287,33 @@ impl Platform {
         .await
     }
 
-    /// Waits while another process runs a job it claimed (a `serve` next
-    /// to the CLI), so the next step does not overtake it.
+    /// Waits while other processes (a `serve`, `worker`s) run jobs they
+    /// claimed, so the next step does not overtake them, or until a job
+    /// falls due for this process to help with. Busy workers keep claiming
+    /// batches, so the count of running jobs may never drop: progress is
+    /// the set of claimed jobs changing. The same jobs claimed for
+    /// [`SETTLE_TIMEOUT`] (a worker that died holding them) stall the step.
     async fn wait_for_other_workers(&self) -> PlatformResult<()> {
-        wait_until_none(
-            || self.store().running_jobs(self.now()),
-            |running| {
-                format!(
-                    "{running} jobs claimed by other workers are still running and none finished in the last {}s; advance again once they have",
+        let mut deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+        let mut claimed = Vec::new();
+        loop {
+            let running = self.store().running_job_ids(self.now()).await?;
+            if running.is_empty() || self.job_due().await? {
+                return Ok(());
+            }
+            if running != claimed {
+                claimed = running;
+                deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(PlatformError::ClockStalled(format!(
+                    "{} jobs claimed by other workers did not finish within {}s; advance again once they have",
+                    claimed.len(),
                     SETTLE_TIMEOUT.as_secs()
-                )
-            },
-        )
-        .await
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 }
 
