@@ -51,6 +51,10 @@ pub enum Command {
         /// Where its state survives restarts; in memory when absent.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Webhook deliveries in flight at once: 1 delivers in event order;
+        /// more, as Stripe does, for load.
+        #[arg(long, default_value_t = 1)]
+        webhook_concurrency: usize,
     },
     /// Platform administration.
     Admin {
@@ -157,8 +161,14 @@ pub async fn execute(
             host,
             port,
             data_dir,
+            webhook_concurrency,
         } => {
-            let emulator = start_emulator(std::net::SocketAddr::new(host, port), data_dir).await?;
+            let emulator = start_emulator(
+                std::net::SocketAddr::new(host, port),
+                data_dir,
+                webhook_concurrency,
+            )
+            .await?;
             println!(
                 "Stripe emulator listening on {} (any sk_test_ key; Ctrl-C to stop)",
                 emulator.base_url()

@@ -65,7 +65,7 @@ impl StripeBackend {
             });
         }
         let data_dir = PathBuf::from(EMULATOR_DATA_DIR);
-        let emulator = start_emulator(bind, Some(data_dir.clone())).await?;
+        let emulator = start_emulator(bind, Some(data_dir.clone()), 1).await?;
         let base = emulator.base_url();
         Ok(Self {
             client: client_for(EMULATOR_SECRET_KEY, &base)?,
@@ -85,10 +85,12 @@ impl StripeBackend {
     }
 }
 
-/// Starts the emulator with its defaults on `bind`, persisting under `data_dir`.
+/// Starts the emulator with its defaults on `bind`, persisting under
+/// `data_dir`, with `webhook_concurrency` deliveries in flight at once.
 pub async fn start_emulator(
     bind: SocketAddr,
     data_dir: Option<PathBuf>,
+    webhook_concurrency: usize,
 ) -> anyhow::Result<RunningEmulator> {
     if let Some(dir) = &data_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -96,6 +98,7 @@ pub async fn start_emulator(
     stripe_emulator::start(EmulatorConfig {
         bind,
         data_dir,
+        webhook_concurrency,
         ..EmulatorConfig::default()
     })
     .await

@@ -52,7 +52,8 @@ pub const STRIPE_FIRST: TimeDelta = TimeDelta::seconds(60);
 const MAX_STEP: TimeDelta = TimeDelta::days(1);
 
 /// How long a step waits for the emulator's deliveries or for jobs another
-/// worker runs before giving up with [`PlatformError::ClockStalled`].
+/// worker runs, without any of them finishing, before giving up with
+/// [`PlatformError::ClockStalled`].
 const SETTLE_TIMEOUT: StdDuration = StdDuration::from_secs(30);
 
 /// How often the waits look again.
@@ -255,15 +256,20 @@ impl Platform {
         let mut ran = 0;
         loop {
             self.wait_for_webhooks().await?;
-            let before = ran;
             while self.run_next_job(handlers).await? {
                 ran += 1;
             }
             self.wait_for_other_workers().await?;
-            if ran == before && self.stripe().emulator().pending_webhooks().await? == 0 {
+            if !self.job_due().await? && self.stripe().emulator().pending_webhooks().await? == 0 {
                 return Ok(ran);
             }
         }
+    }
+
+    /// Whether a queued job is due now.
+    async fn job_due(&self) -> PlatformResult<bool> {
+        let next = self.store().next_queued_job_at().await?;
+        Ok(next.is_some_and(|at| at <= self.now()))
     }
 
     /// Waits until the emulator has delivered (or given up on) every
@@ -273,7 +279,7 @@ impl Platform {
             || self.stripe().emulator().pending_webhooks(),
             |pending| {
                 format!(
-                    "{pending} webhook deliveries of the Stripe emulator have not reached Billforge after {}s: is `billforge serve` running and reachable at its PUBLIC_URL? The time reached so far stays; advance again once it is",
+                    "{pending} webhook deliveries of the Stripe emulator have not reached Billforge and none did in the last {}s: is `billforge serve` running and reachable at its PUBLIC_URL? The time reached so far stays; advance again once it is",
                     SETTLE_TIMEOUT.as_secs()
                 )
             },
@@ -281,25 +287,42 @@ impl Platform {
         .await
     }
 
-    /// Waits while another process runs a job it claimed (a `serve` next
-    /// to the CLI), so the next step does not overtake it.
+    /// Waits while other processes (a `serve`, `worker`s) run jobs they
+    /// claimed, so the next step does not overtake them, or until a job
+    /// falls due for this process to help with. Busy workers keep claiming
+    /// batches, so the count of running jobs may never drop: progress is
+    /// the set of claimed jobs changing. The same jobs claimed for
+    /// [`SETTLE_TIMEOUT`] (a worker that died holding them) stall the step.
     async fn wait_for_other_workers(&self) -> PlatformResult<()> {
-        wait_until_none(
-            || self.store().running_jobs(self.now()),
-            |running| {
-                format!(
-                    "{running} jobs claimed by another worker did not finish within {}s; advance again once they have",
+        let mut deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+        let mut claimed = Vec::new();
+        loop {
+            let running = self.store().running_job_ids(self.now()).await?;
+            if running.is_empty() || self.job_due().await? {
+                return Ok(());
+            }
+            if running != claimed {
+                claimed = running;
+                deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(PlatformError::ClockStalled(format!(
+                    "{} jobs claimed by other workers did not finish within {}s; advance again once they have",
+                    claimed.len(),
                     SETTLE_TIMEOUT.as_secs()
-                )
-            },
-        )
-        .await
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 }
 
-/// Polls `outstanding` until it counts nothing, or fails after
-/// [`SETTLE_TIMEOUT`] with [`PlatformError::ClockStalled`] and the message
-/// `stalled` makes of the last count.
+/// Polls `outstanding` until it counts nothing, or fails with
+/// [`PlatformError::ClockStalled`] and the message `stalled` makes of the
+/// last count once it has not gone down for [`SETTLE_TIMEOUT`]. The wait is
+/// on progress, not on the total: a billing day of 100,000 renewals is
+/// hundreds of thousands of deliveries, which take longer than the timeout
+/// while every poll sees fewer left.
 async fn wait_until_none<F, E>(
     outstanding: impl Fn() -> F,
     stalled: impl Fn(u64) -> String,
@@ -308,11 +331,16 @@ where
     F: std::future::Future<Output = Result<u64, E>>,
     PlatformError: From<E>,
 {
-    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    let mut deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    let mut lowest = u64::MAX;
     loop {
         let count = outstanding().await?;
         if count == 0 {
             return Ok(());
+        }
+        if count < lowest {
+            lowest = count;
+            deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(PlatformError::ClockStalled(stalled(count)));

@@ -309,6 +309,21 @@ impl Store {
             .await?)
     }
 
+    /// The ids of the jobs [`Self::running_jobs`] counts, in id order: a
+    /// set that changes while workers make progress, even when they keep
+    /// as many claimed.
+    pub async fn running_job_ids(&self, now: DateTime<Utc>) -> StoreResult<Vec<String>> {
+        Ok(job::Entity::find()
+            .select_only()
+            .column(job::Column::Id)
+            .filter(job::Column::Status.eq(JobStatus::Running))
+            .filter(job::Column::LockedUntil.gte(now))
+            .order_by_asc(job::Column::Id)
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await?)
+    }
+
     /// A job by id (operators, tests).
     pub async fn job(&self, id: &JobId) -> StoreResult<Option<Job>> {
         Ok(job::Entity::find_by_id(id.to_string())

@@ -344,6 +344,10 @@ pub struct NewSubscription {
     pub metadata: Value,
     /// Trial end, when trialing.
     pub trial_end: Option<i64>,
+    /// A `billing_cycle_anchor` in the future (no trial): the first period
+    /// ends there and is billed prorated (nothing with
+    /// `proration_behavior=none`), then every cycle starts at the anchor.
+    pub billing_cycle_anchor: Option<(i64, bool)>,
     /// Payment method to bill instead of the customer's default.
     pub default_payment_method: Option<String>,
     /// Platform fee percentage on a connected account.
@@ -422,6 +426,29 @@ fn create_subscription(state: &mut State, call: &Call) -> ApiResult<Value> {
         ),
         None => None,
     };
+    let billing_cycle_anchor = match params.int("billing_cycle_anchor")? {
+        None => None,
+        Some(_) if trial_end.is_some() => {
+            return Err(ApiError::invalid(
+                "billing_cycle_anchor",
+                "The emulator does not combine billing_cycle_anchor with a trial.",
+            ));
+        }
+        Some(anchor) => {
+            let natural = period_end(now, &items[0].0["recurring"], now);
+            if anchor <= now || anchor > natural {
+                return Err(ApiError::invalid(
+                    "billing_cycle_anchor",
+                    "billing_cycle_anchor must be in the future and no later than the end of the first full billing period.",
+                ));
+            }
+            let prorate = params.one_of(
+                "proration_behavior",
+                &["create_prorations", "none", "always_invoice"],
+            )? != Some("none");
+            Some((anchor, prorate))
+        }
+    };
     let fee = params.decimal("application_fee_percent")?;
     check_fee_percent(fee, &call.scope, "application_fee_percent")?;
     let mut metadata = json!({});
@@ -443,6 +470,7 @@ fn create_subscription(state: &mut State, call: &Call) -> ApiResult<Value> {
         items,
         metadata,
         trial_end,
+        billing_cycle_anchor,
         default_payment_method,
         application_fee_percent: fee,
         on_session: !params.bool("off_session")?.unwrap_or(false),
@@ -508,9 +536,11 @@ pub fn start_subscription(
     let id = new_id("sub");
     let clock = state.customer_clock(scope, &spec.customer);
     let recurring = spec.items[0].0["recurring"].clone();
+    let natural_end = period_end(now, &recurring, now);
     let first_end = spec
         .trial_end
-        .unwrap_or_else(|| period_end(now, &recurring, now));
+        .or(spec.billing_cycle_anchor.map(|(anchor, _)| anchor))
+        .unwrap_or(natural_end);
     if spec.payment_behavior == "error_if_incomplete" && spec.trial_end.is_none() {
         let probe = json!({"customer": spec.customer, "default_payment_method": spec.default_payment_method});
         let pm = billing_payment_method(state, scope, &probe);
@@ -521,11 +551,13 @@ pub fn start_subscription(
     let mut sub = template("subscription", &id, now);
     sub["customer"] = json!(spec.customer);
     sub["currency"] = spec.items[0].0["currency"].clone();
-    sub["billing_cycle_anchor"] = json!(first_end.min(if spec.trial_end.is_some() {
-        first_end
-    } else {
-        now
-    }));
+    sub["billing_cycle_anchor"] = json!(first_end.min(
+        if spec.trial_end.is_some() || spec.billing_cycle_anchor.is_some() {
+            first_end
+        } else {
+            now
+        }
+    ));
     sub["start_date"] = json!(now);
     sub["status"] = json!("incomplete");
     sub["metadata"] = spec.metadata.clone();
@@ -564,7 +596,18 @@ pub fn start_subscription(
     }
     state.store.insert(scope, sub.clone());
     state.emit(scope, "customer.subscription.created", &sub, None);
-    let lines = subscription_lines(&sub, now, first_end, spec.trial_end.is_some());
+    let mut lines = subscription_lines(&sub, now, first_end, spec.trial_end.is_some());
+    if let Some((_, prorate)) = spec.billing_cycle_anchor {
+        // The part of a full period before the anchor.
+        for line in &mut lines {
+            line.amount = if prorate {
+                line.amount * (first_end - now) / (natural_end - now).max(1)
+            } else {
+                0
+            };
+            line.proration = true;
+        }
+    }
     let invoice = create_invoice(state, scope, &sub, lines, "subscription_create", (now, now))?;
     let invoice_id = invoice["id"].as_str().unwrap_or_default().to_owned();
     let mut latest = state.store.fetch(scope, "subscription", &id, "id")?;

@@ -524,6 +524,7 @@ fn complete(state: &mut State, scope: &Scope, mut session: Value, form: &CardFor
                     .filter(Value::is_object)
                     .unwrap_or(json!({})),
                 trial_end,
+                billing_cycle_anchor: None,
                 default_payment_method: None,
                 application_fee_percent: data["application_fee_percent"]
                     .as_str()

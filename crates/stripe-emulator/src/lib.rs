@@ -70,6 +70,9 @@ pub struct EmulatorConfig {
     pub final_action: FinalAction,
     /// Backoff of failing webhook deliveries.
     pub webhook_retry: RetryPolicy,
+    /// Webhook deliveries in flight at once: 1 (the default) delivers in
+    /// event order; more, as Stripe does, for load (a billing day).
+    pub webhook_concurrency: usize,
     /// HTTP worker threads.
     pub workers: usize,
     /// Faults injected into `/v1` requests (none by default).
@@ -89,6 +92,7 @@ impl Default for EmulatorConfig {
                 .collect(),
             final_action: dunning.final_action,
             webhook_retry: RetryPolicy::default(),
+            webhook_concurrency: 1,
             workers: 2,
             faults: Faults::default(),
         }
@@ -209,6 +213,7 @@ pub async fn start(config: EmulatorConfig) -> std::io::Result<RunningEmulator> {
             sender,
             config.webhook_retry,
             pending_deliveries,
+            config.webhook_concurrency,
         )),
     ];
     if let Some(dir) = &config.data_dir {

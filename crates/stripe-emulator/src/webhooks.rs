@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::state::{API_VERSION, Redacted, State, wall_clock};
@@ -108,52 +109,73 @@ pub fn dispatch(
     }
 }
 
-/// Sends deliveries one at a time (so first attempts arrive in event order) and
-/// schedules retries of failures with exponential backoff.
+/// Sends deliveries, at most `concurrency` at once, and schedules retries of
+/// failures with exponential backoff. With one at a time (the default) first
+/// attempts arrive in event order; Stripe itself promises no order and sends
+/// many at once, which a billing day of thousands of renewals needs.
 pub async fn run_sender(
     mut queue: UnboundedReceiver<Delivery>,
     retry_to: UnboundedSender<Delivery>,
     policy: RetryPolicy,
     pending: PendingDeliveries,
+    concurrency: usize,
 ) {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap_or_default();
-    while let Some(mut delivery) = queue.recv().await {
-        let timestamp = wall_clock() + delivery.clock_offset;
-        let signature = stripe::webhook::signature_header(
-            &[delivery.secret.0.as_str()],
-            timestamp,
-            &delivery.body,
-        );
-        let result = client
-            .post(&delivery.url)
-            .header("Content-Type", "application/json; charset=utf-8")
-            .header("Stripe-Signature", signature)
-            .header(
-                "User-Agent",
-                "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-            )
-            .body(delivery.body.clone())
-            .send()
-            .await;
-        let delivered = matches!(&result, Ok(response) if response.status().is_success());
-        delivery.attempt += 1;
-        if delivered {
-            pending.fetch_sub(1, Ordering::AcqRel);
-            continue;
-        }
-        tracing::info!(event = %delivery.event, url = %delivery.url, attempt = delivery.attempt, "webhook delivery failed");
-        if delivery.attempt >= policy.max_attempts {
-            pending.fetch_sub(1, Ordering::AcqRel);
-            continue;
-        }
-        let delay = policy.first_delay * 2u32.saturating_pow(delivery.attempt - 1);
-        let retry_to = retry_to.clone();
+    // Fair: slots are handed out in the order deliveries were taken.
+    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
+    while let Some(delivery) = queue.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (client, retry_to, pending) = (client.clone(), retry_to.clone(), pending.clone());
         tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let _ = retry_to.send(delivery);
+            deliver(&client, delivery, &retry_to, policy, &pending).await;
+            drop(slot);
         });
     }
+}
+
+/// One attempt of `delivery`; a failure goes back to the queue after its
+/// backoff, or is given up after the last attempt.
+async fn deliver(
+    client: &reqwest::Client,
+    mut delivery: Delivery,
+    retry_to: &UnboundedSender<Delivery>,
+    policy: RetryPolicy,
+    pending: &PendingDeliveries,
+) {
+    let timestamp = wall_clock() + delivery.clock_offset;
+    let signature =
+        stripe::webhook::signature_header(&[delivery.secret.0.as_str()], timestamp, &delivery.body);
+    let result = client
+        .post(&delivery.url)
+        .header("Content-Type", "application/json; charset=utf-8")
+        .header("Stripe-Signature", signature)
+        .header(
+            "User-Agent",
+            "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+        )
+        .body(delivery.body.clone())
+        .send()
+        .await;
+    let delivered = matches!(&result, Ok(response) if response.status().is_success());
+    delivery.attempt += 1;
+    if delivered {
+        pending.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
+    tracing::info!(event = %delivery.event, url = %delivery.url, attempt = delivery.attempt, "webhook delivery failed");
+    if delivery.attempt >= policy.max_attempts {
+        pending.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
+    let delay = policy.first_delay * 2u32.saturating_pow(delivery.attempt - 1);
+    let retry_to = retry_to.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let _ = retry_to.send(delivery);
+    });
 }

@@ -234,6 +234,86 @@ async fn advancing_the_global_clock_renews_then_dunning_cancels() {
 }
 
 #[tokio::test]
+async fn a_future_billing_cycle_anchor_prorates_then_renews_every_subscription_at_it() {
+    let harness = Harness::start().await;
+    let price = harness.monthly_price(3000).await;
+    let now = harness.get("/_emulator/clock", &[]).await["now"]
+        .as_i64()
+        .unwrap();
+    let anchor = now + 3 * 86_400;
+    let mut subscriptions = Vec::new();
+    for proration in ["create_prorations", "none"] {
+        let customer = harness.customer_with_card(&[]).await;
+        let sub = harness
+            .subscribe(
+                customer["id"].as_str().unwrap(),
+                &price,
+                &[
+                    ("billing_cycle_anchor", &anchor.to_string()),
+                    ("proration_behavior", proration),
+                    ("expand[]", "latest_invoice"),
+                ],
+            )
+            .await;
+        assert_eq!(sub["status"], "active", "{proration}");
+        assert_eq!(sub["billing_cycle_anchor"], anchor);
+        assert_eq!(sub["items"]["data"][0]["current_period_end"], anchor);
+        let first = sub["latest_invoice"]["amount_paid"].as_i64().unwrap();
+        if proration == "none" {
+            assert_eq!(first, 0, "nothing is billed before the anchor");
+        } else {
+            // Three days of a 28 to 31 day month of $30.
+            assert!((290..=322).contains(&first), "prorated: {first}");
+        }
+        subscriptions.push(sub["id"].as_str().unwrap().to_owned());
+    }
+    let clock = harness.get("/_emulator/clock", &[]).await;
+    assert_eq!(clock["next_job_at"], anchor, "both renew at the anchor");
+
+    harness
+        .post("/_emulator/clock/advance", &[("to", &anchor.to_string())])
+        .await;
+    for id in &subscriptions {
+        let renewed = harness
+            .get(
+                &format!("/v1/subscriptions/{id}"),
+                &[("expand[]", "latest_invoice")],
+            )
+            .await;
+        let item = &renewed["items"]["data"][0];
+        assert_eq!(item["current_period_start"], anchor);
+        assert!(item["current_period_end"].as_i64().unwrap() >= anchor + 28 * 86_400);
+        assert_eq!(
+            renewed["latest_invoice"]["billing_reason"],
+            "subscription_cycle"
+        );
+        assert_eq!(renewed["latest_invoice"]["amount_paid"], 3000);
+    }
+
+    let customer = harness.customer_with_card(&[]).await;
+    for (when, what) in [(now - 10, "past"), (now + 40 * 86_400, "beyond a period")] {
+        let refused = harness
+            .call(
+                "POST",
+                "/v1/subscriptions",
+                &[
+                    ("customer", customer["id"].as_str().unwrap()),
+                    ("items[0][price]", price["id"].as_str().unwrap()),
+                    ("billing_cycle_anchor", &when.to_string()),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{what}");
+        assert_eq!(
+            refused.body["error"]["param"], "billing_cycle_anchor",
+            "{what}"
+        );
+    }
+    harness.emulator.stop().await;
+}
+
+#[tokio::test]
 async fn the_clock_can_be_advanced_in_process() {
     let harness = Harness::start().await;
     let price = harness.monthly_price(1000).await;
@@ -438,6 +518,52 @@ async fn webhooks_are_signed_like_stripe_and_retried_until_accepted() {
         .get("Stripe-Signature")
         .and_then(|value| value.to_str().ok());
     assert!(wrong.verify(header, &requests[0].body).is_err());
+    harness.emulator.stop().await;
+}
+
+#[tokio::test]
+async fn webhooks_go_out_several_at_once_when_configured() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    // Eight deliveries to an endpoint that takes half a second each: one at
+    // a time that is four seconds; eight at once, about half of one.
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(500)))
+        .mount(&receiver)
+        .await;
+    let harness = Harness::with_config(EmulatorConfig {
+        bind: ([127, 0, 0, 1], 0).into(),
+        webhook_concurrency: 8,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    harness
+        .post(
+            "/v1/webhook_endpoints",
+            &[
+                ("url", &format!("{}/hook", receiver.uri())),
+                ("enabled_events[0]", "customer.created"),
+            ],
+        )
+        .await;
+    let started = std::time::Instant::now();
+    for n in 0..8 {
+        harness
+            .post("/v1/customers", &[("email", &format!("c{n}@example.com"))])
+            .await;
+    }
+    let requests = common::wait_for_requests(&receiver, 8).await;
+    assert_eq!(requests.len(), 8);
+    let mut pending = harness.get("/_emulator/webhooks", &[]).await;
+    while pending["pending"] != 0 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        pending = harness.get("/_emulator/webhooks", &[]).await;
+    }
+    let took = started.elapsed();
+    assert_eq!(pending["pending"], 0, "every delivery made");
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
     harness.emulator.stop().await;
 }
 
