@@ -717,9 +717,30 @@ impl MirrorTx<'_> {
         observation: InvoiceObservation,
         now: DateTime<Utc>,
     ) -> StoreResult<MirrorWrite<InvoiceRow>> {
-        let found = self
-            .invoice_by_stripe_id(&observation.state.stripe_id)
-            .await?;
+        if let Some(written) = self.write_invoice(observation.clone(), now).await? {
+            return Ok(written);
+        }
+        self.write_invoice(observation, now)
+            .await?
+            .ok_or(StoreError::Duplicate)
+    }
+
+    /// [`MirrorTx::upsert_invoice`] once; `None` when another transaction
+    /// created the row since it was read (two workers applying
+    /// `invoice.created` and `invoice.paid` of one invoice at once).
+    async fn write_invoice(
+        &self,
+        observation: InvoiceObservation,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<MirrorWrite<InvoiceRow>>> {
+        use sea_orm::ConnectionTrait;
+        let mut query = self
+            .find::<invoice::Entity>()
+            .filter(invoice::Column::StripeInvoiceId.eq(&observation.state.stripe_id));
+        if self.conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            query = query.lock_exclusive();
+        }
+        let found = query.one(self.conn).await?;
         let stored = found
             .as_ref()
             .map(|row| {
@@ -731,13 +752,13 @@ impl MirrorTx<'_> {
         let (record, needs_refetch, ignored) = outcome(applied);
         let Some(record) = record else {
             let row = found.ok_or_else(|| DbErr::RecordNotFound("invoice".into()))?;
-            return Ok(MirrorWrite {
+            return Ok(Some(MirrorWrite {
                 row,
                 created: false,
                 written: false,
                 needs_refetch,
                 ignored,
-            });
+            }));
         };
         let state = &record.state;
         let customer = self.ensure_customer(&state.stripe_customer_id, now).await?;
@@ -772,17 +793,31 @@ impl MirrorTx<'_> {
             updated_at: Set(now),
         };
         let row = if created {
-            model.insert(self.conn).await?
+            let inserted = invoice::Entity::insert(model.clone())
+                .on_conflict(
+                    OnConflict::columns([
+                        invoice::Column::TenantId,
+                        invoice::Column::StripeInvoiceId,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(self.conn)
+                .await?;
+            if inserted == 0 {
+                return Ok(None);
+            }
+            model.try_into_model()?
         } else {
             model.update(self.conn).await?
         };
-        Ok(MirrorWrite {
+        Ok(Some(MirrorWrite {
             row,
             created,
             written: true,
             needs_refetch,
             ignored: None,
-        })
+        }))
     }
 
     /// The Billforge customer id of a mirrored payment, if known.

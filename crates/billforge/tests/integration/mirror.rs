@@ -721,3 +721,43 @@ async fn concurrent_writes_of_one_subscription_all_succeed_and_leave_one_row() {
     assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(items[0].stripe_price_id, price);
 }
+
+/// The same for an invoice: two workers applying `invoice.created` and
+/// `invoice.paid` of one renewal at once used to fail the second on the
+/// invoices' key (`Store(Duplicate)`, found by the billing-day benchmark);
+/// the loser now waits for the winner's row and decides against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_of_one_invoice_all_succeed_and_leave_one_row() {
+    let app = spawn_app().await;
+    let (tenant, account, _) = connected_tenant(&app, "invoiced").await;
+    let price = price(&app, &account, 1_500).await;
+    let customer = customer(&app, &account, "ada@example.com", "pm_card_visa").await;
+    let subscription = subscribe(&app, &account, &customer, &price).await;
+    let invoice = app
+        .platform
+        .stripe()
+        .invoices()
+        .retrieve(
+            subscription.latest_invoice.as_ref().unwrap().id(),
+            &Default::default(),
+            on(&account),
+        )
+        .await
+        .unwrap();
+
+    let mut writers = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (platform, tenant, invoice) = (app.platform.clone(), tenant.clone(), invoice.clone());
+        writers.spawn(async move { platform.mirror_invoice(&tenant, &invoice).await });
+    }
+    let mut rows = BTreeSet::new();
+    while let Some(written) = writers.join_next().await {
+        rows.insert(
+            written
+                .unwrap()
+                .expect("every write succeeds")
+                .stripe_invoice_id,
+        );
+    }
+    assert_eq!(rows.into_iter().collect::<Vec<_>>(), [invoice.id.clone()]);
+}
