@@ -651,21 +651,14 @@ impl MirrorTx<'_> {
             updated_at: Set(now),
         };
         let row = if created {
-            let inserted = subscription::Entity::insert(model.clone())
-                .on_conflict(
-                    OnConflict::columns([
-                        subscription::Column::TenantId,
-                        subscription::Column::StripeSubscriptionId,
-                    ])
-                    .do_nothing()
-                    .to_owned(),
-                )
-                .exec_without_returning(self.conn)
-                .await?;
-            if inserted == 0 {
+            let key = [
+                subscription::Column::TenantId,
+                subscription::Column::StripeSubscriptionId,
+            ];
+            let Some(row) = self.insert_unless_taken(model, key).await? else {
                 return Ok(None);
-            }
-            model.try_into_model()?
+            };
+            row
         } else {
             model.update(self.conn).await?
         };
@@ -697,6 +690,30 @@ impl MirrorTx<'_> {
             needs_refetch,
             ignored: None,
         }))
+    }
+
+    /// Inserts `model` unless a row with the same `key` exists: one that a
+    /// concurrent transaction created after this one read and found none
+    /// (on PostgreSQL the insert waits for that transaction's commit).
+    /// `None` then, so the caller decides again against the winner's row.
+    async fn insert_unless_taken<A>(
+        &self,
+        model: A,
+        key: [<A::Entity as EntityTrait>::Column; 2],
+    ) -> StoreResult<Option<<A::Entity as EntityTrait>::Model>>
+    where
+        A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Clone + Send,
+        A: TryIntoModel<<A::Entity as EntityTrait>::Model>,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    {
+        let inserted = <A::Entity as EntityTrait>::insert(model.clone())
+            .on_conflict(OnConflict::columns(key).do_nothing().to_owned())
+            .exec_without_returning(self.conn)
+            .await?;
+        if inserted == 0 {
+            return Ok(None);
+        }
+        Ok(Some(model.try_into_model()?))
     }
 
     /// The invoice with Stripe id `stripe_invoice_id`.
@@ -793,21 +810,11 @@ impl MirrorTx<'_> {
             updated_at: Set(now),
         };
         let row = if created {
-            let inserted = invoice::Entity::insert(model.clone())
-                .on_conflict(
-                    OnConflict::columns([
-                        invoice::Column::TenantId,
-                        invoice::Column::StripeInvoiceId,
-                    ])
-                    .do_nothing()
-                    .to_owned(),
-                )
-                .exec_without_returning(self.conn)
-                .await?;
-            if inserted == 0 {
+            let key = [invoice::Column::TenantId, invoice::Column::StripeInvoiceId];
+            let Some(row) = self.insert_unless_taken(model, key).await? else {
                 return Ok(None);
-            }
-            model.try_into_model()?
+            };
+            row
         } else {
             model.update(self.conn).await?
         };
