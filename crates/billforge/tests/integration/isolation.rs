@@ -227,6 +227,23 @@ async fn first_id(app: &TestApp, table: &str, filter: &str) -> String {
     row.try_get("", "id").unwrap()
 }
 
+/// Once in-flight work has settled, no table gained or lost a row and
+/// `merchant` still sees what it saw before the matrix ran.
+async fn assert_untouched(
+    app: &TestApp,
+    merchant: &Merchant,
+    view_before: &BTreeMap<String, (StatusCode, Value)>,
+    counts_before: &BTreeMap<String, i64>,
+) {
+    settle(app).await;
+    assert_eq!(&row_counts(app).await, counts_before, "nothing was written");
+    assert_eq!(
+        &api_view(app, merchant).await,
+        view_before,
+        "the other tenant's objects are unchanged"
+    );
+}
+
 /// Waits until the emulator has delivered every webhook, then runs what
 /// is due: no write lands while a test compares before and after.
 async fn settle(app: &TestApp) {
@@ -458,13 +475,7 @@ async fn every_api_route_answers_404_for_another_tenants_ids_and_lists_only_its_
         );
     }
 
-    settle(&app).await;
-    assert_eq!(
-        api_view(&app, &bob).await,
-        bob_before,
-        "Bob's objects are unchanged"
-    );
-    assert_eq!(row_counts(&app).await, counts_before, "nothing was written");
+    assert_untouched(&app, &bob, &bob_before, &counts_before).await;
 }
 
 /// Every page.
@@ -547,13 +558,7 @@ async fn every_form_refuses_a_missing_or_foreign_csrf_token_and_writes_nothing()
     assert_eq!(admin.get("/admin").await.status(), StatusCode::OK);
     let account = format!("/t/{}/account", bob.slug);
     assert_eq!(customer.get(&account).await.status(), StatusCode::OK);
-    settle(&app).await;
-    assert_eq!(row_counts(&app).await, counts_before, "nothing was written");
-    assert_eq!(
-        api_view(&app, &bob).await,
-        bob_before,
-        "Bob's objects are unchanged"
-    );
+    assert_untouched(&app, &bob, &bob_before, &counts_before).await;
 }
 
 /// Where a page sends a visitor it does not let in.
@@ -644,13 +649,7 @@ async fn every_page_lets_in_only_the_kind_of_caller_its_table_entry_names() {
         "the page table is read: {checked} requests"
     );
 
-    settle(&app).await;
-    assert_eq!(row_counts(&app).await, counts_before, "nothing was written");
-    assert_eq!(
-        api_view(&app, &bob).await,
-        bob_before,
-        "Bob's objects are unchanged"
-    );
+    assert_untouched(&app, &bob, &bob_before, &counts_before).await;
 }
 
 #[tokio::test]
@@ -713,13 +712,7 @@ async fn every_merchant_and_customer_page_answers_404_for_another_tenants_ids() 
         "Alice's customer's account"
     );
 
-    settle(&app).await;
-    assert_eq!(
-        api_view(&app, &bob).await,
-        bob_before,
-        "Bob's objects are unchanged"
-    );
-    assert_eq!(row_counts(&app).await, counts_before, "nothing was written");
+    assert_untouched(&app, &bob, &bob_before, &counts_before).await;
 }
 
 #[tokio::test]
