@@ -127,7 +127,7 @@ apply_with_worker() { # database_url count_command...
   local url=$1
   shift
   # Any event applied counts: the backlog the first run left comes first.
-  local applied="SELECT count(*) FROM webhook_events WHERE status <> 'pending'"
+  local applied="SELECT count(*) FROM webhook_events WHERE status NOT IN ('received', 'pending')"
   local before after
   before=$("$@" "$applied")
   # shellcheck disable=SC2046

@@ -20,6 +20,7 @@ mod m20261127_000011_outbound;
 mod m20261127_000012_one_time_prices;
 mod m20261127_000013_subscription_changes;
 mod m20261127_000014_job_lease_tokens;
+mod m20261128_000015_invoice_subscription_index;
 
 /// Applies the migrations in order; `billforge migrate` and `serve` call it.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000012_one_time_prices::Migration),
             Box::new(m20261127_000013_subscription_changes::Migration),
             Box::new(m20261127_000014_job_lease_tokens::Migration),
+            Box::new(m20261128_000015_invoice_subscription_index::Migration),
         ]
     }
 }

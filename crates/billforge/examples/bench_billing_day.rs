@@ -522,7 +522,7 @@ async fn counts(db: &DatabaseConnection) -> anyhow::Result<Counts> {
         inbox: scalar(db, "SELECT count(*) FROM webhook_events").await?,
         inbox_pending: scalar(
             db,
-            "SELECT count(*) FROM webhook_events WHERE status = 'pending'",
+            "SELECT count(*) FROM webhook_events WHERE status IN ('received', 'pending')",
         )
         .await?,
         domain_events: scalar(db, "SELECT count(*) FROM domain_events").await?,

@@ -266,14 +266,16 @@ impl Platform {
         }
     }
 
-    /// Whether a queued job is due now.
+    /// Whether a queued job is due now, or a stored webhook event waits for
+    /// its apply job (which the next job run enqueues).
     async fn job_due(&self) -> PlatformResult<bool> {
         let next = self.store().next_queued_job_at().await?;
-        Ok(next.is_some_and(|at| at <= self.now()))
+        Ok(next.is_some_and(|at| at <= self.now())
+            || self.store().webhook_events_received().await?)
     }
 
     /// Waits until the emulator has delivered (or given up on) every
-    /// webhook so far: they are then in the inbox with their apply jobs.
+    /// webhook so far: they are then in the inbox.
     async fn wait_for_webhooks(&self) -> PlatformResult<()> {
         wait_until_none(
             || self.stripe().emulator().pending_webhooks(),

@@ -17,7 +17,6 @@ use store::webhooks::{ReceivedEvent, WebhookSource};
 use stripe::{ApiErrorKind, Event, EventJson, ListEvents, ListParams, RequestOptions};
 
 use crate::jobs::{JobError, JobFuture, JobHandlers};
-use crate::webhooks::apply_job;
 use crate::{Platform, PlatformError, PlatformResult};
 
 /// The job kind that reconciles the inbox with Stripe's event list.
@@ -243,10 +242,7 @@ impl Platform {
             created,
             payload: body,
         };
-        Ok(self
-            .store()
-            .receive_webhook_event(received, apply_job(&typed.id, now), now)
-            .await?)
+        Ok(self.store().receive_webhook_event(received, now).await?)
     }
 }
 

@@ -229,7 +229,6 @@ impl Platform {
             .inner
             .inbox_writer
             .store(InboxDelivery {
-                apply_job: apply_job(&event.id, now),
                 event: received,
                 received_at: now,
             })
@@ -397,6 +396,18 @@ impl Platform {
             .retry_dead_webhook_event(event_id, apply_job(event_id, ctx.now), ctx)
             .await?
             .ok_or(PlatformError::NotFound("dead webhook event"))
+    }
+
+    /// Enqueues the apply jobs of up to `limit` events stored since the last
+    /// call, oldest first (see
+    /// [`store::Store::enqueue_received_webhook_events`]); how many. Every
+    /// job run calls it first, so a stored event is applied by whichever
+    /// worker looks next, whichever process received it.
+    pub async fn enqueue_received_events(&self, limit: u64) -> PlatformResult<usize> {
+        Ok(self
+            .store()
+            .enqueue_received_webhook_events(limit, apply_job, self.now())
+            .await?)
     }
 
     /// Re-runs the events kept for `account_id` before a tenant had it; the

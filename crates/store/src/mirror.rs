@@ -19,7 +19,7 @@ use billing::money::{Currency, Money};
 use billing::payment::{DisputeState, PaymentState, RefundState};
 use billing::subscription::SubscriptionState;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TryIntoModel,
@@ -404,7 +404,6 @@ impl MirrorTx<'_> {
 
     /// Moves `from`'s mirrored rows and state onto `into`, then deletes `from`.
     async fn merge_customer(&self, from: &CustomerRow, into: &CustomerRow) -> StoreResult<()> {
-        use sea_orm::sea_query::Expr;
         subscription::Entity::update_many()
             .col_expr(
                 subscription::Column::CustomerId,
@@ -658,6 +657,15 @@ impl MirrorTx<'_> {
             let Some(row) = self.insert_unless_taken(model, key).await? else {
                 return Ok(None);
             };
+            // Invoices mirrored before their subscription (events are
+            // applied in any order) link to it now; nothing else would.
+            invoice::Entity::update_many()
+                .col_expr(invoice::Column::SubscriptionId, Expr::value(id.clone()))
+                .filter(invoice::Column::TenantId.eq(self.tenant_id.as_str()))
+                .filter(invoice::Column::StripeSubscriptionId.eq(&state.stripe_id))
+                .filter(invoice::Column::SubscriptionId.is_null())
+                .exec(self.conn)
+                .await?;
             row
         } else {
             model.update(self.conn).await?

@@ -1,16 +1,19 @@
 //! The webhook inbox: received Stripe events, stored before they are acknowledged.
 //!
-//! Ingestion is one transaction: insert-or-ignore the event on its id, and
-//! enqueue its apply job in the same commit, so an acknowledged event always
-//! has a job and a repeated delivery changes nothing. The apply job then moves
-//! the row's status with conditional updates, so an event that reached a
-//! final state is never applied again.
+//! Ingestion is one insert-or-ignore of the event on its id, as `received`,
+//! so a repeated delivery changes nothing and the acknowledgement waits for
+//! one row's writes only. A worker then enqueues the apply jobs of received
+//! events and marks them `pending` in one transaction
+//! ([`Store::enqueue_received_webhook_events`]), so every stored event gets
+//! exactly one job, even when the receiving process died right after its
+//! commit. The apply job then moves the row's status with conditional
+//! updates, so an event that reached a final state is never applied again.
 
 use std::collections::HashSet;
 
 use billing::ids::{JobId, TenantId};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait,
@@ -43,23 +46,31 @@ pub struct ReceivedEvent {
     pub payload: String,
 }
 
-/// One delivery of a group commit: the event, its apply job, and when it
-/// arrived.
+/// One delivery of a group commit: the event and when it arrived.
 #[derive(Debug, Clone)]
 pub struct InboxDelivery {
     /// The verified event.
     pub event: ReceivedEvent,
-    /// The job that will apply it, enqueued in the same commit.
-    pub apply_job: NewJob,
     /// When the delivery arrived (the row's `received_at`).
     pub received_at: DateTime<Utc>,
 }
 
-/// The most payload bytes one insert statement carries (see
-/// [`Store::receive_webhook_events`]): half of Linux's initial 16 KiB socket
-/// send buffer, so a statement leaves in one write and one segment, with
-/// room for the other columns.
+/// The most payload bytes one insert statement carries on PostgreSQL: half
+/// of Linux's initial 16 KiB socket send buffer, so a statement leaves in one
+/// write and one segment, with room for the other columns.
 const STATEMENT_BYTES: usize = 8 * 1024;
+
+/// The payload bytes one multi-row insert may carry on `backend`. On
+/// PostgreSQL, [`STATEMENT_BYTES`]: a message that leaves in more than one
+/// segment has its tail held by Nagle's algorithm until the server's delayed
+/// ACK, ~40 ms later (sqlx does not set TCP_NODELAY), which costs far more
+/// than the extra round trips. SQLite is in-process: one statement each.
+fn statement_bound(backend: sea_orm::DbBackend) -> usize {
+    match backend {
+        sea_orm::DbBackend::Postgres => STATEMENT_BYTES,
+        _ => usize::MAX,
+    }
+}
 
 /// What a job row holds besides its payload, roughly, for sizing statements.
 const JOB_ROW_BYTES: usize = 256;
@@ -85,7 +96,7 @@ fn size_bounded_chunks<T>(items: Vec<T>, bound: usize, size: impl Fn(&T) -> usiz
     chunks
 }
 
-/// A new inbox row, pending, for `event`.
+/// A new inbox row, received, for `event`.
 fn inbox_row(event: ReceivedEvent, now: DateTime<Utc>) -> webhook_event::ActiveModel {
     webhook_event::ActiveModel {
         id: Set(event.id),
@@ -95,13 +106,21 @@ fn inbox_row(event: ReceivedEvent, now: DateTime<Utc>) -> webhook_event::ActiveM
         event_type: Set(event.event_type),
         created: Set(event.created),
         payload: Set(event.payload),
-        status: Set(InboxStatus::Pending),
+        status: Set(InboxStatus::Received),
         attempts: Set(0),
         last_error: Set(None),
         received_at: Set(now),
         applied_at: Set(None),
         updated_at: Set(now),
     }
+}
+
+/// The ids of events waiting for their apply job to be enqueued.
+fn received_ids() -> sea_orm::Select<webhook_event::Entity> {
+    webhook_event::Entity::find()
+        .select_only()
+        .column(webhook_event::Column::Id)
+        .filter(webhook_event::Column::Status.eq(InboxStatus::Received))
 }
 
 /// What an apply attempt concluded, to record on the inbox row.
@@ -116,33 +135,38 @@ pub struct Settlement {
 }
 
 /// The statuses from which an event may still be (re)applied.
-const OPEN: [InboxStatus; 3] = [InboxStatus::Pending, InboxStatus::Failed, InboxStatus::Dead];
+const OPEN: [InboxStatus; 4] = [
+    InboxStatus::Received,
+    InboxStatus::Pending,
+    InboxStatus::Failed,
+    InboxStatus::Dead,
+];
 
 impl Store {
-    /// Stores `event` and enqueues `apply_job` in one transaction. Returns
-    /// `false` for an event id already in the inbox: then nothing is written
-    /// (its job was enqueued with it the first time).
+    /// Stores `event` as received. Returns `false` for an event id already
+    /// in the inbox: then nothing is written.
     pub async fn receive_webhook_event(
         &self,
         event: ReceivedEvent,
-        apply_job: NewJob,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let stored = self
             .receive_webhook_events(vec![InboxDelivery {
                 event,
-                apply_job,
                 received_at: now,
             }])
             .await?;
         Ok(stored.first().copied().unwrap_or(false))
     }
 
-    /// Group commit: stores a batch of deliveries and their apply jobs in one
+    /// Group commit: stores a batch of deliveries as received, in one
     /// transaction of a few multi-row inserts, so a burst costs one durable
     /// commit instead of one per event. Answers, in order, whether each
     /// delivery was new (`false`: its id was already in the inbox, or earlier
     /// in the same batch). Nothing of the batch is stored unless all of it is.
+    /// Their apply jobs are not written here but by a worker
+    /// ([`Store::enqueue_received_webhook_events`]): the acknowledgement waits
+    /// for the inbox rows only, half the writes of row and job together.
     pub async fn receive_webhook_events(
         &self,
         deliveries: Vec<InboxDelivery>,
@@ -168,32 +192,14 @@ impl Store {
             }
         }
         let backend = self.db.get_database_backend();
-        // On PostgreSQL, statements of at most STATEMENT_BYTES of payload: a
-        // message that leaves in more than one segment has its tail held by
-        // Nagle's algorithm until the server's delayed ACK, ~40 ms later
-        // (sqlx does not set TCP_NODELAY), which costs far more than the
-        // extra round trips. SQLite is in-process: one statement each.
-        let bound = match backend {
-            sea_orm::DbBackend::Postgres => STATEMENT_BYTES,
-            _ => usize::MAX,
-        };
         let txn = crate::begin_write(&self.db).await?;
         let mut inserted = HashSet::with_capacity(candidates.len());
-        let mut new_jobs = Vec::with_capacity(candidates.len());
-        for chunk in size_bounded_chunks(candidates, bound, |d| d.event.payload.len()) {
-            let mut jobs = Vec::with_capacity(chunk.len());
+        for chunk in size_bounded_chunks(candidates, statement_bound(backend), |d| {
+            d.event.payload.len()
+        }) {
             let rows = chunk
                 .into_iter()
-                .map(
-                    |InboxDelivery {
-                         event,
-                         apply_job,
-                         received_at,
-                     }| {
-                        jobs.push((event.id.clone(), apply_job, received_at));
-                        inbox_row(event, received_at)
-                    },
-                )
+                .map(|delivery| inbox_row(delivery.event, delivery.received_at))
                 .collect::<Vec<_>>();
             let mut insert = webhook_event::Entity::insert_many(rows)
                 .on_conflict(
@@ -206,16 +212,6 @@ impl Store {
             for row in txn.query_all_raw(backend.build(&insert)).await? {
                 inserted.insert(row.try_get::<String>("", "id")?);
             }
-            new_jobs.extend(
-                jobs.into_iter()
-                    .filter(|(id, _, _)| inserted.contains(id))
-                    .map(|(_, job, received_at)| (JobId::generate(), job, received_at)),
-            );
-        }
-        for chunk in size_bounded_chunks(new_jobs, bound, |(_, job, _)| {
-            job.payload.len() + JOB_ROW_BYTES
-        }) {
-            insert_jobs(&txn, chunk).await?;
         }
         let stored = order
             .iter()
@@ -224,6 +220,72 @@ impl Store {
             .collect();
         txn.commit().await?;
         Ok(stored)
+    }
+
+    /// Enqueues the apply jobs (`apply_job` builds one from an event id and
+    /// when it was received, the job's run time, so jobs keep the events'
+    /// arrival order) of up to `limit` received events, oldest first, and
+    /// marks them
+    /// `pending`, in one transaction; how many. Workers call it before
+    /// claiming jobs. Concurrent callers take disjoint events on PostgreSQL
+    /// (`FOR UPDATE SKIP LOCKED`) and take turns on SQLite; either way the
+    /// jobs' dedupe keys and the conditional status change enqueue each
+    /// event's job once.
+    pub async fn enqueue_received_webhook_events(
+        &self,
+        limit: u64,
+        apply_job: impl Fn(&str, DateTime<Utc>) -> NewJob,
+        now: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        // Most calls find nothing: a read first, so they do not take
+        // SQLite's one write lock.
+        if !self.webhook_events_received().await? {
+            return Ok(0);
+        }
+        let backend = self.db.get_database_backend();
+        let mut oldest = received_ids()
+            .column(webhook_event::Column::ReceivedAt)
+            .order_by_asc(webhook_event::Column::ReceivedAt)
+            .limit(limit);
+        if backend == sea_orm::DbBackend::Postgres {
+            oldest = oldest.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let txn = crate::begin_write(&self.db).await?;
+        let events: Vec<(String, DateTime<Utc>)> = oldest.into_tuple().all(&txn).await?;
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let jobs = events
+            .iter()
+            .map(|(id, received_at)| (JobId::generate(), apply_job(id, *received_at), now))
+            .collect();
+        for chunk in size_bounded_chunks(jobs, statement_bound(backend), |(_, job, _)| {
+            job.payload.len() + JOB_ROW_BYTES
+        }) {
+            insert_jobs(&txn, chunk).await?;
+        }
+        // By id alone: the rows are this transaction's (locked on
+        // PostgreSQL, under the one write lock on SQLite), still received.
+        // A status condition here made SQLite's planner walk the status
+        // index through every received row instead of looking up the ids.
+        webhook_event::Entity::update_many()
+            .col_expr(
+                webhook_event::Column::Status,
+                Expr::value(InboxStatus::Pending),
+            )
+            .col_expr(webhook_event::Column::UpdatedAt, Expr::value(now))
+            .filter(webhook_event::Column::Id.is_in(events.iter().map(|(id, _)| id.clone())))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(events.len())
+    }
+
+    /// Whether any stored event still waits for its apply job to be
+    /// enqueued (work for the next [`Store::enqueue_received_webhook_events`]).
+    pub async fn webhook_events_received(&self) -> StoreResult<bool> {
+        let any: Option<String> = received_ids().into_tuple().one(&self.db).await?;
+        Ok(any.is_some())
     }
 
     /// An inbox event by its Stripe id.

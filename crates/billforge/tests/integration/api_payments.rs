@@ -210,9 +210,14 @@ pub(crate) async fn paid_invoice(app: &TestApp) -> (String, String, Value) {
     .await;
     pay(checkout["url"].as_str().unwrap(), "4242424242424242").await;
     let invoices = "/v1/invoices?customer=user-1";
-    run_jobs_until(app, "the paid invoice mirrored", || async {
-        app.ok_json(invoices, &key).await["data"][0]["status"] == "paid"
-    })
+    run_jobs_until(
+        app,
+        "the paid invoice and its subscription mirrored",
+        || async {
+            let invoice = &app.ok_json(invoices, &key).await["data"][0];
+            invoice["status"] == "paid" && invoice["subscription"].is_string()
+        },
+    )
     .await;
     let invoice = app.ok_json(invoices, &key).await["data"][0].clone();
     (key, customer["id"].as_str().unwrap().to_owned(), invoice)

@@ -10,10 +10,10 @@ use serde_json::Value;
 use crate::harness::{TestApp, connected_tenant, run_jobs};
 use crate::webhooks::{PLATFORM_SECRET, app_with_secrets, connect_status, deliver};
 
-/// Every pending inbox row, oldest first.
+/// Every inbox row stored and not yet worked on, oldest first.
 async fn pending(app: &TestApp) -> Vec<platform::webhooks::InboxEvent> {
     app.platform
-        .webhook_events(InboxStatus::Pending, 1_000)
+        .webhook_events(InboxStatus::Received, 1_000)
         .await
         .unwrap()
 }

@@ -140,7 +140,7 @@ async fn a_verified_event_is_stored_byte_for_byte_before_the_200() {
 
     let row = app.platform.webhook_event("evt_stored").await.unwrap();
     assert_eq!(row.payload, body);
-    assert_eq!(row.status, InboxStatus::Pending);
+    assert_eq!(row.status, InboxStatus::Received);
     assert_eq!(row.account_id.as_deref(), Some("acct_1"));
     assert_eq!(row.event_type, "customer.discount.created");
     assert_eq!(row.created.timestamp(), 1_700_000_000);
@@ -368,8 +368,21 @@ async fn a_concurrent_burst_with_duplicates_is_stored_once_with_one_apply_job_ea
     for id in &ids {
         assert_eq!(
             inbox_status(&app, id).await,
-            Some((InboxStatus::Pending, 0)),
+            Some((InboxStatus::Received, 0)),
             "{id} stored"
+        );
+    }
+    // Two workers enqueue the apply jobs at once: between them, each event
+    // once.
+    let (first, second) = tokio::join!(
+        app.platform.enqueue_received_events(100),
+        app.platform.enqueue_received_events(100)
+    );
+    assert_eq!(first.unwrap() + second.unwrap(), ids.len());
+    for id in &ids {
+        assert_eq!(
+            inbox_status(&app, id).await,
+            Some((InboxStatus::Pending, 0))
         );
     }
     // Exactly one apply job per event: claim everything that is queued.
@@ -691,7 +704,7 @@ async fn start_up_registers_the_endpoints_once_and_a_real_delivery_activates_the
     for _ in 0..100 {
         let events = app
             .platform
-            .webhook_events(InboxStatus::Pending, 10)
+            .webhook_events(InboxStatus::Received, 10)
             .await
             .unwrap();
         if let Some(event) = events
@@ -765,14 +778,14 @@ async fn serve_without_workers_only_stores_and_a_worker_process_applies() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         inbox_status(&app, "evt_web_tier").await,
-        Some((InboxStatus::Pending, 0)),
+        Some((InboxStatus::Received, 0)),
         "stored before the 200"
     );
     // An in-process worker would have applied it within its 1 s poll.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert_eq!(
         inbox_status(&app, "evt_web_tier").await,
-        Some((InboxStatus::Pending, 0)),
+        Some((InboxStatus::Received, 0)),
         "the web tier applies nothing"
     );
 

@@ -32,7 +32,12 @@ impl WebhookSource {
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 #[serde(rename_all = "snake_case")]
 pub enum InboxStatus {
-    /// Stored, not applied yet (or kept until its account has a tenant).
+    /// Stored and acknowledged; its apply job is not enqueued yet (a worker
+    /// does that, off the acknowledgement's path).
+    #[sea_orm(string_value = "received")]
+    Received,
+    /// Its apply job is enqueued; not applied yet (or kept until its
+    /// account has a tenant).
     #[sea_orm(string_value = "pending")]
     Pending,
     /// Applied through the domain; never applied again.
@@ -53,6 +58,7 @@ impl InboxStatus {
     /// The lower-case name used in the database and the admin views.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Received => "received",
             Self::Pending => "pending",
             Self::Applied => "applied",
             Self::Ignored => "ignored",
