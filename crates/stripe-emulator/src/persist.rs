@@ -1,6 +1,7 @@
 //! Persistence: the whole state as one JSON snapshot, written atomically
 //! (temporary file + rename) shortly after changes, loaded at start.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -48,7 +49,7 @@ fn adopt_legacy_connect_flags(state: &mut State) {
         .store
         .iter_kind(&None, "webhook_endpoint")
         .filter(|endpoint| endpoint.get("connect").is_some())
-        .cloned()
+        .map(Cow::into_owned)
         .collect();
     for mut endpoint in legacy {
         let id = endpoint["id"].as_str().unwrap_or_default().to_owned();
