@@ -1442,8 +1442,9 @@ fn bill_now(
 }
 
 fn set_latest_invoice(state: &mut State, scope: &Scope, sub_id: &str, invoice_id: &str) {
-    if let Some(sub) = state.store.get_mut(scope, sub_id) {
+    if let Some(mut sub) = state.store.get(scope, sub_id).map(Cow::into_owned) {
         sub["latest_invoice"] = json!(invoice_id);
+        state.store.put(scope, sub);
     }
 }
 

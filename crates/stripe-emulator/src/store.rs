@@ -34,34 +34,43 @@ impl Stored {
     }
 }
 
-/// Kinds that never change once stored: kept as JSON text (see [`Body::Frozen`]).
-const FROZEN_KINDS: &[&str] = &["event"];
+/// Kinds kept as a `Value` (see [`Body::Live`]): few objects per account
+/// (catalog, endpoints, clocks) read by many requests, so parsing them on every
+/// read would cost time and keeping them parsed costs little memory.
+const LIVE_KINDS: &[&str] = &[
+    "account",
+    "product",
+    "price",
+    "webhook_endpoint",
+    "test_helpers.test_clock",
+];
 
 /// A stored object's representation.
 #[derive(Debug, Clone)]
 enum Body {
-    /// A `Value`, which handlers read and change in place.
+    /// A parsed `Value`, read without parsing.
     Live(Value),
-    /// Compact JSON text, parsed on every read. Events are most of the store
-    /// (a dozen per subscription, each copying its object) and a `Value`
-    /// takes several times the memory of its text (issue #10's billing day).
-    Frozen(Box<str>),
+    /// Compact JSON text, parsed on every read. A `Value` takes about eight
+    /// times the memory of its text, and per-customer objects and their events
+    /// (a dozen per subscription, each copying its object) are nearly all of
+    /// the store: issue #10's billing day needs 100,000 subscriptions.
+    Text(Box<str>),
 }
 
 impl Body {
     fn new(value: Value) -> Body {
-        if FROZEN_KINDS.contains(&value["object"].as_str().unwrap_or_default()) {
-            Body::Frozen(value.to_string().into_boxed_str())
-        } else {
+        if LIVE_KINDS.contains(&value["object"].as_str().unwrap_or_default()) {
             Body::Live(value)
+        } else {
+            Body::Text(value.to_string().into_boxed_str())
         }
     }
 
     fn value(&self) -> Cow<'_, Value> {
         match self {
             Body::Live(value) => Cow::Borrowed(value),
-            Body::Frozen(json) => Cow::Owned(
-                serde_json::from_str(json).expect("frozen JSON was written by Body::new"),
+            Body::Text(json) => Cow::Owned(
+                serde_json::from_str(json).expect("stored text is JSON written by Body::new"),
             ),
         }
     }
@@ -224,19 +233,6 @@ impl Store {
             .filter(|value| value["object"] == kind)
             .map(Cow::into_owned)
             .ok_or_else(|| ApiError::no_such(kind, id, param))
-    }
-
-    /// Mutable access to a stored object (none for frozen kinds, which never
-    /// change). Must not change indexed fields ([`INDEXED_FIELDS`], `object`):
-    /// use [`Store::put`] for that.
-    pub fn get_mut(&mut self, scope: &Scope, id: &str) -> Option<&mut Value> {
-        self.objects
-            .get_mut(id)
-            .filter(|stored| &stored.scope == scope)
-            .and_then(|stored| match &mut stored.body {
-                Body::Live(value) => Some(value),
-                Body::Frozen(_) => None,
-            })
     }
 
     /// Replaces a stored object, keeping its place in lists.
