@@ -141,6 +141,7 @@ pub struct State {
     #[serde(skip)]
     pub time_override: Option<i64>,
     /// Scheduled work per clock (`""` = the global clock, else a test clock id), in time order.
+    #[serde(with = "jobs_format")]
     pub jobs: BTreeMap<String, BTreeMap<(i64, u64), Job>>,
     /// Tie-breaker keeping jobs at the same second in scheduling order.
     pub job_seq: u64,
@@ -263,6 +264,52 @@ impl State {
         if !previous.is_empty() {
             self.emit(scope, event, &after, Some(Value::Object(previous)));
         }
+    }
+}
+
+/// Snapshot form of [`State::jobs`]: `{clock: [[at, seq, job], …]}`. JSON map
+/// keys are strings, so the `(at, seq)` keys cannot be written as a map
+/// (snapshots with any job scheduled failed to write).
+mod jobs_format {
+    use std::collections::BTreeMap;
+
+    use serde::de::IgnoredAny;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Job;
+
+    type Jobs = BTreeMap<String, BTreeMap<(i64, u64), Job>>;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Due {
+        List(Vec<(i64, u64, Job)>),
+        /// Earlier snapshots: only clocks with no job left could be written.
+        Empty(BTreeMap<String, IgnoredAny>),
+    }
+
+    pub fn serialize<S: Serializer>(jobs: &Jobs, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(jobs.iter().map(|(clock, due)| {
+            let due: Vec<_> = due.iter().map(|(&(at, seq), job)| (at, seq, job)).collect();
+            (clock, due)
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Jobs, D::Error> {
+        let clocks = BTreeMap::<String, Due>::deserialize(deserializer)?;
+        Ok(clocks
+            .into_iter()
+            .map(|(clock, due)| {
+                let due = match due {
+                    Due::List(due) => due
+                        .into_iter()
+                        .map(|(at, seq, job)| ((at, seq), job))
+                        .collect(),
+                    Due::Empty(_) => BTreeMap::new(),
+                };
+                (clock, due)
+            })
+            .collect())
     }
 }
 
