@@ -273,7 +273,6 @@ impl State {
 mod jobs_format {
     use std::collections::BTreeMap;
 
-    use serde::de::IgnoredAny;
     use serde::{Deserialize, Deserializer, Serializer};
 
     use super::Job;
@@ -285,7 +284,7 @@ mod jobs_format {
     enum Due {
         List(Vec<(i64, u64, Job)>),
         /// Earlier snapshots: only clocks with no job left could be written.
-        Empty(BTreeMap<String, IgnoredAny>),
+        Empty {},
     }
 
     pub fn serialize<S: Serializer>(jobs: &Jobs, serializer: S) -> Result<S::Ok, S::Error> {
@@ -305,7 +304,7 @@ mod jobs_format {
                         .into_iter()
                         .map(|(at, seq, job)| ((at, seq), job))
                         .collect(),
-                    Due::Empty(_) => BTreeMap::new(),
+                    Due::Empty {} => BTreeMap::new(),
                 };
                 (clock, due)
             })
