@@ -34,7 +34,10 @@ async fn main() -> std::io::Result<()> {
     let base = emulator.base_url();
     let client = reqwest::Client::new();
     let baseline = memory();
-    report("started", 1, baseline);
+    println!(
+        "started: VmRSS {} MiB (subtracted below)",
+        baseline.rss / 1024
+    );
 
     let product = post(&client, &base, "/v1/products", &[("name", "Pro".into())]).await;
     let price = post(
