@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Months, TimeDelta};
 use serde_json::{Value, json};
+use std::borrow::Cow;
 
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
@@ -763,7 +764,7 @@ fn pending_items(state: &State, scope: &Scope, sub_id: &str) -> Vec<Value> {
         .store
         .iter_by(scope, "invoiceitem", "subscription", sub_id)
         .filter(|item| item["invoice"].is_null())
-        .cloned()
+        .map(Cow::into_owned)
         .collect();
     pending.reverse();
     pending
@@ -865,7 +866,7 @@ fn build_invoice(
     let customer = state
         .store
         .get(scope, customer_id)
-        .cloned()
+        .map(Cow::into_owned)
         .unwrap_or(Value::Null);
     let mut invoice = template("invoice", invoice_id, now);
     let total: i64 = lines.iter().map(|line| line.amount).sum();
@@ -924,7 +925,7 @@ pub fn finalize_invoice(state: &mut State, scope: &Scope, id: &str) -> ApiResult
     let mut invoice = state.store.fetch(scope, "invoice", id, "invoice")?;
     let now = state.now();
     let customer = invoice["customer"].as_str().unwrap_or_default().to_owned();
-    if let Some(mut record) = state.store.get(scope, &customer).cloned() {
+    if let Some(mut record) = state.store.get(scope, &customer).map(Cow::into_owned) {
         let number = record["next_invoice_sequence"].as_i64().unwrap_or(1);
         record["next_invoice_sequence"] = json!(number + 1);
         invoice["number"] = json!(format!(
@@ -965,7 +966,7 @@ fn mark_paid(state: &mut State, scope: &Scope, mut invoice: Value, intent: Optio
         state.emit(scope, "payment_intent.succeeded", intent, None);
     }
     if let Some(sub_id) = invoice_subscription(&invoice)
-        && let Some(before) = state.store.get(scope, sub_id).cloned()
+        && let Some(before) = state.store.get(scope, sub_id).map(Cow::into_owned)
         && matches!(
             before["status"].as_str(),
             Some("incomplete" | "past_due" | "unpaid")
@@ -988,7 +989,7 @@ fn record_invoice_payment(state: &mut State, scope: &Scope, invoice: &Value, int
         .store
         .iter_by(scope, "invoice_payment", "invoice", invoice_id)
         .filter(|payment| payment["status"] == "open")
-        .cloned()
+        .map(Cow::into_owned)
         .collect();
     for mut payment in earlier {
         payment["status"] = json!("canceled");
@@ -1020,7 +1021,7 @@ fn settle_invoice_payment(
         .store
         .iter_by(scope, "invoice_payment", "invoice", invoice_id)
         .find(|payment| payment["payment"]["payment_intent"] == intent["id"])
-        .cloned();
+        .map(Cow::into_owned);
     if let Some(mut payment) = found {
         payment["status"] = json!("paid");
         payment["amount_paid"] = intent["amount"].clone();
@@ -1034,7 +1035,7 @@ pub fn invoice_payments(state: &State, scope: &Scope, invoice_id: &str) -> Value
     let data: Vec<Value> = state
         .store
         .iter_by(scope, "invoice_payment", "invoice", invoice_id)
-        .cloned()
+        .map(Cow::into_owned)
         .collect();
     json!({"object": "list", "data": data, "has_more": false, "url": format!("/v1/invoice_payments?invoice={invoice_id}")})
 }
@@ -1052,7 +1053,7 @@ fn attempt_invoice(
     };
     let sub = invoice_subscription(&invoice)
         .and_then(|sub| state.store.get(scope, sub))
-        .cloned()
+        .map(Cow::into_owned)
         .unwrap_or(Value::Null);
     let pm = payment_method.or_else(|| billing_payment_method(state, scope, &json!({"customer": invoice["customer"], "default_payment_method": sub["default_payment_method"]})));
     let spec = ChargeSpec {
@@ -1441,8 +1442,9 @@ fn bill_now(
 }
 
 fn set_latest_invoice(state: &mut State, scope: &Scope, sub_id: &str, invoice_id: &str) {
-    if let Some(sub) = state.store.get_mut(scope, sub_id) {
+    if let Some(mut sub) = state.store.get(scope, sub_id).map(Cow::into_owned) {
         sub["latest_invoice"] = json!(invoice_id);
+        state.store.put(scope, sub);
     }
 }
 
@@ -1736,7 +1738,7 @@ pub fn renew(state: &mut State, scope: &Scope, id: &str, at: i64, forced: bool) 
 }
 
 fn set_status(state: &mut State, scope: &Scope, id: &str, status: &str) {
-    if let Some(before) = state.store.get(scope, id).cloned()
+    if let Some(before) = state.store.get(scope, id).map(Cow::into_owned)
         && before["status"] != status
     {
         let mut sub = before.clone();
@@ -1755,7 +1757,7 @@ pub fn retry_invoice(state: &mut State, scope: &Scope, id: &str, at: i64) -> Api
     let sub = sub_id
         .as_ref()
         .and_then(|sub| state.store.get(scope, sub))
-        .cloned()
+        .map(Cow::into_owned)
         .unwrap_or(Value::Null);
     if matches!(
         sub["status"].as_str(),
@@ -1802,7 +1804,7 @@ pub fn expire_incomplete(state: &mut State, scope: &Scope, id: &str) -> ApiResul
         && let Some(mut open) = state
             .store
             .get(scope, invoice)
-            .cloned()
+            .map(Cow::into_owned)
             .filter(|invoice| invoice["status"] == "open")
     {
         open["status"] = json!("void");

@@ -2,6 +2,7 @@
 //! completing the hosted pages creates.
 
 use serde_json::{Value, json};
+use std::borrow::Cow;
 
 use crate::billing::{self, NewSubscription, check_fee_percent, price_amount};
 use crate::error::{ApiError, ApiResult};
@@ -363,8 +364,8 @@ pub fn find_session(state: &State, id: &str) -> Option<(Scope, Value)> {
     state
         .store
         .get_any(id)
-        .filter(|stored| stored.value["object"] == "checkout.session")
-        .map(|stored| (stored.scope.clone(), stored.value.clone()))
+        .filter(|stored| stored.value()["object"] == "checkout.session")
+        .map(|stored| (stored.scope.clone(), stored.value().into_owned()))
 }
 
 /// Handles a card-form post: validates the card, then completes the session.
@@ -486,7 +487,7 @@ fn complete(state: &mut State, scope: &Scope, mut session: Value, form: &CardFor
             return Submission::Rejected(decline_message(&error));
         }
         if mode != "payment"
-            && let Some(before) = state.store.get(scope, customer).cloned()
+            && let Some(before) = state.store.get(scope, customer).map(Cow::into_owned)
         {
             let mut updated = before.clone();
             updated["invoice_settings"]["default_payment_method"] = json!(pm_id);

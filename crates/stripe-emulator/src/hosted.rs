@@ -5,6 +5,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 
 use crate::billing::{price_amount, update_subscription};
 use crate::checkout::{self, CardForm, Submission};
@@ -187,8 +188,8 @@ fn find_portal(state: &State, id: &str) -> Option<(Scope, Value)> {
     state
         .store
         .get_any(id)
-        .filter(|stored| stored.value["object"] == "billing_portal.session")
-        .map(|stored| (stored.scope.clone(), stored.value.clone()))
+        .filter(|stored| stored.value()["object"] == "billing_portal.session")
+        .map(|stored| (stored.scope.clone(), stored.value().into_owned()))
 }
 
 fn portal_page(state: &State, id: &str, error: Option<&str>) -> HttpResponse {
@@ -234,7 +235,7 @@ fn portal_page(state: &State, id: &str, error: Option<&str>) -> HttpResponse {
             body.push_str(&format!("<form method=\"post\" action=\"/billing_portal/{id}/cancel\"><input type=\"hidden\" name=\"subscription\" value=\"{sub_id}\"><button>Cancel at period end</button></form>"));
         }
         if live {
-            let alternatives: Vec<&Value> = state
+            let alternatives: Vec<Value> = state
                 .store
                 .iter_by(
                     &scope,
@@ -247,6 +248,7 @@ fn portal_page(state: &State, id: &str, error: Option<&str>) -> HttpResponse {
                         && other["type"] == "recurring"
                         && other["id"] != price["id"]
                 })
+                .map(Cow::into_owned)
                 .collect();
             for other in alternatives {
                 body.push_str(&format!(
@@ -303,7 +305,7 @@ fn portal_action(state: &mut State, id: &str, action: &str, form: &Params) -> Ht
                 .store
                 .get(&scope, &sub_id)
                 .filter(|sub| sub["customer"] == customer.as_str())
-                .cloned();
+                .map(Cow::into_owned);
             match owned {
                 None => Err("No such subscription.".to_owned()),
                 Some(sub) => {
@@ -348,7 +350,7 @@ fn portal_action(state: &mut State, id: &str, action: &str, form: &Params) -> Ht
             )
             .and_then(|pm| attach_payment_method(state, &scope, &pm, &customer))
             .map(|pm| {
-                if let Some(before) = state.store.get(&scope, &customer).cloned() {
+                if let Some(before) = state.store.get(&scope, &customer).map(Cow::into_owned) {
                     let mut updated = before.clone();
                     updated["invoice_settings"]["default_payment_method"] = pm["id"].clone();
                     state.save_updated(&scope, "customer.updated", &before, updated);
@@ -391,7 +393,7 @@ fn complete_onboarding(state: &mut State, token: &str) -> HttpResponse {
     }
     link.used = true;
     let link = link.clone();
-    if let Some(before) = state.store.get(&None, &link.account).cloned() {
+    if let Some(before) = state.store.get(&None, &link.account).map(Cow::into_owned) {
         let mut account = before.clone();
         account["charges_enabled"] = json!(true);
         account["payouts_enabled"] = json!(true);

@@ -2,6 +2,7 @@
 //! payment methods, webhook endpoints and events.
 
 use serde_json::{Value, json};
+use std::borrow::Cow;
 
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
@@ -778,7 +779,7 @@ fn claim_lookup_key(state: &mut State, scope: &Scope, key: &str, transfer: bool)
         .store
         .iter_by(scope, "price", "lookup_key", key)
         .next()
-        .cloned();
+        .map(Cow::into_owned);
     if let Some(before) = holder {
         if !transfer {
             return Err(ApiError::invalid(

@@ -326,7 +326,7 @@ fn expand_path(state: &State, scope: &Scope, value: &mut Value, path: &[&str]) {
                 .filter(|found| found["object"] == "account")
         });
         if let Some(found) = found {
-            *field = found.clone();
+            *field = found.into_owned();
         }
     }
     if let Some(items) = field.as_array_mut() {

@@ -141,6 +141,7 @@ pub struct State {
     #[serde(skip)]
     pub time_override: Option<i64>,
     /// Scheduled work per clock (`""` = the global clock, else a test clock id), in time order.
+    #[serde(with = "jobs_format")]
     pub jobs: BTreeMap<String, BTreeMap<(i64, u64), Job>>,
     /// Tie-breaker keeping jobs at the same second in scheduling order.
     pub job_seq: u64,
@@ -169,9 +170,11 @@ pub struct State {
     /// `request` (null for hosted pages and scheduled work).
     #[serde(skip)]
     pub request: Option<Value>,
-    /// Events created during the current request, to hand to the webhook sender.
+    /// Ids of the events created during the current request, to hand to the
+    /// webhook sender (ids, not copies: a clock advance renewing thousands of
+    /// subscriptions emits tens of thousands of events in one request).
     #[serde(skip)]
-    pub outbox: Vec<Value>,
+    pub outbox: Vec<String>,
 }
 
 impl State {
@@ -202,8 +205,7 @@ impl State {
     pub fn customer_clock(&self, scope: &Scope, customer: &str) -> Option<String> {
         self.store
             .get(scope, customer)
-            .and_then(|customer| customer["test_clock"].as_str())
-            .map(str::to_owned)
+            .and_then(|customer| customer["test_clock"].as_str().map(str::to_owned))
     }
 
     /// Schedules `action` at `at` on the customer's clock.
@@ -249,8 +251,9 @@ impl State {
         if let Some(account) = scope {
             event["account"] = json!(account);
         }
-        self.store.insert(scope, event.clone());
-        self.outbox.push(event);
+        self.outbox
+            .push(event["id"].as_str().unwrap_or_default().to_owned());
+        self.store.insert(scope, event);
     }
 
     /// Saves an updated object and emits `<kind>.updated` with the changed top-level
@@ -261,6 +264,51 @@ impl State {
         if !previous.is_empty() {
             self.emit(scope, event, &after, Some(Value::Object(previous)));
         }
+    }
+}
+
+/// Snapshot form of [`State::jobs`]: `{clock: [[at, seq, job], …]}`. JSON map
+/// keys are strings, so the `(at, seq)` keys cannot be written as a map
+/// (snapshots with any job scheduled failed to write).
+mod jobs_format {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Job;
+
+    type Jobs = BTreeMap<String, BTreeMap<(i64, u64), Job>>;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Due {
+        List(Vec<(i64, u64, Job)>),
+        /// Earlier snapshots: only clocks with no job left could be written.
+        Empty {},
+    }
+
+    pub fn serialize<S: Serializer>(jobs: &Jobs, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(jobs.iter().map(|(clock, due)| {
+            let due: Vec<_> = due.iter().map(|(&(at, seq), job)| (at, seq, job)).collect();
+            (clock, due)
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Jobs, D::Error> {
+        let clocks = BTreeMap::<String, Due>::deserialize(deserializer)?;
+        Ok(clocks
+            .into_iter()
+            .map(|(clock, due)| {
+                let due = match due {
+                    Due::List(due) => due
+                        .into_iter()
+                        .map(|(at, seq, job)| ((at, seq), job))
+                        .collect(),
+                    Due::Empty {} => BTreeMap::new(),
+                };
+                (clock, due)
+            })
+            .collect())
     }
 }
 

@@ -1,12 +1,13 @@
 //! The object store: every Stripe object by id, plus ordered per-account,
 //! per-kind indexes so lists page without scanning unrelated objects.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
@@ -21,8 +22,72 @@ pub struct Stored {
     pub scope: Scope,
     /// Insertion order, the sort key of lists (newest first).
     pub seq: u64,
+    /// The object exactly as the API returns it (snapshots keep the key `value`).
+    #[serde(rename = "value")]
+    body: Body,
+}
+
+impl Stored {
     /// The object exactly as the API returns it.
-    pub value: Value,
+    pub fn value(&self) -> Cow<'_, Value> {
+        self.body.value()
+    }
+}
+
+/// Kinds kept as a `Value` (see [`Body::Live`]): few objects per account
+/// (catalog, endpoints, clocks) read by many requests, so parsing them on every
+/// read would cost time and keeping them parsed costs little memory.
+const LIVE_KINDS: &[&str] = &[
+    "account",
+    "product",
+    "price",
+    "webhook_endpoint",
+    "test_helpers.test_clock",
+];
+
+/// A stored object's representation.
+#[derive(Debug, Clone)]
+enum Body {
+    /// A parsed `Value`, read without parsing.
+    Live(Value),
+    /// Compact JSON text, parsed on every read. A `Value` takes about eight
+    /// times the memory of its text, and per-customer objects and their events
+    /// (a dozen per subscription, each copying its object) are nearly all of
+    /// the store: issue #10's billing day needs 100,000 subscriptions.
+    Text(Box<str>),
+}
+
+impl Body {
+    fn new(value: Value) -> Body {
+        if LIVE_KINDS.contains(&value["object"].as_str().unwrap_or_default()) {
+            Body::Live(value)
+        } else {
+            Body::Text(value.to_string().into_boxed_str())
+        }
+    }
+
+    fn value(&self) -> Cow<'_, Value> {
+        match self {
+            Body::Live(value) => Cow::Borrowed(value),
+            Body::Text(json) => Cow::Owned(
+                serde_json::from_str(json).expect("stored text is JSON written by Body::new"),
+            ),
+        }
+    }
+}
+
+/// Snapshots hold plain objects whatever the representation, so old and new
+/// snapshots load alike.
+impl Serialize for Body {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Body {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(Body::new)
+    }
 }
 
 /// All objects, by id, with their list indexes.
@@ -95,7 +160,7 @@ impl Store {
                     id.clone(),
                     stored.scope.clone(),
                     stored.seq,
-                    stored.value.clone(),
+                    stored.value().into_owned(),
                 )
             })
             .collect();
@@ -115,7 +180,7 @@ impl Store {
             Stored {
                 scope: scope.clone(),
                 seq,
-                value,
+                body: Body::new(value),
             },
         );
     }
@@ -150,11 +215,11 @@ impl Store {
     }
 
     /// The object with this id on this account.
-    pub fn get(&self, scope: &Scope, id: &str) -> Option<&Value> {
+    pub fn get(&self, scope: &Scope, id: &str) -> Option<Cow<'_, Value>> {
         self.objects
             .get(id)
             .filter(|stored| &stored.scope == scope)
-            .map(|stored| &stored.value)
+            .map(Stored::value)
     }
 
     /// The object and the account it lives on, whatever the account (internal jobs).
@@ -166,17 +231,8 @@ impl Store {
     pub fn fetch(&self, scope: &Scope, kind: &str, id: &str, param: &str) -> ApiResult<Value> {
         self.get(scope, id)
             .filter(|value| value["object"] == kind)
-            .cloned()
+            .map(Cow::into_owned)
             .ok_or_else(|| ApiError::no_such(kind, id, param))
-    }
-
-    /// Mutable access to a stored object. Must not change indexed fields
-    /// ([`INDEXED_FIELDS`], `object`): use [`Store::put`] for that.
-    pub fn get_mut(&mut self, scope: &Scope, id: &str) -> Option<&mut Value> {
-        self.objects
-            .get_mut(id)
-            .filter(|stored| &stored.scope == scope)
-            .map(|stored| &mut stored.value)
     }
 
     /// Replaces a stored object, keeping its place in lists.
@@ -190,13 +246,13 @@ impl Store {
             self.insert(scope, value);
             return;
         };
-        let (seq, old) = (stored.seq, stored.value.clone());
+        let (seq, old) = (stored.seq, stored.value().into_owned());
         if indexed_values(&old) != indexed_values(&value) {
             self.remove_from_indexes(scope, seq, &old);
             self.add_to_indexes(scope, seq, &id, &value);
         }
         if let Some(stored) = self.objects.get_mut(&id) {
-            stored.value = value;
+            stored.body = Body::new(value);
         }
     }
 
@@ -206,12 +262,14 @@ impl Store {
             .objects
             .get(id)
             .filter(|stored| &stored.scope == scope)?;
-        let key = (scope.clone(), kind_of(&stored.value));
+        let key = (scope.clone(), kind_of(&stored.value()));
         let seq = stored.seq;
         if let Some(ids) = self.index.get_mut(&key) {
             ids.remove(&seq);
         }
-        self.objects.remove(id).map(|stored| stored.value)
+        self.objects
+            .remove(id)
+            .map(|stored| stored.value().into_owned())
     }
 
     /// All objects of a kind on an account, newest first, that pass `keep`.
@@ -219,12 +277,12 @@ impl Store {
         &'a self,
         scope: &Scope,
         kind: &str,
-    ) -> impl Iterator<Item = &'a Value> + 'a {
+    ) -> impl Iterator<Item = Cow<'a, Value>> + 'a {
         self.index
             .get(&(scope.clone(), kind.to_owned()))
             .into_iter()
             .flat_map(|ids| ids.values().rev())
-            .filter_map(|id| self.objects.get(id).map(|stored| &stored.value))
+            .filter_map(|id| self.objects.get(id).map(Stored::value))
     }
 
     /// Objects of a kind on an account whose indexed `field` equals `value`, newest first.
@@ -234,12 +292,12 @@ impl Store {
         kind: &str,
         field: &'static str,
         value: &str,
-    ) -> impl Iterator<Item = &'a Value> + 'a {
+    ) -> impl Iterator<Item = Cow<'a, Value>> + 'a {
         self.by_field
             .get(&(scope.clone(), kind.to_owned(), field, value.to_owned()))
             .into_iter()
             .flat_map(|ids| ids.values().rev())
-            .filter_map(|id| self.objects.get(id).map(|stored| &stored.value))
+            .filter_map(|id| self.objects.get(id).map(Stored::value))
     }
 
     /// One page of a list, newest first, and whether more objects lie beyond it.
@@ -263,20 +321,20 @@ impl Store {
         let cursor = |id: &str, param: &str| -> ApiResult<u64> {
             self.objects
                 .get(id)
-                .filter(|stored| &stored.scope == scope && kind_of(&stored.value) == kind)
+                .filter(|stored| &stored.scope == scope && kind_of(&stored.value()) == kind)
                 .map(|stored| stored.seq)
                 .ok_or_else(|| ApiError::no_such(kind, id, param))
         };
-        let resolve = |id: &String| self.objects.get(id).map(|stored| &stored.value);
+        let resolve = |id: &String| self.objects.get(id).map(Stored::value);
         let mut taken: Vec<Value> = Vec::new();
         let mut has_more = false;
-        let mut collect = |values: &mut dyn Iterator<Item = &Value>| {
+        let mut collect = |values: &mut dyn Iterator<Item = Cow<'_, Value>>| {
             for value in values.filter(|value| keep(value)) {
                 if taken.len() == page.limit {
                     has_more = true;
                     break;
                 }
-                taken.push(value.clone());
+                taken.push(value.into_owned());
             }
         };
         if let Some(before) = &page.ending_before {

@@ -1,6 +1,7 @@
 //! Webhook delivery: events go to every matching endpoint, signed exactly as
 //! Stripe signs them, in creation order, retried with backoff while failing.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -69,12 +70,16 @@ pub fn dispatch(
         .store
         .iter_kind(&None, "webhook_endpoint")
         .filter(|endpoint| endpoint["status"] == "enabled")
-        .cloned()
+        .map(Cow::into_owned)
         .collect();
     if endpoints.is_empty() {
         return;
     }
-    for event in events {
+    for id in &events {
+        // One event parsed at a time: the outbox may hold tens of thousands.
+        let Some(event) = state.store.get_any(id).map(|stored| stored.value()) else {
+            continue;
+        };
         let connected = event.get("account").is_some();
         let kind = event["type"].as_str().unwrap_or_default();
         for endpoint in &endpoints {
@@ -90,7 +95,7 @@ pub fn dispatch(
             let Some(secret) = state.endpoint_secrets.get(id) else {
                 continue;
             };
-            let mut rendered = event.clone();
+            let mut rendered = event.clone().into_owned();
             rendered["api_version"] =
                 json!(endpoint["api_version"].as_str().unwrap_or(API_VERSION));
             rendered["pending_webhooks"] = json!(1);
