@@ -19,7 +19,7 @@ root=$PWD
 here=$root/bench/webhook-ingest
 
 duration=${DURATION:-15}
-events=${EVENTS:-200000}
+events=${EVENTS:-400000}
 connections=${CONNECTIONS:-32}
 threads=${WRK_THREADS:-2}
 pg_server=${PG_URL:-postgres://postgres@127.0.0.1:5432}

@@ -4,16 +4,19 @@
 //! The `webhook.reconcile` job ([`RECONCILE_JOB`]) lists Stripe's events for
 //! the platform and for every connected account, oldest first from the last
 //! event it saw, and stores each in the same inbox as a delivery, through the
-//! same store function. The inbox is unique on the event id, so an event that
-//! was delivered (or recovered) before changes nothing, and a recovered one
-//! is applied by the usual `webhook.apply` job. The cursor (the newest event
-//! id seen per account) is kept in `platform_settings`, moved after each page,
-//! so a run that fails half-way resumes where it stopped.
+//! same store function, a page per commit. The inbox is unique on the event
+//! id, so an event that was delivered (or recovered) before changes nothing,
+//! and a recovered one is applied by the usual `webhook.apply` job. The
+//! cursor (the newest event id seen per account) is kept in
+//! `platform_settings`, moved after each page, so a run that fails half-way
+//! resumes where it stopped. Without a cursor (the first run) it walks
+//! everything Stripe keeps newest first, one page in memory at a time, and
+//! sets the cursor at the end.
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use store::Job;
-use store::webhooks::{ReceivedEvent, WebhookSource};
+use store::webhooks::{InboxDelivery, ReceivedEvent, WebhookSource};
 use stripe::{ApiErrorKind, Event, EventJson, ListEvents, ListParams, RequestOptions};
 
 use crate::jobs::{JobError, JobFuture, JobHandlers};
@@ -139,17 +142,18 @@ impl Platform {
         let mut cursor = self.store().platform_setting(&key).await?;
         let mut found = Reconciled::default();
         loop {
-            let (page, has_more) = match &cursor {
-                Some(after) => match self.events_after(scope, after).await {
-                    Ok(page) => page,
-                    Err(err)
-                        if err.as_api().map(|api| api.kind) == Some(ApiErrorKind::NotFound) =>
-                    {
-                        (self.all_events(scope).await?, false)
-                    }
-                    Err(err) => return Err(listing_failed(scope, &err)),
-                },
-                None => (self.all_events(scope).await?, false),
+            let Some(after) = &cursor else {
+                return self.reconcile_everything(scope, &key, None, found).await;
+            };
+            let (page, has_more) = match self.events_after(scope, after).await {
+                Ok(page) => page,
+                Err(err) if err.as_api().map(|api| api.kind) == Some(ApiErrorKind::NotFound) => {
+                    let lost = cursor.clone();
+                    return self
+                        .reconcile_everything(scope, &key, lost.as_deref(), found)
+                        .await;
+                }
+                Err(err) => return Err(listing_failed(scope, &err)),
             };
             let Some(newest) = page
                 .last()
@@ -160,9 +164,7 @@ impl Platform {
                 return Ok(found);
             };
             found.listed += page.len();
-            for event in page {
-                found.recovered += usize::from(self.store_listed_event(scope, event).await?);
-            }
+            found.recovered += self.store_listed_events(scope, page).await?;
             // A lost race means another run moved the cursor: both stored
             // the same events (idempotently), so either value is right.
             self.store()
@@ -198,8 +200,19 @@ impl Platform {
         Ok((page.data, page.has_more))
     }
 
-    /// Every event Stripe still keeps for `scope`, oldest first.
-    async fn all_events(&self, scope: &Scope) -> PlatformResult<Vec<EventJson>> {
+    /// Every event Stripe still keeps for `scope`, walked newest first a
+    /// page at a time (a first run may meet a month of events: only one page
+    /// is held, and each is one commit), then the cursor set to the newest
+    /// (replacing `lost`, a cursor Stripe no longer knows). Applying does not
+    /// depend on the order events are stored in. A run that fails half-way
+    /// leaves no cursor: the next walks again, and stores nothing twice.
+    async fn reconcile_everything(
+        &self,
+        scope: &Scope,
+        key: &str,
+        lost: Option<&str>,
+        mut found: Reconciled,
+    ) -> PlatformResult<Reconciled> {
         let params = ListEvents {
             page: ListParams {
                 limit: Some(PAGE_SIZE),
@@ -207,42 +220,71 @@ impl Platform {
             },
             ..ListEvents::default()
         };
-        let mut events: Vec<EventJson> = self
+        let mut pages = self
             .stripe()
             .events()
             .list_json(&params, scope.options())
-            .try_collect()
+            .try_chunks(usize::from(PAGE_SIZE));
+        let mut newest = None;
+        while let Some(page) = pages
+            .try_next()
             .await
-            .map_err(|err| listing_failed(scope, &err))?;
-        events.reverse();
-        Ok(events)
+            .map_err(|err| listing_failed(scope, &err.1))?
+        {
+            if newest.is_none() {
+                newest = page
+                    .first()
+                    .and_then(|event| event.0.get("id"))
+                    .and_then(|id| id.as_str())
+                    .map(str::to_owned);
+            }
+            found.listed += page.len();
+            found.recovered += self.store_listed_events(scope, page).await?;
+        }
+        if let Some(newest) = newest {
+            self.store()
+                .swap_platform_setting(key, lost, &newest, self.now())
+                .await?;
+        }
+        Ok(found)
     }
 
-    /// Stores one listed event as its delivery would have been stored;
-    /// `true` if the inbox did not have it yet.
-    async fn store_listed_event(&self, scope: &Scope, event: EventJson) -> PlatformResult<bool> {
-        let body = event.into_body(scope.account.as_deref());
-        let typed = match stripe::json::from_slice::<Event>(body.as_bytes()) {
-            Ok(typed) => typed,
-            Err(err) => {
-                // A delivery of it would be refused (400) just the same; it
-                // must not hold back the events after it.
-                tracing::warn!(error = %err, "skipping a listed event that does not parse");
-                return Ok(false);
-            }
-        };
+    /// Stores a page of listed events as their deliveries would have been
+    /// stored, in one commit; how many the inbox did not have yet.
+    async fn store_listed_events(
+        &self,
+        scope: &Scope,
+        page: Vec<EventJson>,
+    ) -> PlatformResult<usize> {
         let now = self.now();
-        let created = DateTime::<Utc>::from_timestamp(typed.created, 0)
-            .ok_or_else(|| PlatformError::Internal(format!("{}: bad `created`", typed.id)))?;
-        let received = ReceivedEvent {
-            id: typed.id.clone(),
-            source: scope.source(),
-            account_id: typed.account.clone(),
-            event_type: typed.event_type.as_str().to_owned(),
-            created,
-            payload: body,
-        };
-        Ok(self.store().receive_webhook_event(received, now).await?)
+        let mut deliveries = Vec::with_capacity(page.len());
+        for event in page {
+            let body = event.into_body(scope.account.as_deref());
+            let typed = match stripe::json::from_slice::<Event>(body.as_bytes()) {
+                Ok(typed) => typed,
+                Err(err) => {
+                    // A delivery of it would be refused (400) just the same;
+                    // it must not hold back the events after it.
+                    tracing::warn!(error = %err, "skipping a listed event that does not parse");
+                    continue;
+                }
+            };
+            let created = DateTime::<Utc>::from_timestamp(typed.created, 0)
+                .ok_or_else(|| PlatformError::Internal(format!("{}: bad `created`", typed.id)))?;
+            deliveries.push(InboxDelivery {
+                event: ReceivedEvent {
+                    id: typed.id.clone(),
+                    source: scope.source(),
+                    account_id: typed.account.clone(),
+                    event_type: typed.event_type.as_str().to_owned(),
+                    created,
+                    payload: body,
+                },
+                received_at: now,
+            });
+        }
+        let stored = self.store().receive_webhook_events(deliveries).await?;
+        Ok(stored.into_iter().filter(|new| *new).count())
     }
 }
 

@@ -143,22 +143,6 @@ const OPEN: [InboxStatus; 4] = [
 ];
 
 impl Store {
-    /// Stores `event` as received. Returns `false` for an event id already
-    /// in the inbox: then nothing is written.
-    pub async fn receive_webhook_event(
-        &self,
-        event: ReceivedEvent,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let stored = self
-            .receive_webhook_events(vec![InboxDelivery {
-                event,
-                received_at: now,
-            }])
-            .await?;
-        Ok(stored.first().copied().unwrap_or(false))
-    }
-
     /// Group commit: stores a batch of deliveries as received, in one
     /// transaction of a few multi-row inserts, so a burst costs one durable
     /// commit instead of one per event. Answers, in order, whether each

@@ -153,3 +153,38 @@ async fn the_reconcile_job_is_scheduled_once_per_slot_and_runs_on_the_worker() {
     let next = app.platform.schedule_webhook_reconcile().await.unwrap();
     assert_ne!(next.id, scheduled.id, "the next slot gets its own run");
 }
+
+#[tokio::test]
+async fn a_first_run_over_several_pages_stores_every_event_once_and_resumes_from_the_newest() {
+    // Two and a half pages of events Billforge never received.
+    let app = app_with_secrets().await;
+    let mut created = Vec::new();
+    for n in 0..250 {
+        created.push(platform_customer(&app, &format!("backlog {n}")).await);
+    }
+    let first = app.platform.reconcile_webhooks().await.unwrap();
+    assert_eq!((first.listed, first.recovered), (250, 250), "{first:?}");
+    let inbox = pending(&app).await;
+    assert_eq!(inbox.len(), 250);
+    for customer in &created {
+        assert_eq!(
+            inbox
+                .iter()
+                .filter(|event| event.payload.contains(customer.as_str()))
+                .count(),
+            1,
+            "{customer} stored once"
+        );
+    }
+
+    // The cursor is the newest event: the next run lists only what follows.
+    let after = platform_customer(&app, "after").await;
+    let next = app.platform.reconcile_webhooks().await.unwrap();
+    assert_eq!((next.listed, next.recovered), (1, 1), "{next:?}");
+    assert!(
+        pending(&app)
+            .await
+            .iter()
+            .any(|event| event.payload.contains(after.as_str()))
+    );
+}
