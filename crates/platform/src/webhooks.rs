@@ -1,10 +1,12 @@
 //! Stripe webhooks: verification, the inbox, and applying events exactly once.
 //!
 //! Ingestion ([`Platform::receive_webhook`]) verifies the signature on the raw
-//! body, then stores the event in the inbox and enqueues its apply job in one
-//! transaction (shared by concurrent deliveries: see `ingest`); the HTTP
-//! handler answers 2xx only after that commit, and does nothing else. A repeated delivery finds its event id taken and changes
-//! nothing.
+//! body, then stores the event in the inbox as `received` (one commit shared
+//! by concurrent deliveries: see `ingest`); the HTTP handler answers 2xx only
+//! after that commit, and does nothing else. A repeated delivery finds its
+//! event id taken and changes nothing. Workers enqueue the apply jobs of
+//! received events before each claim
+//! ([`Platform::enqueue_received_events`]).
 //!
 //! Ingestion parses only the event's envelope (id, type, account, created):
 //! an event whose object our types cannot read is still stored, and its
@@ -146,7 +148,7 @@ impl WebhookSecrets {
 /// What became of a verified delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Receipt {
-    /// First delivery: stored, apply job enqueued.
+    /// First delivery: stored; a worker enqueues its apply job.
     Stored,
     /// The event id was already in the inbox: nothing changed.
     Duplicate,
