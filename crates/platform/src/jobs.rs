@@ -123,11 +123,12 @@ impl Platform {
     /// Claims up to `limit` due jobs and runs them in order; how many ran.
     /// First it enqueues the apply jobs of newly stored webhook events, which
     /// ingestion leaves to the workers so that Stripe's acknowledgement
-    /// waits for the inbox row alone. The batch costs one claim and one completion statement (each a
-    /// durable commit) instead of one of each per job, plus one heartbeat
-    /// statement every [`HEARTBEAT`] while it runs, extending the batch's
-    /// leases. Jobs not yet started when half the lease is spent go back to
-    /// the queue for other workers rather than wait behind a slow one.
+    /// waits for the inbox row alone. The batch costs one claim and one
+    /// completion statement (each a durable commit) instead of one of each
+    /// per job, plus one heartbeat statement every [`HEARTBEAT`] while it
+    /// runs, extending the batch's leases. Jobs not yet started when half
+    /// the lease is spent go back to the queue for other workers rather than
+    /// wait behind a slow one.
     pub async fn run_due_jobs(&self, handlers: &JobHandlers, limit: u64) -> PlatformResult<usize> {
         // As many as a full claim takes: enqueueing far ahead of what the
         // workers run would only move a backlog from the inbox to the queue.
