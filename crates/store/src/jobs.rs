@@ -85,6 +85,17 @@ pub(crate) async fn insert_jobs(
         .await
 }
 
+/// `select` with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent
+/// claimers take disjoint rows without waiting on each other; SQLite has one
+/// writer at a time and no row locks, so it stays as it is there.
+pub(crate) fn skip_locked<S: QuerySelect>(select: S, backend: DbBackend) -> S {
+    if backend == DbBackend::Postgres {
+        select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+    } else {
+        select
+    }
+}
+
 impl Store {
     /// Enqueues a job; with a `dedupe_key` already used, returns the existing job.
     pub async fn enqueue_job(&self, new_job: NewJob, now: DateTime<Utc>) -> StoreResult<Job> {
@@ -165,9 +176,7 @@ impl Store {
             .filter(due)
             .order_by_asc(order)
             .limit(limit);
-        if backend == DbBackend::Postgres {
-            due_ids = due_ids.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-        }
+        due_ids = skip_locked(due_ids, backend);
         let mut claim = job::Entity::update_many()
             .col_expr(job::Column::Status, Expr::value(JobStatus::Running))
             .col_expr(job::Column::LockedUntil, Expr::value(lease.until))

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 
 use billing::ids::{JobId, TenantId};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait,
@@ -22,7 +22,7 @@ use sea_orm::{
 use crate::entities::job::{self, JobStatus};
 use crate::entities::platform_setting;
 use crate::entities::webhooks::webhook_event;
-use crate::jobs::{insert_job, insert_jobs};
+use crate::jobs::{insert_job, insert_jobs, skip_locked};
 use crate::{NewJob, Store, StoreResult};
 
 pub use crate::entities::webhooks::webhook_event::{
@@ -227,13 +227,13 @@ impl Store {
             return Ok(0);
         }
         let backend = self.db.get_database_backend();
-        let mut oldest = received_ids()
-            .column(webhook_event::Column::ReceivedAt)
-            .order_by_asc(webhook_event::Column::ReceivedAt)
-            .limit(limit);
-        if backend == sea_orm::DbBackend::Postgres {
-            oldest = oldest.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-        }
+        let oldest = skip_locked(
+            received_ids()
+                .column(webhook_event::Column::ReceivedAt)
+                .order_by_asc(webhook_event::Column::ReceivedAt)
+                .limit(limit),
+            backend,
+        );
         let txn = crate::begin_write(&self.db).await?;
         let events: Vec<(String, DateTime<Utc>)> = oldest.into_tuple().all(&txn).await?;
         if events.is_empty() {
